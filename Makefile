@@ -1,0 +1,63 @@
+# Everything a developer or CI runs goes through these targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
+        lint format bench clean
+
+help:
+	@echo "make run     install what is missing, start local services, migrate, run the stack"
+	@echo "make test    the whole test suite against real PostgreSQL/Redis/RabbitMQ/ClickHouse"
+	@echo "make shell   nameko shell on the running stack (n.rpc.auth.health())"
+	@echo "make seed    demo data on the running stack"
+	@echo "make lint    ruff check + format check"
+	@echo "make bench   benchmarks -> bench/results/*.json"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+provision:
+	bash scripts/provision.sh
+
+keys: venv
+	$(BIN)/python -m scripts.ensure_keys
+
+migrate: venv provision
+	$(BIN)/python -m scripts.migrate
+
+run: venv provision keys migrate
+	$(BIN)/python -m scripts.stack
+
+test: venv provision keys
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+shell: venv
+	$(BIN)/nameko shell --config config.yml
+
+seed: venv
+	$(BIN)/python -m scripts.seed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv provision keys migrate
+	$(BIN)/python -m bench.gateway
+
+clean:
+	rm -rf $(VENV) .state

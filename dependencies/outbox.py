@@ -1,0 +1,179 @@
+"""Transactional outbox: events are written in the same PostgreSQL transaction as the change they
+describe, then relayed to RabbitMQ after commit, so a broker outage loses nothing.
+
+- `outbox_table(metadata)` declares the `<schema>.outbox` table a service owns.
+- `record_event(session, table, event_type, payload)` adds a row (and a NOTIFY that fires on commit).
+- `OutboxRelay(table)` runs in the service container: it wakes on NOTIFY (or every few seconds),
+  claims pending rows with SKIP LOCKED so replicas never publish the same row concurrently,
+  publishes each as a Nameko event with publisher confirms, and marks it published. A failure
+  leaves the rows pending for the next pass: delivery is at least once, consumers dedupe on
+  `event_id`.
+"""
+
+import datetime as dt
+import logging
+import select
+import uuid
+from typing import Any
+
+import eventlet
+import prometheus_client
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import event_dispatcher
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select as sql_select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from dependencies.postgres import make_engine
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PENDING = prometheus_client.Gauge(
+    "outbox_pending_events", "Events written but not yet published.", ["service"]
+)
+OUTBOX_PUBLISHED = prometheus_client.Counter(
+    "outbox_published_events_total", "Events relayed from the outbox to RabbitMQ.", ["service"]
+)
+
+BATCH_SIZE = 100
+SWEEP_SECONDS = 2.0
+RETRY_SECONDS = 1.0
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("event_type", Text, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+    )
+    Index(
+        f"ix_{metadata.schema}_outbox_pending",
+        table.c.created_at,
+        postgresql_where=table.c.published_at.is_(None),
+    )
+    return table
+
+
+def notify_channel(table: Table) -> str:
+    return f"{table.schema}_outbox"
+
+
+def record_event(session: Session, table: Table, event_type: str, payload: dict[str, Any]) -> str:
+    event_id = uuid.uuid4()
+    body = {
+        **payload,
+        "event_id": str(event_id),
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    session.execute(insert(table).values(id=event_id, event_type=event_type, payload=body))
+    session.execute(text(f"NOTIFY {notify_channel(table)}"))
+    return str(event_id)
+
+
+def relay_pending(engine: Engine, table: Table, publish: Any, service_name: str) -> int:
+    """Publish pending rows in batches; return how many were published."""
+    published = 0
+    while True:
+        with engine.begin() as connection:
+            rows = connection.execute(
+                sql_select(table.c.id, table.c.event_type, table.c.payload)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.created_at)
+                .limit(BATCH_SIZE)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.labels(service_name).set(0)
+                return published
+            for row in rows:
+                publish(service_name, row.event_type, row.payload)
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now())
+            )
+        published += len(rows)
+        OUTBOX_PUBLISHED.labels(service_name).inc(len(rows))
+
+
+def pending_count(engine: Engine, table: Table) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            sql_select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+        ).scalar_one()
+
+
+class OutboxRelay(DependencyProvider):
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.engine: Engine | None = None
+        self.publish: Any = None
+        self.running = False
+
+    def setup(self) -> None:
+        self.engine = make_engine(self.container.config, pool_size=2)
+        self.publish = event_dispatcher(self.container.config)
+
+    def start(self) -> None:
+        self.running = True
+        self.container.spawn_managed_thread(self.run, identifier="outbox_relay")
+
+    def stop(self) -> None:
+        self.running = False
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> None:
+        return None
+
+    def run(self) -> None:
+        assert self.engine is not None
+        service_name = self.container.service_name
+        while self.running:
+            try:
+                self._listen_and_relay(service_name)
+            except Exception:
+                log.warning("outbox relay for %s failed; retrying", service_name, exc_info=True)
+                OUTBOX_PENDING.labels(service_name).set(self._safe_pending())
+                eventlet.sleep(RETRY_SECONDS)
+
+    def _listen_and_relay(self, service_name: str) -> None:
+        assert self.engine is not None
+        raw = self.engine.raw_connection()
+        try:
+            listener = raw.driver_connection
+            listener.autocommit = True  # LISTEN must not sit inside an open transaction
+            listener.cursor().execute(f"LISTEN {notify_channel(self.table)}")
+            while self.running:
+                relay_pending(self.engine, self.table, self.publish, service_name)
+                readable, _, _ = select.select([listener], [], [], SWEEP_SECONDS)
+                if readable:
+                    listener.poll()
+                    listener.notifies.clear()
+        finally:
+            raw.invalidate()  # never hand an autocommit LISTEN connection back to the pool
+
+    def _safe_pending(self) -> int:
+        try:
+            assert self.engine is not None
+            return pending_count(self.engine, self.table)
+        except Exception:
+            return -1

@@ -1,0 +1,180 @@
+"""The HTTP edge as Nameko extensions: a web server that owns request ids, body limits, per-IP
+rate limits, problem+json for routing errors and RED metrics per route template; and a `route`
+entrypoint that turns domain errors into problem+json and never leaks a stack trace."""
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import prometheus_client
+from eventlet.event import Event
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Request, Response
+
+from gateway_http.problems import internal_error, problem_from_error, problem_response
+from services.common.errors import DomainError, TooManyRequests
+from services.common.ratelimit import Decision, RateLimiter
+
+log = logging.getLogger("gateway_http")
+
+REQUEST_ID = "gateway.request_id"
+RATE_LIMIT = "gateway.rate_limit"
+ROUTE = "gateway.route"
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNLIMITED_ROUTES = {"/healthz", "/readyz", "/metrics"}
+
+HTTP_REQUESTS = prometheus_client.Counter(
+    "http_requests_total", "HTTP requests by route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = prometheus_client.Histogram(
+    "http_request_duration_seconds", "HTTP request duration by route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RATE_LIMITED = prometheus_client.Counter(
+    "ratelimit_rejections_total", "Requests refused by a rate limit.", ["scope"]
+)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """What the OpenAPI document says about a route."""
+
+    summary: str
+    tag: str
+    body: type | None = None
+    body_required: bool = True
+    responses: dict[int, Any] = field(default_factory=dict)
+    authenticated: bool = True
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def request_id_of(request: Request) -> str:
+    return request.environ[REQUEST_ID]
+
+
+class EdgeApp:
+    def __init__(self, server: "EdgeServer") -> None:
+        self.server = server
+        self.url_map = server.make_url_map()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        inbound_id = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = inbound_id if REQUEST_ID_PATTERN.match(inbound_id) else uuid.uuid4().hex
+        environ[REQUEST_ID] = request_id
+        request = Request(environ, shallow=True)
+        request.max_content_length = self.server.max_body_bytes
+        route = "unmatched"
+        try:
+            try:
+                provider, values = self.url_map.bind_to_environ(environ).match()
+                route = provider.url
+                environ[ROUTE] = route
+                request.path_values = values
+                response = self.server.admit(request, route) or provider.handle_request(request)
+            except HTTPException as exc:
+                response = self.routing_problem(exc, request)
+        except Exception:
+            log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
+            response = internal_error(instance=request.path, request_id=request_id)
+
+        response.headers["X-Request-ID"] = request_id
+        decision: Decision | None = environ.get(RATE_LIMIT)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        log.info(
+            "%s %s %s %.1fms request_id=%s", request.method, request.path, response.status_code,
+            elapsed * 1000, request_id,
+        )
+        return response(environ, start_response)
+
+    @staticmethod
+    def routing_problem(exc: HTTPException, request: Request) -> Response:
+        headers = {}
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return problem_response(
+            status=exc.code or 500, title=exc.name, detail=exc.description or exc.name,
+            slug=exc.name.lower().replace(" ", "-"), instance=request.path,
+            request_id=request_id_of(request), headers=headers,
+        )
+
+
+class EdgeServer(WebServer):
+    max_body_bytes: int = 1_048_576
+    limiter: RateLimiter | None = None
+
+    def setup(self) -> None:
+        gateway = self.container.config["GATEWAY"]
+        self.max_body_bytes = int(gateway["MAX_BODY_BYTES"])
+        self.per_ip_limit = str(gateway["RATE_LIMIT_PER_IP"])
+        self.trust_forwarded_for = bool(gateway["TRUST_FORWARDED_FOR"])
+        self.limiter = RateLimiter(self.container.config["REDIS_URL"], namespace="gateway")
+        super().setup()
+
+    def get_wsgi_app(self) -> Any:
+        app = EdgeApp(self)
+        # Behind Kong the peer is Kong; the client is the last X-Forwarded-For hop Kong appended.
+        return ProxyFix(app, x_for=1) if self.trust_forwarded_for else app
+
+    def admit(self, request: Request, route: str) -> Response | None:
+        """Checks made before any worker runs; a Response here refuses the request."""
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            return problem_response(
+                status=413, title="Payload too large",
+                detail=f"request body exceeds {self.max_body_bytes} bytes",
+                slug="payload-too-large", instance=request.path,
+                request_id=request_id_of(request),
+            )
+        if route in UNLIMITED_ROUTES or self.limiter is None:
+            return None
+        decision = self.limiter.hit(self.per_ip_limit, f"ip:{request.remote_addr}")
+        request.environ[RATE_LIMIT] = decision
+        if decision.allowed:
+            return None
+        RATE_LIMITED.labels("ip").inc()
+        error = TooManyRequests.retry_in("too many requests from this address", decision.reset_after)
+        return problem_from_error(error, instance=request.path, request_id=request_id_of(request))
+
+
+class Route(HttpRequestHandler):
+    server = EdgeServer()
+
+    def __init__(self, method: str, url: str, spec: RouteSpec | None = None) -> None:
+        super().__init__(method, url, expected_exceptions=DomainError)
+        self.spec = spec
+
+    def handle_request(self, request: Request) -> Response:
+        request.shallow = False
+        request_id = request_id_of(request)
+        try:
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(
+                self, args, kwargs, context_data={"request_id": request_id},
+                handle_result=partial(self.handle_result, done),
+            )
+            result = done.wait()
+            return self.response_from_result(result)
+        except DomainError as error:
+            return problem_from_error(error, instance=request.path, request_id=request_id)
+        except Exception:
+            log.exception("route %s %s failed request_id=%s", self.method, self.url, request_id)
+            return internal_error(instance=request.path, request_id=request_id)
+
+
+def route(method: str, url: str, spec: RouteSpec | None = None) -> Any:
+    return Route.decorator(method, url, spec=spec)

@@ -1,0 +1,131 @@
+"""OpenAPI 3.1 document generated from the routes' RouteSpec and their pydantic schemas."""
+
+import functools
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gateway_http.edge import Route, RouteSpec
+
+PATH_PARAMETER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance", "request_id", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+STANDARD_ERRORS = {
+    400: "Malformed JSON",
+    401: "Missing, invalid, expired or revoked access token",
+    403: "Signed in, but not allowed to do this",
+    413: "Request body too large",
+    415: "Content-Type is not application/json",
+    422: "Request failed validation (unknown or missing fields, wrong types)",
+    429: "Rate limited; see Retry-After",
+    503: "A backing service did not answer in time",
+}
+
+
+def collect_routes() -> list[tuple[str, Route]]:
+    from gateway_http.service import GatewayService  # the service imports this module
+
+    routes = []
+    for name, member in vars(GatewayService).items():
+        for entrypoint in getattr(member, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, Route):
+                routes.append((name, entrypoint))
+    return routes
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
+    parameters = [
+        {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
+        for param in PATH_PARAMETER.findall(url)
+    ]
+    parameters += [
+        {"name": param, "in": "query", "required": False, "schema": {"type": "string"},
+         "description": description}
+        for param, description in spec.query.items()
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": spec.body_required,
+            "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}},
+        }
+    responses: dict[str, Any] = {}
+    for status, answer in spec.responses.items():
+        if isinstance(answer, type) and issubclass(answer, BaseModel):
+            responses[str(status)] = {
+                "description": answer.__doc__.strip() if answer.__doc__ else answer.__name__,
+                "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{answer.__name__}"}}},
+            }
+        elif answer is None:
+            responses[str(status)] = {"description": "No content"}
+        else:
+            responses[str(status)] = _problem(str(answer))
+    if not responses:
+        responses["200"] = {"description": "OK", "content": {"application/json": {}}}
+    relevant = {429, 503}
+    if spec.body is not None:
+        relevant |= {400, 413, 415, 422}
+    if spec.authenticated:
+        relevant |= {401, 403}
+    for status in sorted(relevant):
+        responses.setdefault(str(status), _problem(STANDARD_ERRORS[status]))
+    responses["default"] = _problem("Unexpected error (problem+json, never a stack trace)")
+    operation["responses"] = responses
+    if spec.authenticated:
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    models: set[type[BaseModel]] = set()
+    for name, entrypoint in collect_routes():
+        spec = entrypoint.spec or RouteSpec(name, "misc")
+        path = PATH_PARAMETER.sub(r"{\1}", entrypoint.url)
+        for method in entrypoint.method.split(","):
+            paths.setdefault(path, {})[method.lower()] = _operation(name, method, entrypoint.url, spec)
+        for model in [spec.body, *spec.responses.values()]:
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                models.add(model)
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Influencer marketing platform API", "version": "1.0.0"},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Make this machine ready to run and test the stack. Idempotent: every step checks first.
+#  - PostgreSQL, Redis, RabbitMQ (+ management API for nameko's test fixtures): start if down
+#  - ClickHouse: install Debian's clickhouse-server if absent, start if down
+#  - wrk (benchmarks): install if absent
+# Needs root for apt-get and for starting system services (the CI and dev machines run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[provision] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+wait_for() { # name, seconds, command...
+  local name=$1 seconds=$2; shift 2
+  for _ in $(seq "$((seconds * 5))"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  log "$name did not come up within ${seconds}s"; return 1
+}
+
+APT_UPDATED=
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+if ! pg_up; then
+  log "starting PostgreSQL"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  wait_for PostgreSQL 30 pg_up
+fi
+
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }
+if ! redis_up; then
+  log "starting Redis"
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for Redis 30 redis_up
+fi
+
+rabbit_up() { as_root rabbitmqctl -q status; }
+if ! rabbit_up >/dev/null 2>&1; then
+  log "starting RabbitMQ"
+  as_root rabbitmq-server -detached
+  wait_for RabbitMQ 90 rabbit_up
+fi
+as_root rabbitmqctl -q await_startup >/dev/null
+if ! as_root rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_management; then
+  log "enabling the RabbitMQ management API (nameko's test fixtures create vhosts through it)"
+  as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
+fi
+wait_for "RabbitMQ management API" 60 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview
+
+# ClickHouse: Debian ships 18.16; the analytics DDL stays compatible with it.
+apt_install clickhouse-server clickhouse-client wrk
+clickhouse_up() { clickhouse-client --host 127.0.0.1 --query "SELECT 1"; }
+if ! clickhouse_up >/dev/null 2>&1; then
+  log "starting ClickHouse"
+  as_root mkdir -p /var/lib/clickhouse /var/log/clickhouse-server
+  as_root chown -R clickhouse:clickhouse /var/lib/clickhouse /var/log/clickhouse-server 2>/dev/null || true
+  as_root start-stop-daemon --start --oknodo --background --chuid clickhouse \
+    --exec /usr/sbin/clickhouse-server -- --config-file=/etc/clickhouse-server/config.xml
+  wait_for ClickHouse 60 clickhouse_up
+fi
+
+log "PostgreSQL, Redis, RabbitMQ and ClickHouse are up"

@@ -1,0 +1,150 @@
+"""Run every service, the gateway and ws as separate processes, the way `make run` does.
+
+`python -m scripts.stack` runs in the foreground, prefixes each process's output with its name,
+and stops everything on Ctrl-C. The e2e tests and benchmarks use the same `Stack` class.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common.config import PROJECT_ROOT, load_config
+
+# Readiness polls publish to queues that do not exist yet; amqp warns about each returned message.
+logging.getLogger("amqp").setLevel(logging.ERROR)
+
+NAMEKO = [sys.executable, "-m", "nameko", "run", "--config", str(PROJECT_ROOT / "config.yml")]
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    rpc_service: str | None = None  # answers n.rpc.<rpc_service>.health() when ready
+    http_health: str | None = None  # or: this URL answers 200 when ready
+
+
+def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> list[Process]:
+    return [
+        Process("auth", [*NAMEKO, "services.auth.service:AuthService"],
+                env={"METRICS_PORT": str(metrics_base + 1)}, rpc_service="auth"),
+        Process("gateway_http", [*NAMEKO, "gateway_http.service:GatewayService"],
+                env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},
+                http_health=f"http://127.0.0.1:{gateway_port}/healthz"),
+    ]
+
+
+class Stack:
+    def __init__(self, processes: list[Process], env: dict[str, str] | None = None,
+                 echo: bool = True) -> None:
+        self.processes = processes
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.echo = echo
+        self.running: dict[str, subprocess.Popen[str]] = {}
+        self.output: dict[str, list[str]] = {}
+
+    def start(self) -> None:
+        for process in self.processes:
+            self.start_one(process)
+
+    def start_one(self, process: Process) -> None:
+        child = subprocess.Popen(
+            process.command, cwd=PROJECT_ROOT, env={**self.env, **process.env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+        self.running[process.name] = child
+        self.output[process.name] = []
+        threading.Thread(target=self._pump, args=(process.name, child), daemon=True).start()
+
+    def _pump(self, name: str, child: subprocess.Popen[str]) -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            self.output[name].append(line)
+            if self.echo:
+                sys.stdout.write(f"[{name:>12}] {line}")
+                sys.stdout.flush()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(self.processes)
+        config = {**load_config(), "AMQP_URI": self.env.get("AMQP_URI", load_config()["AMQP_URI"])}
+        while pending:
+            process = pending[0]
+            child = self.running[process.name]
+            if child.poll() is not None:
+                tail = "".join(self.output[process.name][-30:])
+                raise RuntimeError(f"{process.name} exited with {child.returncode}:\n{tail}")
+            if self._is_ready(process, config):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{process.name} not ready after {timeout}s")
+            time.sleep(0.2)
+
+    @staticmethod
+    def _is_ready(process: Process, config: dict[str, object]) -> bool:
+        try:
+            if process.http_health:
+                return requests.get(process.http_health, timeout=1).status_code == 200
+            if process.rpc_service:
+                with ClusterRpcProxy(config, timeout=2) as cluster:
+                    getattr(cluster, process.rpc_service).health()
+                return True
+        except Exception:
+            return False
+        return True
+
+    def stop_one(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        child = self.running.pop(name, None)
+        if child is None or child.poll() is not None:
+            return
+        os.killpg(child.pid, sig)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+    def stop(self) -> None:
+        for name in list(self.running):
+            self.stop_one(name)
+
+
+def main() -> None:
+    gateway_port = int(load_config()["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
+    stack = Stack(default_processes(gateway_port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        stack.wait_ready()
+        base = f"http://127.0.0.1:{gateway_port}"
+        print(
+            "\n  stack is up (Ctrl-C stops everything)\n"
+            f"  REST API      {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
+            f"  health        {base}/healthz  {base}/readyz\n"
+            f"  metrics       {base}/metrics  auth: http://127.0.0.1:9101/metrics\n"
+            "  nameko shell  make shell  (then n.rpc.auth.health())\n",
+            flush=True,
+        )
+        while all(child.poll() is None for child in stack.running.values()):
+            time.sleep(0.5)
+        crashed = [name for name, child in stack.running.items() if child.poll() is not None]
+        print(f"process exited: {', '.join(crashed)}; stopping the stack", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

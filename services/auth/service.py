@@ -1,0 +1,81 @@
+"""auth: accounts, credentials, JWT sessions. Entrypoints only; the logic is in accounts.py."""
+
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from dependencies.metrics import Metrics
+from dependencies.outbox import OutboxRelay
+from dependencies.postgres import Database
+from dependencies.ratelimit import RateLimits
+from dependencies.redis import Redis
+from dependencies.tokens import AccessTokens
+from services.auth import accounts
+from services.auth.models import outbox
+from services.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest
+from services.common.denylist import AccessDenylist
+from services.common.errors import DomainError
+from services.common.health import HealthRpc
+from services.common.schemas import parse_model
+
+domain_rpc = rpc(expected_exceptions=DomainError)
+DENYLIST_RESYNC_SECONDS = 15
+
+
+class AuthService(HealthRpc):
+    name = "auth"
+
+    config = Config()
+    db = Database()
+    redis = Redis()
+    tokens = AccessTokens(signing=True)
+    limits = RateLimits(namespace="auth")
+    metrics = Metrics()
+    outbox_relay = OutboxRelay(outbox)
+
+    @property
+    def settings(self) -> accounts.AuthSettings:
+        return accounts.AuthSettings.from_config(self.config)
+
+    @property
+    def denylist(self) -> AccessDenylist:
+        return AccessDenylist(self.redis)
+
+    @domain_rpc
+    def register(self, request: dict[str, Any]) -> dict[str, Any]:
+        return accounts.register(self.db, self.settings, parse_model(RegisterRequest, request))
+
+    @domain_rpc
+    def login(self, request: dict[str, Any], client_ip: str) -> dict[str, Any]:
+        body = parse_model(LoginRequest, request)
+        return accounts.login(self.db, self.tokens, self.limits, self.settings, body, client_ip)
+
+    @domain_rpc
+    def refresh(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = parse_model(RefreshRequest, request)
+        return accounts.refresh(self.db, self.tokens, self.denylist, self.settings, body.refresh_token)
+
+    @domain_rpc
+    def logout(self, access_token: str, request: dict[str, Any] | None = None) -> None:
+        claims = self.tokens.decode_access_token(access_token)
+        body = parse_model(LogoutRequest, request or {})
+        accounts.logout(self.db, self.denylist, claims, body.refresh_token)
+
+    @domain_rpc
+    def verify(self, access_token: str) -> dict[str, Any]:
+        return accounts.verify(self.tokens, self.denylist, access_token)
+
+    @domain_rpc
+    def get_account(self, user_id: str) -> dict[str, Any]:
+        return accounts.get_account(self.db, user_id)
+
+    @domain_rpc
+    def create_admin(self, email: str, password: str) -> dict[str, Any]:
+        """Operators only: `make shell` then n.rpc.auth.create_admin(email, password)."""
+        return accounts.create_admin(self.db, self.settings, email, password)
+
+    @timer(interval=DENYLIST_RESYNC_SECONDS)
+    def resync_denylist(self) -> None:
+        accounts.resync_denylist(self.db, self.denylist, self.tokens.access_ttl_seconds)

@@ -1,0 +1,96 @@
+"""Shared test wiring. Tests run against the real local PostgreSQL, Redis and RabbitMQ, isolated
+from a running `make run` stack: database influencer_test, Redis db 15, a RabbitMQ vhost per test
+(nameko's rabbit_config fixture) or the influencer_e2e vhost for whole-stack tests."""
+
+import eventlet
+
+eventlet.monkey_patch()  # nameko's containers need a patched process; must precede other imports
+
+import os  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+import redis as redis_lib  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from dependencies.postgres import sqlalchemy_url  # noqa: E402
+from services.common.config import load_config  # noqa: E402
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SERVICE_SCHEMAS = ("auth",)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def migrated_database() -> Iterator[Engine]:
+    from scripts import migrate
+
+    os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+    try:
+        migrate.main()
+    finally:
+        del os.environ["DATABASE_URL"]
+    engine = create_engine(sqlalchemy_url(TEST_DATABASE_URL))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_engine(migrated_database: Engine) -> Engine:
+    """A migrated test database with every service table emptied before the test."""
+    with migrated_database.begin() as connection:
+        tables = connection.execute(
+            text(
+                "SELECT schemaname || '.' || tablename FROM pg_tables "
+                "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
+            ),
+            {"schemas": list(SERVICE_SCHEMAS)},
+        ).scalars().all()
+        if tables:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    return migrated_database
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis_lib.Redis]:
+    client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def base_config() -> dict[str, Any]:
+    """config.yml as the processes read it, pointed at the test database and Redis db."""
+    config = load_config()
+    config["DATABASE_URL"] = TEST_DATABASE_URL
+    config["REDIS_URL"] = TEST_REDIS_URL
+    config["METRICS_PORT"] = 0
+    return config
+
+
+@pytest.fixture
+def service_config(
+    base_config: dict[str, Any], rabbit_config: dict[str, Any], db_engine: Engine,
+    redis_client: redis_lib.Redis,
+) -> dict[str, Any]:
+    """Config for a service container in this test's own RabbitMQ vhost."""
+    return {**base_config, "AMQP_URI": rabbit_config["AMQP_URI"]}

@@ -1,0 +1,32 @@
+import re
+
+from gateway_http import openapi
+
+EXPECTED = {
+    ("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout"), ("get", "/api/v1/me"),
+    ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/api/v1/openapi.json"),
+}
+
+
+def test_document_lists_every_route():
+    document = openapi.document()
+    assert document["openapi"] == "3.1.0"
+    present = {(method, path) for path, ops in document["paths"].items() for method in ops}
+    assert present == EXPECTED
+
+
+def test_every_reference_resolves():
+    document = openapi.document()
+    text = str(document)
+    for name in re.findall(r"#/components/schemas/(\w+)", text):
+        assert name in document["components"]["schemas"], name
+
+
+def test_authenticated_routes_declare_bearer_and_401():
+    me = openapi.document()["paths"]["/api/v1/me"]["get"]
+    assert me["security"] == [{"bearerAuth": []}]
+    assert "401" in me["responses"]
+    register = openapi.document()["paths"]["/api/v1/auth/register"]["post"]
+    assert "security" not in register
+    assert {"400", "413", "415", "422", "201", "409"} <= set(register["responses"])
