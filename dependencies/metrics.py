@@ -59,7 +59,9 @@ class Metrics(DependencyProvider):
 
     def setup(self) -> None:
         config = self.container.config
-        serve_metrics(int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1")))
+        serve_metrics(
+            int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))
+        )
 
     def get_dependency(self, worker_ctx: WorkerContext) -> None:
         return None
@@ -67,9 +69,15 @@ class Metrics(DependencyProvider):
     def worker_setup(self, worker_ctx: WorkerContext) -> None:
         self.started_at[worker_ctx] = time.perf_counter()
 
-    def worker_result(self, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None) -> None:
+    def worker_result(
+        self, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None
+    ) -> None:
         started = self.started_at.pop(worker_ctx, None)
-        labels = (self.container.service_name, worker_ctx.entrypoint.method_name, entrypoint_kind(worker_ctx))
+        labels = (
+            self.container.service_name,
+            worker_ctx.entrypoint.method_name,
+            entrypoint_kind(worker_ctx),
+        )
         ENTRYPOINT_CALLS.labels(*labels, classify_outcome(worker_ctx, exc_info)).inc()
         if started is not None:
             ENTRYPOINT_DURATION.labels(*labels).observe(time.perf_counter() - started)

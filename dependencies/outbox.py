@@ -2,7 +2,8 @@
 describe, then relayed to RabbitMQ after commit, so a broker outage loses nothing.
 
 - `outbox_table(metadata)` declares the `<schema>.outbox` table a service owns.
-- `record_event(session, table, event_type, payload)` adds a row (and a NOTIFY that fires on commit).
+- `record_event(session, table, event_type, payload)` adds a row, and a NOTIFY that fires
+  on commit.
 - `OutboxRelay(table)` runs in the service container: it wakes on NOTIFY (or every few seconds),
   claims pending rows with SKIP LOCKED so replicas never publish the same row concurrently,
   publishes each as a Nameko event with publisher confirms, and marks it published. A failure
@@ -31,9 +32,11 @@ from sqlalchemy import (
     Uuid,
     func,
     insert,
-    select as sql_select,
     text,
     update,
+)
+from sqlalchemy import (
+    select as sql_select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session

@@ -54,7 +54,9 @@ class RequestAuthenticator:
         request.environ[RATE_LIMIT] = decision
         if not decision.allowed:
             RATE_LIMITED.labels("subject").inc()
-            raise TooManyRequests.retry_in("too many requests for this account", decision.reset_after)
+            raise TooManyRequests.retry_in(
+                "too many requests for this account", decision.reset_after
+            )
         return Principal(claims.subject, claims.role, claims.session_id, token)
 
     def require(self, request: Request, *roles: str) -> Principal:

@@ -34,9 +34,7 @@ def read_json(request: Request, *, optional: bool = False) -> Any:
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"request body exceeds {request.max_content_length} bytes"
-        ) from None
+        raise PayloadTooLarge(f"request body exceeds {request.max_content_length} bytes") from None
     if not raw and optional:
         return None
     if request.mimetype != "application/json":

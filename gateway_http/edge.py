@@ -31,11 +31,13 @@ REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNLIMITED_ROUTES = {"/healthz", "/readyz", "/metrics"}
 
 HTTP_REQUESTS = prometheus_client.Counter(
-    "http_requests_total", "HTTP requests by route template and status.",
+    "http_requests_total",
+    "HTTP requests by route template and status.",
     ["method", "route", "status"],
 )
 HTTP_DURATION = prometheus_client.Histogram(
-    "http_request_duration_seconds", "HTTP request duration by route template.",
+    "http_request_duration_seconds",
+    "HTTP request duration by route template.",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
@@ -84,7 +86,9 @@ class EdgeApp:
             except HTTPException as exc:
                 response = self.routing_problem(exc, request)
         except Exception:
-            log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
+            log.exception(
+                "unhandled error request_id=%s %s %s", request_id, request.method, request.path
+            )
             response = internal_error(instance=request.path, request_id=request_id)
 
         response.headers["X-Request-ID"] = request_id
@@ -95,8 +99,12 @@ class EdgeApp:
         HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         HTTP_DURATION.labels(request.method, route).observe(elapsed)
         log.info(
-            "%s %s %s %.1fms request_id=%s", request.method, request.path, response.status_code,
-            elapsed * 1000, request_id,
+            "%s %s %s %.1fms request_id=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed * 1000,
+            request_id,
         )
         return response(environ, start_response)
 
@@ -106,9 +114,13 @@ class EdgeApp:
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         return problem_response(
-            status=exc.code or 500, title=exc.name, detail=exc.description or exc.name,
-            slug=exc.name.lower().replace(" ", "-"), instance=request.path,
-            request_id=request_id_of(request), headers=headers,
+            status=exc.code or 500,
+            title=exc.name,
+            detail=exc.description or exc.name,
+            slug=exc.name.lower().replace(" ", "-"),
+            instance=request.path,
+            request_id=request_id_of(request),
+            headers=headers,
         )
 
 
@@ -133,9 +145,11 @@ class EdgeServer(WebServer):
         """Checks made before any worker runs; a Response here refuses the request."""
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             return problem_response(
-                status=413, title="Payload too large",
+                status=413,
+                title="Payload too large",
                 detail=f"request body exceeds {self.max_body_bytes} bytes",
-                slug="payload-too-large", instance=request.path,
+                slug="payload-too-large",
+                instance=request.path,
                 request_id=request_id_of(request),
             )
         if route in UNLIMITED_ROUTES or self.limiter is None:
@@ -145,7 +159,9 @@ class EdgeServer(WebServer):
         if decision.allowed:
             return None
         RATE_LIMITED.labels("ip").inc()
-        error = TooManyRequests.retry_in("too many requests from this address", decision.reset_after)
+        error = TooManyRequests.retry_in(
+            "too many requests from this address", decision.reset_after
+        )
         return problem_from_error(error, instance=request.path, request_id=request_id_of(request))
 
 
@@ -164,7 +180,10 @@ class Route(HttpRequestHandler):
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(
-                self, args, kwargs, context_data={"request_id": request_id},
+                self,
+                args,
+                kwargs,
+                context_data={"request_id": request_id},
                 handle_result=partial(self.handle_result, done),
             )
             result = done.wait()

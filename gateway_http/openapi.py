@@ -1,6 +1,7 @@
 """OpenAPI 3.1 document generated from the routes' RouteSpec and their pydantic schemas."""
 
 import functools
+import inspect
 import re
 from typing import Any
 
@@ -39,7 +40,7 @@ def collect_routes() -> list[tuple[str, Route]]:
     from gateway_http.service import GatewayService  # the service imports this module
 
     routes = []
-    for name, member in vars(GatewayService).items():
+    for name, member in inspect.getmembers(GatewayService, inspect.isfunction):
         for entrypoint in getattr(member, "nameko_entrypoints", ()):
             if isinstance(entrypoint, Route):
                 routes.append((name, entrypoint))
@@ -49,7 +50,9 @@ def collect_routes() -> list[tuple[str, Route]]:
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
     }
 
 
@@ -60,8 +63,13 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
         for param in PATH_PARAMETER.findall(url)
     ]
     parameters += [
-        {"name": param, "in": "query", "required": False, "schema": {"type": "string"},
-         "description": description}
+        {
+            "name": param,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": description,
+        }
         for param, description in spec.query.items()
     ]
     if parameters:
@@ -69,16 +77,22 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     if spec.body is not None:
         operation["requestBody"] = {
             "required": spec.body_required,
-            "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}},
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}
+                }
+            },
         }
     responses: dict[str, Any] = {}
     for status, answer in spec.responses.items():
         if isinstance(answer, type) and issubclass(answer, BaseModel):
             responses[str(status)] = {
                 "description": answer.__doc__.strip() if answer.__doc__ else answer.__name__,
-                "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{answer.__name__}"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{answer.__name__}"}
+                    }
+                },
             }
         elif answer is None:
             responses[str(status)] = {"description": "No content"}
@@ -108,7 +122,9 @@ def document() -> dict[str, Any]:
         spec = entrypoint.spec or RouteSpec(name, "misc")
         path = PATH_PARAMETER.sub(r"{\1}", entrypoint.url)
         for method in entrypoint.method.split(","):
-            paths.setdefault(path, {})[method.lower()] = _operation(name, method, entrypoint.url, spec)
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                name, method, entrypoint.url, spec
+            )
         for model in [spec.body, *spec.responses.values()]:
             if isinstance(model, type) and issubclass(model, BaseModel):
                 models.add(model)

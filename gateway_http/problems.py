@@ -44,14 +44,23 @@ def problem_from_error(error: DomainError, *, instance: str, request_id: str) ->
         headers["Retry-After"] = str(getattr(error, "retry_after", 1))
     errors = [] if error.status == 429 else error.errors
     return problem_response(
-        status=error.status, title=error.title, detail=error.detail, slug=error.slug,
-        instance=instance, request_id=request_id, errors=errors, headers=headers,
+        status=error.status,
+        title=error.title,
+        detail=error.detail,
+        slug=error.slug,
+        instance=instance,
+        request_id=request_id,
+        errors=errors,
+        headers=headers,
     )
 
 
 def internal_error(*, instance: str, request_id: str) -> Response:
     return problem_response(
-        status=500, title="Internal server error",
+        status=500,
+        title="Internal server error",
         detail=f"the request failed; quote request id {request_id} when reporting it",
-        slug="internal-error", instance=instance, request_id=request_id,
+        slug="internal-error",
+        instance=instance,
+        request_id=request_id,
     )

@@ -1,4 +1,6 @@
-"""Create the Ed25519 JWT key pair on first run (into the git-ignored .secrets/); keep existing keys."""
+"""Create the Ed25519 JWT key pair on first run, into the git-ignored .secrets/.
+
+Existing keys are kept."""
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

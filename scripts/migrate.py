@@ -18,15 +18,22 @@ ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 def service_sections() -> list[str]:
     parser = ConfigParser()
     parser.read(ALEMBIC_INI)
-    return [s for s in parser.sections() if parser.has_option(s, "script_location")
-            and not s.startswith(("logger", "handler", "formatter"))]
+    return [
+        s
+        for s in parser.sections()
+        if parser.has_option(s, "script_location")
+        and not s.startswith(("logger", "handler", "formatter"))
+    ]
 
 
 def ensure_database(url: str) -> None:
     target = make_url(url)
     admin = target.set(database="postgres")
     connection = psycopg2.connect(
-        host=admin.host, port=admin.port, user=admin.username, password=admin.password,
+        host=admin.host,
+        port=admin.port,
+        user=admin.username,
+        password=admin.password,
         dbname=admin.database,
     )
     connection.autocommit = True
@@ -43,8 +50,10 @@ def main() -> None:
     ensure_database(url)
     for section in service_sections():
         command.upgrade(Config(str(ALEMBIC_INI), ini_section=section), "head")
-    print(f"migrated {', '.join(service_sections())} on {make_url(url).render_as_string()}",
-          file=sys.stderr)
+    print(
+        f"migrated {', '.join(service_sections())} on {make_url(url).render_as_string()}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -35,17 +35,25 @@ class Process:
 
 def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> list[Process]:
     return [
-        Process("auth", [*NAMEKO, "services.auth.service:AuthService"],
-                env={"METRICS_PORT": str(metrics_base + 1)}, rpc_service="auth"),
-        Process("gateway_http", [*NAMEKO, "gateway_http.service:GatewayService"],
-                env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},
-                http_health=f"http://127.0.0.1:{gateway_port}/healthz"),
+        Process(
+            "auth",
+            [*NAMEKO, "services.auth.service:AuthService"],
+            env={"METRICS_PORT": str(metrics_base + 1)},
+            rpc_service="auth",
+        ),
+        Process(
+            "gateway_http",
+            [*NAMEKO, "gateway_http.service:GatewayService"],
+            env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},
+            http_health=f"http://127.0.0.1:{gateway_port}/healthz",
+        ),
     ]
 
 
 class Stack:
-    def __init__(self, processes: list[Process], env: dict[str, str] | None = None,
-                 echo: bool = True) -> None:
+    def __init__(
+        self, processes: list[Process], env: dict[str, str] | None = None, echo: bool = True
+    ) -> None:
         self.processes = processes
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.echo = echo
@@ -58,8 +66,13 @@ class Stack:
 
     def start_one(self, process: Process) -> None:
         child = subprocess.Popen(
-            process.command, cwd=PROJECT_ROOT, env={**self.env, **process.env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            process.command,
+            cwd=PROJECT_ROOT,
+            env={**self.env, **process.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.running[process.name] = child
         self.output[process.name] = []

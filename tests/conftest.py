@@ -56,13 +56,17 @@ def migrated_database() -> Iterator[Engine]:
 def db_engine(migrated_database: Engine) -> Engine:
     """A migrated test database with every service table emptied before the test."""
     with migrated_database.begin() as connection:
-        tables = connection.execute(
-            text(
-                "SELECT schemaname || '.' || tablename FROM pg_tables "
-                "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
-            ),
-            {"schemas": list(SERVICE_SCHEMAS)},
-        ).scalars().all()
+        tables = (
+            connection.execute(
+                text(
+                    "SELECT schemaname || '.' || tablename FROM pg_tables "
+                    "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
+                ),
+                {"schemas": list(SERVICE_SCHEMAS)},
+            )
+            .scalars()
+            .all()
+        )
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
     return migrated_database
@@ -89,7 +93,9 @@ def base_config() -> dict[str, Any]:
 
 @pytest.fixture
 def service_config(
-    base_config: dict[str, Any], rabbit_config: dict[str, Any], db_engine: Engine,
+    base_config: dict[str, Any],
+    rabbit_config: dict[str, Any],
+    db_engine: Engine,
     redis_client: redis_lib.Redis,
 ) -> dict[str, Any]:
     """Config for a service container in this test's own RabbitMQ vhost."""

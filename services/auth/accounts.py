@@ -23,7 +23,13 @@ from services.auth.schemas import (
     normalise_email,
 )
 from services.common.denylist import AccessDenylist
-from services.common.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from services.common.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from services.common.ratelimit import RateLimiter
 from services.common.tokens import AccessClaims, TokenCodec
 
@@ -69,7 +75,12 @@ def _account(user: User) -> dict[str, Any]:
 
 
 def _create_user(
-    session: Session, settings: AuthSettings, *, email: str, password: str, role: str,
+    session: Session,
+    settings: AuthSettings,
+    *,
+    email: str,
+    password: str,
+    role: str,
     display_name: str | None,
 ) -> User:
     passwords.check_password_policy(password, email, settings.password_min_length)
@@ -90,38 +101,54 @@ def _create_user(
 
 def register(session: Session, settings: AuthSettings, request: RegisterRequest) -> dict[str, Any]:
     user = _create_user(
-        session, settings, email=request.email, password=request.password,
-        role=request.role, display_name=request.display_name,
+        session,
+        settings,
+        email=request.email,
+        password=request.password,
+        role=request.role,
+        display_name=request.display_name,
     )
     record_event(
         session,
         outbox,
         "user_registered",
-        {"user_id": str(user.id), "email": user.email, "role": user.role,
-         "display_name": user.display_name},
+        {
+            "user_id": str(user.id),
+            "email": user.email,
+            "role": user.role,
+            "display_name": user.display_name,
+        },
     )
     log.info("registered account %s role=%s", user.id, user.role)
     return _account(user)
 
 
-def create_admin(session: Session, settings: AuthSettings, email: str, password: str) -> dict[str, Any]:
+def create_admin(
+    session: Session, settings: AuthSettings, email: str, password: str
+) -> dict[str, Any]:
     """Only reachable by RPC from an operator's shell or script; the HTTP API never offers it."""
     try:
         email = normalise_email(email)
     except ValueError as exc:
-        raise InvalidInput(str(exc), [{"field": "email", "message": str(exc), "code": "email"}]) from None
+        raise InvalidInput(
+            str(exc), [{"field": "email", "message": str(exc), "code": "email"}]
+        ) from None
     user = _create_user(
         session, settings, email=email, password=password, role="admin", display_name="admin"
     )
     record_event(
-        session, outbox, "user_registered",
+        session,
+        outbox,
+        "user_registered",
         {"user_id": str(user.id), "email": user.email, "role": user.role, "display_name": "admin"},
     )
     log.warning("created admin account %s", user.id)
     return _account(user)
 
 
-def _start_session(session: Session, codec: TokenCodec, settings: AuthSettings, user: User) -> dict[str, Any]:
+def _start_session(
+    session: Session, codec: TokenCodec, settings: AuthSettings, user: User
+) -> dict[str, Any]:
     family = RefreshFamily(user_id=user.id)
     session.add(family)
     session.flush()
@@ -150,13 +177,22 @@ def _issue_tokens(
 
 
 def login(
-    session: Session, codec: TokenCodec, limiter: RateLimiter, settings: AuthSettings,
-    request: LoginRequest, client_ip: str,
+    session: Session,
+    codec: TokenCodec,
+    limiter: RateLimiter,
+    settings: AuthSettings,
+    request: LoginRequest,
+    client_ip: str,
 ) -> dict[str, Any]:
     per_ip = limiter.hit(settings.login_attempts_per_ip, f"login-ip:{client_ip}")
     if not per_ip.allowed:
-        raise TooManyRequests.retry_in("too many login attempts from this address", per_ip.reset_after)
-    email = request.email.strip().lower()
+        raise TooManyRequests.retry_in(
+            "too many login attempts from this address", per_ip.reset_after
+        )
+    try:
+        email = normalise_email(request.email)
+    except ValueError:
+        email = request.email.strip().lower()  # cannot match an account; fail like any other
     per_account = limiter.peek(settings.login_failures_per_account, f"login-account:{email}")
     if not per_account.allowed:
         raise TooManyRequests.retry_in(
@@ -183,7 +219,10 @@ def _revoke_family(session: Session, family_id: uuid.UUID, reason: str) -> None:
 
 
 def refresh(
-    session: Session, codec: TokenCodec, denylist: AccessDenylist, settings: AuthSettings,
+    session: Session,
+    codec: TokenCodec,
+    denylist: AccessDenylist,
+    settings: AuthSettings,
     refresh_token: str,
 ) -> dict[str, Any]:
     """Rotate a refresh token. Presenting an already rotated token revokes its whole family:
@@ -228,7 +267,9 @@ def logout(
     _revoke_family(session, uuid.UUID(claims.session_id), "logout")
     if refresh_token is not None:
         token = session.scalars(
-            select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh_token(refresh_token))
+            select(RefreshToken).where(
+                RefreshToken.token_hash == _hash_refresh_token(refresh_token)
+            )
         ).one_or_none()
         family = session.get(RefreshFamily, token.family_id) if token else None
         if family is None or str(family.user_id) != claims.subject:
@@ -243,8 +284,13 @@ def verify(codec: TokenCodec, denylist: AccessDenylist, access_token: str) -> di
     claims = codec.decode_access_token(access_token)
     if denylist.is_denied(claims.token_id, claims.session_id):
         raise Unauthenticated("access token has been revoked")
-    return {"user_id": claims.subject, "role": claims.role, "session_id": claims.session_id,
-            "token_id": claims.token_id, "expires_at": claims.expires_at}
+    return {
+        "user_id": claims.subject,
+        "role": claims.role,
+        "session_id": claims.session_id,
+        "token_id": claims.token_id,
+        "expires_at": claims.expires_at,
+    }
 
 
 def get_account(session: Session, user_id: str) -> dict[str, Any]:
@@ -262,12 +308,16 @@ def resync_denylist(session: Session, denylist: AccessDenylist, access_ttl_secon
     """Re-assert every unexpired revocation in Redis (it may have restarted empty)."""
     now = _now()
     count = 0
-    for row in session.scalars(select(RevokedAccessToken).where(RevokedAccessToken.expires_at > now)):
+    for row in session.scalars(
+        select(RevokedAccessToken).where(RevokedAccessToken.expires_at > now)
+    ):
         ttl = int((row.expires_at - now).total_seconds())
         denylist.deny_token(str(row.token_id), ttl)
         count += 1
     recent = now - dt.timedelta(seconds=access_ttl_seconds)
-    for family_id in session.scalars(select(RefreshFamily.id).where(RefreshFamily.revoked_at > recent)):
+    for family_id in session.scalars(
+        select(RefreshFamily.id).where(RefreshFamily.revoked_at > recent)
+    ):
         denylist.deny_session(str(family_id), access_ttl_seconds)
         count += 1
     return count

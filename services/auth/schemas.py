@@ -15,7 +15,7 @@ MAX_PASSWORD_LENGTH = 128  # bounds the argon2 work an anonymous caller can requ
 
 def normalise_email(value: str) -> str:
     try:
-        checked = validate_email(value, check_deliverability=False)
+        checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
     return checked.normalized.lower()
@@ -47,7 +47,7 @@ class LogoutRequest(StrictModel):
 class TokenPair(StrictModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
 
 

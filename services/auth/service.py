@@ -55,7 +55,9 @@ class AuthService(HealthRpc):
     @domain_rpc
     def refresh(self, request: dict[str, Any]) -> dict[str, Any]:
         body = parse_model(RefreshRequest, request)
-        return accounts.refresh(self.db, self.tokens, self.denylist, self.settings, body.refresh_token)
+        return accounts.refresh(
+            self.db, self.tokens, self.denylist, self.settings, body.refresh_token
+        )
 
     @domain_rpc
     def logout(self, access_token: str, request: dict[str, Any] | None = None) -> None:

@@ -1,4 +1,6 @@
-"""Load config.yml outside `nameko run` (scripts, tests, benchmarks) with Nameko's ${VAR:default}."""
+"""Load config.yml outside `nameko run` (scripts, tests, benchmarks).
+
+Values use Nameko's ${VAR:default} convention, resolved from the environment."""
 
 from pathlib import Path
 from typing import Any

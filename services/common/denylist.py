@@ -6,7 +6,7 @@ gateway_http and ws read them on every authenticated request.
 
 import redis
 
-TOKEN_KEY = "auth:denied:jti:{}"
+TOKEN_KEY = "auth:denied:jti:{}"  # noqa: S105 - a key name, not a secret
 SESSION_KEY = "auth:denied:sid:{}"
 
 

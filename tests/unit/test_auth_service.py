@@ -8,8 +8,11 @@ from services.common.errors import InvalidInput
 
 CONFIG = {
     "JWT": {"REFRESH_TTL_SECONDS": 3600},
-    "AUTH": {"PASSWORD_MIN_LENGTH": 10, "LOGIN_FAILURES_PER_ACCOUNT": "5/minute",
-             "LOGIN_ATTEMPTS_PER_IP": "30/minute"},
+    "AUTH": {
+        "PASSWORD_MIN_LENGTH": 10,
+        "LOGIN_FAILURES_PER_ACCOUNT": "5/minute",
+        "LOGIN_ATTEMPTS_PER_IP": "30/minute",
+    },
 }
 
 

@@ -28,8 +28,10 @@ def worker(method: str) -> mock.Mock:
 def test_counts_outcomes_and_observes_duration():
     provider = make_provider()
     labels = dict(service="metrics_test", entrypoint="lookup", kind="rpc")
-    before = {o: sample("nameko_entrypoint_calls_total", **labels, outcome=o)
-              for o in ("success", "expected_error", "error")}
+    before = {
+        o: sample("nameko_entrypoint_calls_total", **labels, outcome=o)
+        for o in ("success", "expected_error", "error")
+    }
     observed_before = sample("nameko_entrypoint_duration_seconds_count", **labels)
 
     for exc in (None, NotFound("x"), RuntimeError("boom")):
@@ -39,6 +41,9 @@ def test_counts_outcomes_and_observes_duration():
         provider.worker_result(ctx, None, exc_info)
 
     for outcome in ("success", "expected_error", "error"):
-        assert sample("nameko_entrypoint_calls_total", **labels, outcome=outcome) == before[outcome] + 1
+        assert (
+            sample("nameko_entrypoint_calls_total", **labels, outcome=outcome)
+            == before[outcome] + 1
+        )
     assert sample("nameko_entrypoint_duration_seconds_count", **labels) == observed_before + 3
     assert provider.started_at == {}

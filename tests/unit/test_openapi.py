@@ -3,9 +3,15 @@ import re
 from gateway_http import openapi
 
 EXPECTED = {
-    ("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"),
-    ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout"), ("get", "/api/v1/me"),
-    ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/me"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
 }
 
 

@@ -16,8 +16,13 @@ OTHER_KEY = Ed25519PrivateKey.generate()
 
 def make_codec(**overrides) -> TokenCodec:
     settings = dict(
-        issuer="https://issuer.test", audience="api.test", key_id="k1", access_ttl_seconds=900,
-        leeway_seconds=0, public_key=KEY.public_key(), private_key=KEY,
+        issuer="https://issuer.test",
+        audience="api.test",
+        key_id="k1",
+        access_ttl_seconds=900,
+        leeway_seconds=0,
+        public_key=KEY.public_key(),
+        private_key=KEY,
     )
     settings.update(overrides)
     return TokenCodec(**settings)
@@ -26,8 +31,15 @@ def make_codec(**overrides) -> TokenCodec:
 def claims(**overrides) -> dict:
     now = int(time.time())
     payload = {
-        "iss": "https://issuer.test", "aud": "api.test", "sub": "user-1", "role": "brand",
-        "sid": "session-1", "jti": "token-1", "iat": now, "nbf": now, "exp": now + 600,
+        "iss": "https://issuer.test",
+        "aud": "api.test",
+        "sub": "user-1",
+        "role": "brand",
+        "sid": "session-1",
+        "jti": "token-1",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
     }
     payload.update(overrides)
     return payload
@@ -60,7 +72,7 @@ def hs256_with_public_key() -> str:
 
 def tampered() -> str:
     token = jwt.encode(claims(), KEY, algorithm="EdDSA")
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged = _b64({**claims(), "role": "admin"})
     return f"{header}.{forged}.{signature}"
 
@@ -76,8 +88,10 @@ def tampered() -> str:
         (jwt.encode(claims(), None, algorithm="none"), "alg none"),
         (hs256_with_public_key(), "HS256 keyed with the public key"),
         (tampered(), "tampered payload"),
-        (jwt.encode({k: v for k, v in claims().items() if k != "jti"}, KEY, algorithm="EdDSA"),
-         "missing jti"),
+        (
+            jwt.encode({k: v for k, v in claims().items() if k != "jti"}, KEY, algorithm="EdDSA"),
+            "missing jti",
+        ),
         (jwt.encode(claims(role="root"), KEY, algorithm="EdDSA"), "unknown role"),
         ("not-a-jwt", "garbage"),
     ],

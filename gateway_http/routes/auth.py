@@ -1,0 +1,89 @@
+"""/api/v1/auth/* and /api/v1/me."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway_http.authn import RequestAuthenticator
+from gateway_http.bodies import json_body, json_response, no_content
+from gateway_http.edge import RouteSpec, route
+from services.auth.schemas import (
+    Account,
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+)
+
+
+class AuthRoutes:
+    auth: RequestAuthenticator
+    auth_rpc: Any
+
+    @route(
+        "POST",
+        "/api/v1/auth/register",
+        RouteSpec(
+            "Create a brand or creator account",
+            "auth",
+            body=RegisterRequest,
+            responses={201: Account, 409: "email already registered"},
+            authenticated=False,
+        ),
+    )
+    def register(self, request: Request) -> Response:
+        body = json_body(request, RegisterRequest)
+        return json_response(self.auth_rpc.register(body.model_dump()), status=201)
+
+    @route(
+        "POST",
+        "/api/v1/auth/login",
+        RouteSpec(
+            "Exchange email and password for tokens",
+            "auth",
+            body=LoginRequest,
+            responses={200: TokenPair, 401: "invalid email or password"},
+            authenticated=False,
+        ),
+    )
+    def login(self, request: Request) -> Response:
+        body = json_body(request, LoginRequest)
+        return json_response(self.auth_rpc.login(body.model_dump(), request.remote_addr or ""))
+
+    @route(
+        "POST",
+        "/api/v1/auth/refresh",
+        RouteSpec(
+            "Rotate a refresh token",
+            "auth",
+            body=RefreshRequest,
+            responses={200: TokenPair, 401: "invalid, expired, revoked or reused token"},
+            authenticated=False,
+        ),
+    )
+    def refresh(self, request: Request) -> Response:
+        body = json_body(request, RefreshRequest)
+        return json_response(self.auth_rpc.refresh(body.model_dump()))
+
+    @route(
+        "POST",
+        "/api/v1/auth/logout",
+        RouteSpec(
+            "Revoke the access token and its session",
+            "auth",
+            body=LogoutRequest,
+            body_required=False,
+            responses={204: None},
+        ),
+    )
+    def logout(self, request: Request) -> Response:
+        principal = self.auth.authenticate(request)
+        body = json_body(request, LogoutRequest, optional=True)
+        self.auth_rpc.logout(principal.access_token, body.model_dump(exclude_none=True))
+        return no_content()
+
+    @route("GET", "/api/v1/me", RouteSpec("The signed-in account", "me", responses={200: Account}))
+    def me(self, request: Request) -> Response:
+        principal = self.auth.authenticate(request)
+        return json_response(self.auth_rpc.get_account(principal.user_id))

@@ -1,0 +1,50 @@
+"""Operations endpoints: liveness, readiness, metrics, the OpenAPI document."""
+
+from typing import Any
+
+import prometheus_client
+from kombu import Connection
+from werkzeug.wrappers import Request, Response
+
+from gateway_http import openapi
+from gateway_http.bodies import json_response
+from gateway_http.edge import RouteSpec, route
+
+
+class OpsRoutes:
+    config: dict[str, Any]
+    redis: Any
+
+    @route("GET", "/healthz", RouteSpec("Process is up", "ops", authenticated=False))
+    def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    @route("GET", "/readyz", RouteSpec("Dependencies reachable", "ops", authenticated=False))
+    def readyz(self, request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            self.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable: {type(exc).__name__}"
+        try:
+            with Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:
+                connection.ensure_connection(max_retries=1)
+            checks["rabbitmq"] = "ok"
+        except Exception as exc:
+            checks["rabbitmq"] = f"unreachable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return json_response(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+    @route("GET", "/metrics", RouteSpec("Prometheus metrics", "ops", authenticated=False))
+    def metrics(self, request: Request) -> Response:
+        return Response(
+            prometheus_client.generate_latest(), content_type=prometheus_client.CONTENT_TYPE_LATEST
+        )
+
+    @route("GET", "/api/v1/openapi.json", RouteSpec("This document", "ops", authenticated=False))
+    def openapi_document(self, request: Request) -> Response:
+        return json_response(openapi.document())

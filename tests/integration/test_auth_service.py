@@ -1,0 +1,159 @@
+"""The auth service in a real Nameko container on real PostgreSQL, Redis and RabbitMQ."""
+
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.rpc import ServiceRpcProxy
+from sqlalchemy import text
+
+from services.auth.service import AuthService
+from services.common.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+RECEIVED: list[dict] = []
+
+
+class RegistrationListener:
+    name = "registration_listener"
+
+    @event_handler("auth", "user_registered")
+    def on_registered(self, payload):
+        RECEIVED.append(payload)
+
+
+@pytest.fixture
+def auth(container_factory, service_config):
+    container_factory(AuthService, service_config).start()
+    with ServiceRpcProxy("auth", service_config) as proxy:
+        yield proxy
+
+
+def register(auth, email="creator@example.com", role="creator"):
+    return auth.register({"email": email, "password": PASSWORD, "role": role})
+
+
+def login(auth, email="creator@example.com", password=PASSWORD, ip="10.0.0.1"):
+    return auth.login({"email": email, "password": password}, ip)
+
+
+def test_register_normalises_email_and_publishes_event(
+    auth, container_factory, service_config, db_engine
+):
+    RECEIVED.clear()
+    container_factory(RegistrationListener, service_config).start()
+    account = register(auth, email="  Creator@Example.COM ")
+    assert account["email"] == "creator@example.com"
+    assert account["role"] == "creator"
+    with db_engine.connect() as connection:
+        stored = connection.execute(text("SELECT email, password_hash FROM auth.users")).one()
+    assert stored.email == "creator@example.com"
+    assert stored.password_hash.startswith("$argon2id$")
+    event = wait_until(lambda: RECEIVED and RECEIVED[0])
+    assert event["user_id"] == account["id"] and event["event_id"]
+    assert wait_until(lambda: _pending_outbox(db_engine) == 0)
+
+
+def _pending_outbox(db_engine) -> int:
+    with db_engine.connect() as connection:
+        return connection.execute(
+            text("SELECT count(*) FROM auth.outbox WHERE published_at IS NULL")
+        ).scalar_one()
+
+
+def test_duplicate_email_conflicts_regardless_of_case(auth):
+    register(auth)
+    with pytest.raises(Conflict):
+        register(auth, email="CREATOR@example.com")
+
+
+def test_admin_role_cannot_be_self_assigned(auth, db_engine):
+    with pytest.raises(InvalidInput):
+        register(auth, role="admin")
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM auth.users")).scalar_one() == 0
+
+
+def test_create_admin_by_rpc(auth):
+    admin = auth.create_admin("Ops@Example.com", PASSWORD)
+    assert admin["role"] == "admin" and admin["email"] == "ops@example.com"
+    assert "access_token" in login(auth, "ops@example.com")
+
+
+def test_unknown_email_and_wrong_password_fail_alike(auth):
+    register(auth)
+    with pytest.raises(Unauthenticated) as unknown:
+        login(auth, email="nobody@example.com")
+    with pytest.raises(Unauthenticated) as wrong:
+        login(auth, password="not the password")
+    assert str(unknown.value) == str(wrong.value) == "invalid email or password"
+
+
+def test_failed_logins_lock_the_account_but_not_others(auth):
+    register(auth)
+    register(auth, email="other@example.com")
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            login(auth, password="not the password", ip="10.0.0.9")
+    with pytest.raises(TooManyRequests) as locked:
+        login(auth)  # even the right password waits out the window
+    assert locked.value.retry_after > 0
+    assert "access_token" in login(auth, email="other@example.com")
+
+
+def test_per_ip_attempts_are_limited(auth, service_config):
+    limit = int(str(service_config["AUTH"]["LOGIN_ATTEMPTS_PER_IP"]).split("/")[0])
+    for attempt in range(limit):  # a different account each time: only the IP limit can trip
+        with pytest.raises(Unauthenticated):
+            login(auth, email=f"nobody{attempt}@example.com", ip="10.9.9.9")
+    with pytest.raises(TooManyRequests):
+        login(auth, email="somebody-new@example.com", ip="10.9.9.9")
+    with pytest.raises(Unauthenticated):
+        login(auth, email="somebody-new@example.com", ip="10.9.9.10")
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(auth):
+    register(auth)
+    first = login(auth)
+    second = auth.refresh({"refresh_token": first["refresh_token"]})
+    assert second["refresh_token"] != first["refresh_token"]
+    assert auth.verify(second["access_token"])["role"] == "creator"
+
+    with pytest.raises(Unauthenticated):
+        auth.refresh({"refresh_token": first["refresh_token"]})  # reuse of a rotated token
+    with pytest.raises(Unauthenticated):
+        auth.refresh({"refresh_token": second["refresh_token"]})  # the whole family is gone
+    with pytest.raises(Unauthenticated):
+        auth.verify(second["access_token"])  # and so are its access tokens
+
+
+def test_logout_denies_the_token_and_survives_a_redis_flush(auth, redis_client, db_engine):
+    register(auth)
+    tokens = login(auth)
+    auth.logout(tokens["access_token"], {"refresh_token": tokens["refresh_token"]})
+    with pytest.raises(Unauthenticated):
+        auth.verify(tokens["access_token"])
+    with pytest.raises(Unauthenticated):
+        auth.refresh({"refresh_token": tokens["refresh_token"]})
+
+    redis_client.flushdb()  # Redis restarted empty: PostgreSQL still knows the revocation
+    from sqlalchemy.orm import Session
+
+    from services.auth import accounts
+    from services.common.denylist import AccessDenylist
+
+    with Session(db_engine) as session:
+        assert accounts.resync_denylist(session, AccessDenylist(redis_client), 900) >= 1
+    with pytest.raises(Unauthenticated):
+        auth.verify(tokens["access_token"])
+
+
+def test_logout_with_someone_elses_refresh_token_is_refused(auth):
+    register(auth)
+    register(auth, email="other@example.com")
+    mine = login(auth)
+    theirs = login(auth, email="other@example.com")
+    with pytest.raises(Unauthenticated):
+        auth.logout(mine["access_token"], {"refresh_token": theirs["refresh_token"]})
+    assert auth.refresh({"refresh_token": theirs["refresh_token"]})["access_token"]
