@@ -134,7 +134,8 @@ class Stack:
 
 def main() -> None:
     gateway_port = int(load_config()["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
-    stack = Stack(default_processes(gateway_port))
+    metrics_base = int(os.environ.get("METRICS_BASE_PORT", "9100"))
+    stack = Stack(default_processes(gateway_port, metrics_base))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start()
@@ -144,7 +145,7 @@ def main() -> None:
             "\n  stack is up (Ctrl-C stops everything)\n"
             f"  REST API      {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  health        {base}/healthz  {base}/readyz\n"
-            f"  metrics       {base}/metrics  auth: http://127.0.0.1:9101/metrics\n"
+            f"  metrics       {base}/metrics  auth: http://127.0.0.1:{metrics_base + 1}/metrics\n"
             "  nameko shell  make shell  (then n.rpc.auth.health())\n",
             flush=True,
         )
