@@ -127,16 +127,28 @@ class Stack:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
 
-    def stop(self) -> None:
-        for name in list(self.running):
-            self.stop_one(name)
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every process at once, then wait; SIGKILL whatever outlives `timeout`."""
+        children = [c for c in self.running.values() if c.poll() is None]
+        for child in children:
+            os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        self.running.clear()
 
 
 def main() -> None:
     gateway_port = int(load_config()["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
     metrics_base = int(os.environ.get("METRICS_BASE_PORT", "9100"))
     stack = Stack(default_processes(gateway_port, metrics_base))
+    # Explicit handlers: a shell may start us with SIGINT ignored (e.g. as a background job).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
         stack.wait_ready()

@@ -109,3 +109,12 @@ def test_relay_keeps_rows_pending_while_publishing_fails(db_engine):
     assert [args[2]["marker"] for args in published] == ["a", "b", "c"]
     assert outbox_module.pending_count(db_engine, outbox) == 0
     assert relay_pending(db_engine, outbox, lambda *args: published.append(args), "probe") == 0
+
+
+def test_relay_publishes_before_any_consumer_declared_the_exchange(
+    container_factory, service_config, db_engine
+):
+    container_factory(ProbeService, service_config).start()  # no listener in this vhost
+    with ServiceRpcProxy("probe", service_config) as proxy:
+        proxy.write("early")
+    wait_until(lambda: outbox_module.pending_count(db_engine, outbox) == 0)
