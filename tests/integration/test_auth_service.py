@@ -157,3 +157,18 @@ def test_logout_with_someone_elses_refresh_token_is_refused(auth):
     with pytest.raises(Unauthenticated):
         auth.logout(mine["access_token"], {"refresh_token": theirs["refresh_token"]})
     assert auth.refresh({"refresh_token": theirs["refresh_token"]})["access_token"]
+
+
+def test_service_logs_carry_the_callers_request_id(auth, service_config, caplog):
+    import logging
+
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from dependencies.request_context import RequestIdFilter
+
+    caplog.handler.addFilter(RequestIdFilter())
+    with caplog.at_level(logging.INFO, logger="services.auth.accounts"):
+        with ServiceRpcProxy("auth", service_config, context_data={"request_id": "req-42"}) as p:
+            register(p, email="traced@example.com")
+    records = [r for r in caplog.records if "registered account" in r.getMessage()]
+    assert records and records[0].request_id == "req-42"
