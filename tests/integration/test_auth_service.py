@@ -167,8 +167,8 @@ def test_service_logs_carry_the_callers_request_id(auth, service_config, caplog)
     from dependencies.request_context import RequestIdFilter
 
     caplog.handler.addFilter(RequestIdFilter())
-    with caplog.at_level(logging.INFO, logger="services.auth.accounts"):
-        with ServiceRpcProxy("auth", service_config, context_data={"request_id": "req-42"}) as p:
-            register(p, email="traced@example.com")
+    traced = ServiceRpcProxy("auth", service_config, context_data={"request_id": "req-42"})
+    with caplog.at_level(logging.INFO, logger="services.auth.accounts"), traced as proxy:
+        register(proxy, email="traced@example.com")
     records = [r for r in caplog.records if "registered account" in r.getMessage()]
     assert records and records[0].request_id == "req-42"
