@@ -19,6 +19,7 @@ from typing import Any
 
 import eventlet
 import prometheus_client
+from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
 from sqlalchemy import (
@@ -133,7 +134,11 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self) -> None:
         self.engine = make_engine(self.container.config, pool_size=2)
-        self.publish = event_dispatcher(self.container.config)
+        config = self.container.config
+        # Declare the service's event exchange like nameko's EventDispatcher does: in a fresh
+        # vhost nothing has declared it until a consumer starts, and every publish would fail.
+        exchange = get_event_exchange(self.container.service_name, config)
+        self.publish = event_dispatcher(config, declare=[exchange])
 
     def start(self) -> None:
         self.running = True
