@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import sys
 import tempfile
 import uuid
@@ -25,12 +24,17 @@ from typing import Any
 import requests
 
 from bench.wrk import WrkResult, WrkSettings, run_wrk, wrk_version
-from scripts import migrate
+from scripts.isolated_stack import (
+    delete_vhost,
+    free_metrics_base,
+    free_port,
+    fresh_vhost,
+    migrate_database,
+)
 from scripts.stack import NAMEKO, Process, Stack, default_processes
 from services.common.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
-RABBIT_API = os.environ.get("RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"
 )
@@ -51,35 +55,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def fresh_vhost(name: str) -> str:
-    requests.delete(f"{RABBIT_API}/vhosts/{name}", timeout=10)
-    requests.put(f"{RABBIT_API}/vhosts/{name}", timeout=10).raise_for_status()
-    requests.put(
-        f"{RABBIT_API}/permissions/{name}/guest",
-        json={"configure": ".*", "write": ".*", "read": ".*"},
-        timeout=10,
-    ).raise_for_status()
-    return f"pyamqp://guest:guest@127.0.0.1:5672/{name}"
-
-
-def migrate_database(url: str) -> None:
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    try:
-        migrate.main()
-    finally:
-        if previous is None:
-            del os.environ["DATABASE_URL"]
-        else:
-            os.environ["DATABASE_URL"] = previous
 
 
 def sign_in(base_url: str) -> str:
@@ -157,6 +132,7 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     gateway_port, floor_port = free_port(), free_port()
+    metrics_base = free_metrics_base(avoid=(gateway_port, floor_port))
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
         "DATABASE_URL": DATABASE_URL,
@@ -168,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate_database(DATABASE_URL)
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = Stack(default_processes(gateway_port, free_port()), env=env, echo=False)
+    stack = Stack(default_processes(gateway_port, metrics_base), env=env, echo=False)
     floor: Stack | None = None
     body_file = Path(tempfile.mkdtemp(prefix="bench-gateway-")) / "me.json"
     try:
@@ -210,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if floor is not None:
             floor.stop()
         stack.stop()
-        requests.delete(f"{RABBIT_API}/vhosts/{VHOST}", timeout=10)
+        delete_vhost(VHOST)
         shutil.rmtree(body_file.parent, ignore_errors=True)
 
     settings = WrkSettings(args.threads, args.connections, args.duration)
