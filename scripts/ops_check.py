@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,9 @@ import yaml
 
 from scripts import render_k8s, render_kong
 from services.common.config import PROJECT_ROOT
+
+# scripts.stack imports nameko, and eventlet announces its own deprecation on import.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 KONG_FILE = PROJECT_ROOT / "kong" / "kong.yml"
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -148,6 +152,18 @@ def module_defined(module: str) -> bool | None:
 
 
 def check_process_code(report: Report) -> None:
+    from scripts.stack import default_processes
+
+    deployed = {process.command[-1] for process in render_k8s.PROCESSES}
+    local = {process.name: process.command[-1] for process in default_processes()}
+    undeployed = sorted(
+        f"{name} ({target})" for name, target in local.items() if target not in deployed
+    )
+    report.result(
+        "every process `make run` starts is in the deployment table (scripts/render_k8s.py)",
+        not undeployed,
+        ", ".join(undeployed),
+    )
     pending = []
     for process in render_k8s.PROCESSES:
         command = process.command
@@ -237,6 +253,21 @@ def check_compose(report: Report) -> None:
     no_volume = sorted(n for n in stateful & set(services) if not services[n].get("volumes"))
     report.result(
         "compose: data stores keep their data in volumes", not no_volume, ", ".join(no_volume)
+    )
+
+    kong = yaml.safe_load(KONG_FILE.read_text())
+    kong_hosts = {t["target"].rsplit(":", 1)[0] for u in kong["upstreams"] for t in u["targets"]}
+    kong_hosts |= {
+        p["config"]["redis"]["host"]
+        for entity in [*kong["services"], *kong["consumers"]]
+        for p in entity.get("plugins", [])
+        if p["name"] == "rate-limiting"
+    }
+    unknown = sorted(kong_hosts - set(services))
+    report.result(
+        "compose: every host kong.yml talks to is a compose service",
+        not unknown,
+        ", ".join(unknown),
     )
 
     command, reason = compose_command_check()
