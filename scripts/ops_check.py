@@ -420,6 +420,13 @@ def check_prometheus(report: Report) -> None:
         report.result(
             f"prometheus: promtool check config {config.name}", ok, "" if ok else last_lines(output)
         )
+    jobs = {process.name.replace("-", "_") for process in render_k8s.PROCESSES}
+    for config in sorted(PROMETHEUS.glob("prometheus.*.yml")):
+        scraped = {job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]}
+        missing = sorted(jobs - scraped)
+        report.result(
+            f"prometheus: {config.name} scrapes every process", not missing, ", ".join(missing)
+        )
     rules = sorted(str(p) for p in (PROMETHEUS / "rules").glob("*.yml"))
     ok, output = run(["promtool", "check", "rules", *rules])
     report.result(
