@@ -52,3 +52,14 @@ def test_process_commands_are_checked_against_the_code():
 def test_grafana_variables_become_parseable_promql():
     expr = 'sum by (route) (rate(http_requests_total{job=~"$job"}[$__rate_interval]))'
     assert concrete(expr) == 'sum by (route) (rate(http_requests_total{job=~".*"}[5m]))'
+
+
+def test_dashboards_check_knows_who_exports_each_panels_metrics():
+    from scripts.dashboards_check import exporter_of
+
+    assert exporter_of("sum(rate(kong_http_requests_total[5m]))") == "kong"
+    assert exporter_of("sum(ws_connections)") == "ws"
+    assert exporter_of("sum(increase(campaign_status_changes_total[1h]))") == "campaigns"
+    assert exporter_of("sum(increase(application_status_changes_total[1h]))") == "applications"
+    assert exporter_of("sum(rate(http_requests_total[5m]))") == "gateway_http"
+    assert exporter_of("sum(increase(users_registered_total[1h]))") == "auth"
