@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
-        lint format bench clean
+        lint format bench clean ops-check dashboards-check kong-config k8s-manifests
 
 help:
 	@echo "make run     install what is missing, start local services, migrate, run the stack"
@@ -15,6 +15,7 @@ help:
 	@echo "make seed    demo data on the running stack"
 	@echo "make lint    ruff check + format check"
 	@echo "make bench   benchmarks -> bench/results/*.json"
+	@echo "make ops-check  validate Kong, compose, k8s, Prometheus rules, dashboards (+ dashboards-check)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,23 @@ format: venv
 
 bench: venv provision keys migrate
 	$(BIN)/python -m bench.gateway
+
+# Static validation of every operations artefact (offline), then the live dashboards check.
+ops-check: venv provision
+	$(BIN)/python -m scripts.ops_check
+	$(MAKE) dashboards-check
+
+# Every Grafana panel query against Prometheus scraping the stack under a short load.
+dashboards-check: venv provision keys
+	$(BIN)/python -m scripts.dashboards_check
+
+# kong/kong.rendered.yml: kong/kong.yml + the JWT credential for .secrets' public key.
+kong-config: venv keys
+	$(BIN)/python -m scripts.render_kong
+
+# Regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule after editing their sources.
+k8s-manifests: venv
+	$(BIN)/python -m scripts.render_k8s
 
 clean:
 	rm -rf $(VENV) .state

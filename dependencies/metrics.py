@@ -1,11 +1,14 @@
-"""Prometheus metrics for Nameko entrypoints: calls by outcome and a duration histogram.
+"""Prometheus metrics for Nameko entrypoints: calls by outcome, a duration histogram, and for
+event handlers the lag between an event happening and its handler starting.
 
 Every process exposes its registry on /metrics: services through a small HTTP server started on
 METRICS_PORT (0 disables it, as in tests), the gateway through its own /metrics route.
 """
 
+import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import prometheus_client
@@ -22,6 +25,13 @@ ENTRYPOINT_DURATION = prometheus_client.Histogram(
     "Time spent in an entrypoint, from worker start to result.",
     ["service", "entrypoint", "kind"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+EVENT_HANDLER_LAG = prometheus_client.Histogram(
+    "nameko_event_handler_lag_seconds",
+    "From the event's occurred_at to its handler starting in this service.",
+    ["service", "source_service", "event_type"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 
 _server_lock = threading.Lock()
@@ -53,9 +63,38 @@ def classify_outcome(worker_ctx: WorkerContext, exc_info: Any) -> str:
     return "error"
 
 
+def event_lag_seconds(payload: Any, now: dt.datetime | None = None) -> float | None:
+    """Seconds since the event's `occurred_at` (ISO 8601, added by record_event); None when the
+    payload carries no parseable timestamp. Negative clock skew counts as zero."""
+    occurred_at = payload.get("occurred_at") if isinstance(payload, dict) else None
+    if not isinstance(occurred_at, str):
+        return None
+    try:
+        occurred = dt.datetime.fromisoformat(occurred_at)
+    except ValueError:
+        return None
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=dt.UTC)
+    elapsed = ((now or dt.datetime.now(dt.UTC)) - occurred).total_seconds()
+    return max(elapsed, 0.0)
+
+
+class WorkerMetrics:
+    """What an entrypoint gets as `self.metrics`: business counters that count only if the
+    worker succeeds (after the database commit), e.g.
+    `self.metrics.count_on_success(USERS_REGISTERED.labels(role="brand"))`."""
+
+    def __init__(self) -> None:
+        self.on_success: list[Callable[[], None]] = []
+
+    def count_on_success(self, counter: Any, amount: float = 1) -> None:
+        self.on_success.append(lambda: counter.inc(amount))
+
+
 class Metrics(DependencyProvider):
     def __init__(self) -> None:
         self.started_at: dict[WorkerContext, float] = {}
+        self.workers: dict[WorkerContext, WorkerMetrics] = {}
 
     def setup(self) -> None:
         config = self.container.config
@@ -63,21 +102,35 @@ class Metrics(DependencyProvider):
             int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))
         )
 
-    def get_dependency(self, worker_ctx: WorkerContext) -> None:
-        return None
+    def get_dependency(self, worker_ctx: WorkerContext) -> WorkerMetrics:
+        return self.workers.setdefault(worker_ctx, WorkerMetrics())
 
     def worker_setup(self, worker_ctx: WorkerContext) -> None:
         self.started_at[worker_ctx] = time.perf_counter()
+        if entrypoint_kind(worker_ctx) == "event" and worker_ctx.args:
+            lag = event_lag_seconds(worker_ctx.args[0])
+            if lag is not None:
+                entrypoint = worker_ctx.entrypoint
+                EVENT_HANDLER_LAG.labels(
+                    self.container.service_name,
+                    getattr(entrypoint, "source_service", ""),
+                    getattr(entrypoint, "event_type", ""),
+                ).observe(lag)
 
     def worker_result(
         self, worker_ctx: WorkerContext, result: Any = None, exc_info: Any = None
     ) -> None:
         started = self.started_at.pop(worker_ctx, None)
+        worker = self.workers.pop(worker_ctx, None)
+        outcome = classify_outcome(worker_ctx, exc_info)
+        if worker is not None and outcome == "success":
+            for count in worker.on_success:
+                count()
         labels = (
             self.container.service_name,
             worker_ctx.entrypoint.method_name,
             entrypoint_kind(worker_ctx),
         )
-        ENTRYPOINT_CALLS.labels(*labels, classify_outcome(worker_ctx, exc_info)).inc()
+        ENTRYPOINT_CALLS.labels(*labels, outcome).inc()
         if started is not None:
             ENTRYPOINT_DURATION.labels(*labels).observe(time.perf_counter() - started)

@@ -19,9 +19,9 @@ from typing import Any
 
 import eventlet
 import prometheus_client
-from nameko.amqp.publish import Publisher
+from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import get_event_exchange
+from nameko.standalone.events import event_dispatcher
 from sqlalchemy import (
     Column,
     DateTime,
@@ -133,18 +133,12 @@ class OutboxRelay(DependencyProvider):
         self.running = False
 
     def setup(self) -> None:
+        self.engine = make_engine(self.container.config, pool_size=2)
         config = self.container.config
-        self.engine = make_engine(config, pool_size=2)
+        # Declare the service's event exchange like nameko's EventDispatcher does: in a fresh
+        # vhost nothing has declared it until a consumer starts, and every publish would fail.
         exchange = get_event_exchange(self.container.service_name, config)
-        # Declared on publish: events must not bounce while no consumer has declared it yet.
-        publisher = Publisher(
-            config["AMQP_URI"], serializer=config.get("serializer", "json"), declare=[exchange]
-        )
-
-        def publish(service_name: str, event_type: str, payload: dict[str, Any]) -> None:
-            publisher.publish(payload, exchange=exchange, routing_key=event_type)
-
-        self.publish = publish
+        self.publish = event_dispatcher(config, declare=[exchange])
 
     def start(self) -> None:
         self.running = True

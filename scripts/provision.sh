@@ -3,6 +3,10 @@
 #  - PostgreSQL, Redis, RabbitMQ (+ management API for nameko's test fixtures): start if down
 #  - ClickHouse: install Debian's clickhouse-server if absent, start if down
 #  - wrk (benchmarks): install if absent
+#  - ops checks (make ops-check): deck (Kong config), docker-compose (compose config without an
+#    engine), prometheus (promtool, and the server for make dashboards-check); kubectl comes from
+#    the machine image or Debian when available
+#  - RabbitMQ's Prometheus endpoint (:15692) for the backlog metrics and alerts
 # Needs root for apt-get and for starting system services (the CI and dev machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,9 +57,14 @@ if ! as_root rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_managem
   as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
 fi
 wait_for "RabbitMQ management API" 60 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview
+if ! as_root rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_prometheus; then
+  log "enabling RabbitMQ's Prometheus endpoint (:15692, queue backlog metrics)"
+  as_root rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
+fi
 
 # ClickHouse: Debian ships 18.16; the analytics DDL stays compatible with it.
 apt_install clickhouse-server clickhouse-client wrk
+apt_install deck docker-compose prometheus
 clickhouse_up() { clickhouse-client --host 127.0.0.1 --query "SELECT 1"; }
 if ! clickhouse_up >/dev/null 2>&1; then
   log "starting ClickHouse"

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import prometheus_client
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -21,6 +22,9 @@ from services.common.health import HealthRpc
 from services.common.schemas import parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
+USERS_REGISTERED = prometheus_client.Counter(
+    "users_registered_total", "Accounts created (counted after commit).", ["role"]
+)
 DENYLIST_RESYNC_SECONDS = 15
 
 
@@ -45,7 +49,9 @@ class AuthService(HealthRpc):
 
     @domain_rpc
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
-        return accounts.register(self.db, self.settings, parse_model(RegisterRequest, request))
+        account = accounts.register(self.db, self.settings, parse_model(RegisterRequest, request))
+        self.metrics.count_on_success(USERS_REGISTERED.labels(role=account["role"]))
+        return account
 
     @domain_rpc
     def login(self, request: dict[str, Any], client_ip: str) -> dict[str, Any]:
@@ -76,7 +82,9 @@ class AuthService(HealthRpc):
     @domain_rpc
     def create_admin(self, email: str, password: str) -> dict[str, Any]:
         """Operators only: `make shell` then n.rpc.auth.create_admin(email, password)."""
-        return accounts.create_admin(self.db, self.settings, email, password)
+        account = accounts.create_admin(self.db, self.settings, email, password)
+        self.metrics.count_on_success(USERS_REGISTERED.labels(role=account["role"]))
+        return account
 
     @timer(interval=DENYLIST_RESYNC_SECONDS)
     def resync_denylist(self) -> None:

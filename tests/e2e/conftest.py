@@ -44,7 +44,10 @@ class RunningStack:
         return self.base_url + path
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack stops when the e2e tests are done. Its auth service relays rows from
+# the test database's outboxes; left running, it would publish the integration tests' events into
+# its own vhost before their relay could.
+@pytest.fixture(scope="package")
 def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
     gateway_port = free_port()
     env = {

@@ -1,0 +1,38 @@
+# One image for every process (auth, users, ..., gateway_http, ws, migrations); the command picks
+# the process (see docker-compose.yml and deploy/k8s). Multi-stage: dependencies are installed into
+# a virtualenv in the build stage, the runtime stage copies only that and the source, runs as a
+# non-root user and works with a read-only root filesystem.
+ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml ./
+# Only the pinned runtime dependencies from pyproject.toml: the project itself runs from /app.
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-virtualenv -r requirements.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    METRICS_HOST=0.0.0.0
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root config.yml alembic.ini ./
+COPY --chown=root:root dependencies ./dependencies
+COPY --chown=root:root services ./services
+COPY --chown=root:root gateway_http ./gateway_http
+COPY --chown=root:root ws ./ws
+COPY --chown=root:root scripts ./scripts
+COPY --chown=root:root kong/kong.yml ./kong/kong.yml
+# Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config).
+RUN mkdir -p /var/lib/influencer/keys /var/lib/influencer/kong \
+ && chown -R app:app /var/lib/influencer
+USER 10001:10001
+EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107
+CMD ["nameko", "run", "--config", "config.yml", "gateway_http.service:GatewayService"]

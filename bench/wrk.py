@@ -1,0 +1,103 @@
+"""Run wrk and read its report: requests/s, latency percentiles, errors. Shared by bench modules."""
+
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+TIME = r"([\d.]+)(us|ms|s|m|h)"
+
+
+@dataclass(frozen=True)
+class WrkSettings:
+    threads: int = 2
+    connections: int = 32
+    duration_s: int = 15
+    timeout_s: int = 5
+
+    def args(self) -> list[str]:
+        return [
+            f"--threads={self.threads}",
+            f"--connections={self.connections}",
+            f"--duration={self.duration_s}s",
+            f"--timeout={self.timeout_s}s",
+            "--latency",
+        ]
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    requests_per_second: float
+    latency_ms: dict[str, float]  # "p50", "p75", "p90", "p99", "avg", "max"
+    non_2xx_3xx: int = 0
+    socket_errors: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed(self) -> int:
+        return self.non_2xx_3xx + sum(self.socket_errors.values())
+
+
+def to_ms(value: str, unit: str) -> float:
+    return round(float(value) * TIME_UNITS_MS[unit], 3)
+
+
+def parse_report(report: str) -> WrkResult:
+    """Parse the text wrk prints with --latency."""
+    totals = re.search(r"^\s*(\d+) requests in " + TIME, report, re.M)
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", report, re.M)
+    if not totals or not rate:
+        raise ValueError(f"not a wrk report:\n{report}")
+    latency: dict[str, float] = {}
+    for percent, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+" + TIME, report, re.M):
+        latency[f"p{percent}"] = to_ms(value, unit)
+    thread_stats = re.search(r"^\s+Latency\s+" + TIME + r"\s+" + TIME + r"\s+" + TIME, report, re.M)
+    if thread_stats:
+        latency["avg"] = to_ms(thread_stats.group(1), thread_stats.group(2))
+        latency["max"] = to_ms(thread_stats.group(5), thread_stats.group(6))
+    if "p50" not in latency or "p99" not in latency:
+        raise ValueError(f"wrk report without latency percentiles (needs --latency):\n{report}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", report)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report
+    )
+    socket_errors = (
+        dict(zip(("connect", "read", "write", "timeout"), map(int, socket.groups()), strict=True))
+        if socket
+        else {}
+    )
+    return WrkResult(
+        requests=int(totals.group(1)),
+        duration_s=to_ms(totals.group(2), totals.group(3)) / 1000,
+        requests_per_second=float(rate.group(1)),
+        latency_ms=latency,
+        non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=socket_errors,
+    )
+
+
+def wrk_version() -> str:
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr else ""
+
+
+def run_wrk(url: str, settings: WrkSettings, headers: dict[str, str] | None = None) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: run `bash scripts/provision.sh`")
+    command = ["wrk", *settings.args()]
+    for name, value in (headers or {}).items():
+        command += ["--header", f"{name}: {value}"]
+    done = subprocess.run(
+        [*command, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=settings.duration_s + settings.timeout_s + 30,
+    )
+    return parse_report(done.stdout)

@@ -1,0 +1,283 @@
+"""`make dashboards-check`: every Grafana panel query must parse and return data from a real
+Prometheus scraping a real stack under a short generated load.
+
+It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, free ports), a
+Prometheus (Debian's package) scraping every process each second with the alerting and recording
+rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
+sign-ins, /me, refused requests and a rate-limit breach), then runs each panel's query.
+
+A query that does not parse fails. A query that returns no data fails, unless what exports its
+metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
+is running but not exercised by the load yet: those are listed as SKIP with the reason. To cover a
+new service, add a step to LOAD_STEPS and its process to LOADED_EXPORTERS.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from scripts.isolated_stack import (
+    delete_vhost,
+    free_metrics_base,
+    free_port,
+    fresh_vhost,
+    migrate_database,
+)
+from scripts.ops_check import GRAFANA, PROMETHEUS, Report, dashboard_queries
+from scripts.stack import Stack, default_processes
+
+DATABASE_URL = os.environ.get(
+    "DASHBOARDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_dashboards"
+)
+REDIS_URL = os.environ.get("DASHBOARDS_REDIS_URL", "redis://127.0.0.1:6379/13")
+VHOST = os.environ.get("DASHBOARDS_VHOST", "influencer_dashboards")
+RABBITMQ_METRICS = "127.0.0.1:15692"
+PER_SUBJECT_LIMIT = 20  # low, so the load provokes 429s and the rate-limit panels have data
+QUERY_VARIABLES = {"$__rate_interval": "30s", "$__interval": "1s", "$__range": "1h"}
+
+# Which process exports the metrics a query uses (first match wins).
+EXPORTERS: list[tuple[str, str]] = [
+    (r"\bkong_", "kong"),
+    (r"\bws_", "ws"),
+    (r"\banalytics_", "analytics"),
+    (r"\bcampaigns?_", "campaigns"),
+    (r"\bapplications?_", "applications"),
+    (r"\bmessages_", "messaging"),
+    (r"\bnameko_event_handler_lag", "event consumers"),
+    (r"\brabbitmq_", "rabbitmq"),
+]
+# Exporters whose metrics the generated load is expected to produce.
+LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq"}
+
+
+def exporter_of(expr: str) -> str:
+    for pattern, exporter in EXPORTERS:
+        if re.search(pattern, expr):
+            return exporter
+    return "gateway_http" if re.search(r"\b(http_|ratelimit_|gateway:)", expr) else "auth"
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+def post(base: str, path: str, body: Any, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(f"{base}/api/v1{path}", json=body, headers=headers, timeout=15)
+
+
+def sign_up_and_use(base: str) -> None:
+    for role in ("brand", "creator"):
+        email = f"dash-{uuid.uuid4().hex[:10]}@example.com"
+        credentials = {"email": email, "password": "correct horse battery"}
+        post(base, "/auth/register", {**credentials, "role": role})
+        post(base, "/auth/register", {**credentials, "role": role})  # 409: expected_error
+        token = post(base, "/auth/login", credentials).json()["access_token"]
+        requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
+        post(base, "/auth/login", {**credentials, "password": "wrong password!"})  # 401
+        post(base, "/auth/register", {"email": "not an email"})  # 422
+        requests.get(f"{base}/api/v1/me", timeout=15)  # 401 without a token
+
+
+def breach_rate_limit(base: str) -> None:
+    credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
+    post(base, "/auth/register", {**credentials, "role": "brand"})
+    token = post(base, "/auth/login", credentials).json()["access_token"]
+    for _ in range(PER_SUBJECT_LIMIT + 5):
+        requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
+
+
+LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit]
+LOAD_ROUNDS = 5
+ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
+
+
+# --- prometheus -----------------------------------------------------------------------------
+
+
+def prometheus_config(targets: dict[str, str]) -> dict[str, Any]:
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(PROMETHEUS / "rules" / "*.yml")],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [address]}]}
+            for job, address in targets.items()
+        ],
+    }
+
+
+def start_prometheus(config_file: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise SystemExit("prometheus is not installed: bash scripts/provision.sh")
+    return subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={data_dir}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def query(prometheus: str, expr: str) -> tuple[str, list[Any]]:
+    """("ok", result) or ("error", message)."""
+    response = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body = response.json()
+    if body.get("status") != "success":
+        return "error", [body.get("error", response.text)]
+    return "ok", body["data"]["result"]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = condition()
+        except requests.RequestException:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout}s")
+        time.sleep(0.5)
+
+
+def concrete(expr: str) -> str:
+    for variable, value in QUERY_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def check_panels(report: Report, prometheus: str, running: set[str]) -> None:
+    for path in sorted((GRAFANA / "dashboards").glob("*.json")):
+        for title, expr in dashboard_queries(json.loads(path.read_text())):
+            name = f"{path.stem} / {title}"
+            status, result = query(prometheus, concrete(expr))
+            if status == "error":
+                report.result(name, False, f"query does not parse: {result[0]}")
+                continue
+            if result:
+                report.result(name, True, f"{len(result)} series")
+                continue
+            exporter = exporter_of(expr)
+            if exporter == "kong":
+                report.skip(name, "no data: Kong does not run on this machine (compose/k8s only)")
+            elif exporter not in running:
+                report.skip(name, f"no data: {exporter} does not run in this checkout")
+            elif exporter not in LOADED_EXPORTERS:
+                report.skip(name, f"no data: the generated load does not exercise {exporter} yet")
+            else:
+                report.result(name, False, f"no data although {exporter} ran under load: {expr}")
+
+
+def event_consumers_running(processes: list[Any]) -> bool:
+    for process in processes:
+        module = process.command[-1].partition(":")[0]
+        source = Path(module.replace(".", "/") + ".py")
+        if source.exists() and "event_handler" in source.read_text():
+            return True
+    return False
+
+
+def main() -> int:
+    gateway_port, prometheus_port = free_port(), free_port()
+    metrics_base = free_metrics_base(avoid=(gateway_port, prometheus_port))
+    env = {
+        "AMQP_URI": fresh_vhost(VHOST),
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "RATE_LIMIT_PER_SUBJECT": f"{PER_SUBJECT_LIMIT}/minute",
+        "RATE_LIMIT_PER_IP": "100000/minute",
+        # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
+        # 15 minutes must not be throttled by the per-IP login limit
+        "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    migrate_database(DATABASE_URL)
+    processes = default_processes(gateway_port, metrics_base)
+    targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
+    for process in processes:
+        if process.env.get("METRICS_PORT"):
+            targets[process.name] = f"127.0.0.1:{process.env['METRICS_PORT']}"
+    running = {process.name for process in processes}
+    try:
+        requests.get(f"http://{RABBITMQ_METRICS}/metrics", timeout=3).raise_for_status()
+        targets["rabbitmq"] = RABBITMQ_METRICS
+        running.add("rabbitmq")
+    except requests.RequestException:
+        print("RabbitMQ's Prometheus endpoint is off (bash scripts/provision.sh enables it)")
+    if event_consumers_running(processes):
+        running.add("event consumers")
+
+    stack = Stack(processes, env=env, echo=False)
+    scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
+    config_file = scratch / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(prometheus_config(targets)))
+    prometheus_process: subprocess.Popen[bytes] | None = None
+    report = Report()
+    try:
+        stack.start()
+        stack.wait_ready(timeout=90)
+        prometheus_process = start_prometheus(config_file, scratch / "data", prometheus_port)
+        prometheus = f"http://127.0.0.1:{prometheus_port}"
+        wait_for(
+            lambda: requests.get(f"{prometheus}/-/ready", timeout=2).ok, 30, "Prometheus ready"
+        )
+        wanted_up = len(targets)
+        wait_for(
+            lambda: (r := query(prometheus, "sum(up)")[1]) and float(r[0]["value"][1]) >= wanted_up,
+            30,
+            f"all {wanted_up} scrape targets up",
+        )
+        base = f"http://127.0.0.1:{gateway_port}"
+        for _ in range(LOAD_ROUNDS):
+            for step in LOAD_STEPS:
+                step(base)
+            time.sleep(ROUND_SPACING_SECONDS)
+        # The 5m SLO recording rules need two evaluations after the load; wait for them.
+        wait_for(
+            lambda: query(prometheus, "gateway:slo_latency_slow:ratio_rate5m")[1],
+            30,
+            "recording rules evaluated",
+        )
+        wait_for(
+            lambda: query(prometheus, "sum(rate(ratelimit_rejections_total[30s])) > 0")[1],
+            30,
+            "rate-limit rejections scraped",
+        )
+        check_panels(report, prometheus, running)
+    except Exception:
+        for name, lines in stack.output.items():
+            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
+        raise
+    finally:
+        if prometheus_process is not None:
+            os.killpg(prometheus_process.pid, signal.SIGTERM)
+            prometheus_process.wait(timeout=30)
+        stack.stop()
+        delete_vhost(VHOST)
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary = f"{report.passed} passed, {report.failed} failed, {report.skipped} skipped"
+    print(f"dashboards-check: {summary}")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

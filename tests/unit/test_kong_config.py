@@ -1,0 +1,158 @@
+"""kong/kong.yml agrees with the gateway and the token codec: which routes need a JWT at the
+edge, which key verifies the platform's tokens, request ids and body limits."""
+
+import copy
+import re
+import uuid
+
+import jwt
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway_http import openapi
+from gateway_http.edge import REQUEST_ID_PATTERN
+from scripts import render_kong
+from services.common.config import load_config
+from services.common.tokens import TokenCodec
+
+KONG = yaml.safe_load(render_kong.KONG_TEMPLATE.read_text())
+
+
+def kong_route(name: str) -> dict:
+    return next(r for s in KONG["services"] for r in s.get("routes", []) if r["name"] == name)
+
+
+def plugin(entity: dict, name: str) -> dict | None:
+    return next((p for p in entity.get("plugins", []) if p["name"] == name), None)
+
+
+def matches(kong_path: str, url: str) -> bool:
+    concrete = re.sub(r"<[^>]+>", "sample", url)
+    if kong_path.startswith("~"):
+        return re.match(kong_path[1:], concrete) is not None
+    return concrete.startswith(kong_path)
+
+
+def api_routes(authenticated: bool) -> list[str]:
+    return [
+        route.url
+        for _, route in openapi.collect_routes()
+        if route.url.startswith("/api/v1") and route.spec.authenticated is authenticated
+    ]
+
+
+def test_every_anonymous_api_route_is_on_the_public_kong_route():
+    public_paths = kong_route("api-public")["paths"]
+    for url in api_routes(authenticated=False):
+        assert any(matches(path, url) for path in public_paths), url
+
+
+def test_no_authenticated_api_route_bypasses_kong_jwt():
+    public_paths = kong_route("api-public")["paths"]
+    for url in api_routes(authenticated=True):
+        assert not any(matches(path, url) for path in public_paths), url
+    assert plugin(kong_route("api-public"), "jwt") is None
+
+
+@pytest.mark.parametrize("route", ["api", "ws"])
+def test_jwt_checks_signature_by_kid_and_expiry(route):
+    config = plugin(kong_route(route), "jwt")["config"]
+    assert config["key_claim_name"] == "kid"
+    assert "exp" in config["claims_to_verify"]
+    assert config["maximum_expiration"] >= int(load_config()["JWT"]["ACCESS_TTL_SECONDS"])
+
+
+def test_browsers_may_pass_the_token_as_query_parameter_only_on_ws():
+    assert plugin(kong_route("ws"), "jwt")["config"]["uri_param_names"] == ["jwt"]
+    assert plugin(kong_route("api"), "jwt")["config"]["uri_param_names"] == []
+
+
+def test_request_ids_kong_generates_are_accepted_by_the_gateway():
+    config = plugin(KONG, "correlation-id")["config"]
+    assert config["header_name"] == "X-Request-ID"
+    assert config["generator"] == "uuid"  # "uuid#counter" would contain '#'
+    assert REQUEST_ID_PATTERN.match(str(uuid.uuid4()))
+
+
+def test_body_limit_matches_the_gateway_default():
+    config = plugin(KONG, "request-size-limiting")["config"]
+    assert config["size_unit"] == "megabytes"
+    gateway_limit = int(load_config()["GATEWAY"]["MAX_BODY_BYTES"])
+    assert config["allowed_payload_size"] * 1024 * 1024 == gateway_limit
+
+
+def test_prometheus_exports_status_latency_bandwidth_and_upstream_health():
+    config = plugin(KONG, "prometheus")["config"]
+    for flag in ("status_code", "latency", "bandwidth", "upstream_health"):
+        assert config[f"{flag}_metrics"] is True, flag
+
+
+def test_rate_limits_share_counters_in_redis():
+    limits = [plugin(service, "rate-limiting") for service in KONG["services"]]
+    limits.append(plugin(KONG["consumers"][0], "rate-limiting"))
+    assert all(limit and limit["config"]["policy"] == "redis" for limit in limits)
+    assert {limit["config"]["limit_by"] for limit in limits} == {"ip", "header"}
+
+
+@pytest.fixture
+def key_config(tmp_path):
+    private_key = Ed25519PrivateKey.generate()
+    public_file = tmp_path / "public.pem"
+    public_file.write_bytes(
+        private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    config = load_config()
+    config["JWT"] = {**config["JWT"], "PUBLIC_KEY_FILE": str(public_file), "KEY_ID": "rotation-7"}
+    return config, private_key
+
+
+def test_rendered_credential_verifies_the_platforms_tokens(key_config):
+    config, private_key = key_config
+    codec = TokenCodec(
+        issuer=config["JWT"]["ISSUER"],
+        audience=config["JWT"]["AUDIENCE"],
+        key_id=config["JWT"]["KEY_ID"],
+        access_ttl_seconds=900,
+        leeway_seconds=0,
+        public_key=private_key.public_key(),
+        private_key=private_key,
+    )
+    token, _ = codec.issue_access_token(subject=str(uuid.uuid4()), role="brand", session_id="s")
+
+    rendered = render_kong.render_declarative(
+        copy.deepcopy(KONG), render_kong.jwt_credential(config)
+    )
+    (credential,) = rendered["consumers"][0]["jwt_secrets"]
+
+    header = jwt.get_unverified_header(token)
+    assert credential["key"] == header["kid"]  # what key_claim_name: kid looks up
+    assert credential["algorithm"] == header["alg"] == "EdDSA"
+    public_key = serialization.load_pem_public_key(credential["rsa_public_key"].encode())
+    claims = jwt.decode(token, public_key, algorithms=["EdDSA"], audience=codec.audience)
+    assert claims["iss"] == codec.issuer
+
+
+def test_render_refuses_a_key_that_is_not_ed25519(key_config, tmp_path):
+    config, _ = key_config
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+
+    other = tmp_path / "ec.pem"
+    other.write_bytes(
+        generate_private_key(SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    config["JWT"]["PUBLIC_KEY_FILE"] = str(other)
+    with pytest.raises(SystemExit, match="not an Ed25519 key"):
+        render_kong.jwt_credential(config)
+
+
+def test_k8s_secret_is_a_kong_jwt_credential(key_config):
+    config, _ = key_config
+    secret = render_kong.k8s_secret(render_kong.jwt_credential(config), "influencer")
+    assert secret["metadata"]["labels"] == {"konghq.com/credential": "jwt"}
+    assert set(secret["stringData"]) == {"key", "algorithm", "rsa_public_key"}
