@@ -24,6 +24,12 @@ logging.getLogger("amqp").setLevel(logging.ERROR)
 NAMEKO = [sys.executable, "-m", "nameko", "run", "--config", str(PROJECT_ROOT / "config.yml")]
 
 
+# Children get SIGTERM when the runner dies, even by SIGKILL, so a killed test run or `make run`
+# never leaves services behind consuming from RabbitMQ (util-linux's setpriv sets the
+# parent-death signal and execs; a Python preexec_fn would fork an eventlet-patched process).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"]
+
+
 @dataclass
 class Process:
     name: str
@@ -66,7 +72,7 @@ class Stack:
 
     def start_one(self, process: Process) -> None:
         child = subprocess.Popen(
-            process.command,
+            [*DIE_WITH_PARENT, *process.command],
             cwd=PROJECT_ROOT,
             env={**self.env, **process.env},
             stdout=subprocess.PIPE,

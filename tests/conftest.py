@@ -40,13 +40,9 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 @pytest.fixture(scope="session")
 def migrated_database() -> Iterator[Engine]:
-    from scripts import migrate
+    from scripts.isolated_stack import migrate_database
 
-    os.environ["DATABASE_URL"] = TEST_DATABASE_URL
-    try:
-        migrate.main()
-    finally:
-        del os.environ["DATABASE_URL"]
+    migrate_database(TEST_DATABASE_URL)
     engine = create_engine(sqlalchemy_url(TEST_DATABASE_URL))
     yield engine
     engine.dispose()
