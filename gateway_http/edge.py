@@ -57,6 +57,8 @@ class RouteSpec:
     responses: dict[int, Any] = field(default_factory=dict)
     authenticated: bool = True
     query: dict[str, str] = field(default_factory=dict)
+    query_model: type | None = None  # a pydantic model: one query parameter per field
+    headers: dict[str, str] = field(default_factory=dict)  # request headers it reads
 
 
 def request_id_of(request: Request) -> str:

@@ -1,8 +1,8 @@
 """Base for request/response schemas: unknown fields rejected, no silent type coercion."""
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common.errors import InvalidInput
 
@@ -32,3 +32,26 @@ def parse_model(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", field_errors(exc)) from None
+
+
+class QueryModel(BaseModel):
+    """Query-string parameters: unknown ones rejected; strings converted to the declared types
+    (a query string has no other types)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Money(StrictModel):
+    amount: int = Field(ge=0, le=10**12, description="integer minor units (cents)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class Principal(StrictModel):
+    """The caller as the gateway authenticated it, passed to every service RPC."""
+
+    user_id: str
+    role: Literal["brand", "creator", "admin"]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
