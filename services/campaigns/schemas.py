@@ -2,13 +2,15 @@
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from services.common.schemas import Money, QueryModel, StrictModel
 from services.users.schemas import Country, Niche, Platform
 
+# JSON has no datetime type: an RFC 3339 string with a UTC offset (naive times are rejected).
+Timestamp = Annotated[AwareDatetime, Field(strict=False)]
 Status = Literal["draft", "published", "paused", "closed"]
 Compensation = Literal["fixed", "per_deliverable", "gifting", "affiliate"]
 
@@ -33,9 +35,9 @@ class CampaignTerms(StrictModel):
     deliverables: list[Deliverable] = Field(min_length=1, max_length=50)
     budget: Money
     compensation: Compensation
-    application_deadline: AwareDatetime
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    application_deadline: Timestamp
+    starts_at: Timestamp
+    ends_at: Timestamp
     max_creators: int = Field(ge=1, le=10000)
     requirements: Requirements = Field(default_factory=Requirements)
 
@@ -64,9 +66,9 @@ class CampaignPatch(StrictModel):
     deliverables: list[Deliverable] | None = Field(default=None, min_length=1, max_length=50)
     budget: Money | None = None
     compensation: Compensation | None = None
-    application_deadline: AwareDatetime | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    application_deadline: Timestamp | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
     max_creators: int | None = Field(default=None, ge=1, le=10000)
     requirements: Requirements | None = None
 
