@@ -104,7 +104,9 @@ class ApplicationRoutes:
             self.applications_rpc.get_application(caller(principal), application_id)
         )
 
-    def _transition(self, request: Request, application_id: str, action: str) -> Response:
+    def _change_application_status(
+        self, request: Request, application_id: str, action: str
+    ) -> Response:
         principal = self.auth.authenticate(request)
         return json_response(
             self.applications_rpc.change_status(caller(principal), application_id, action)
@@ -116,7 +118,7 @@ class ApplicationRoutes:
         _action_spec("Shortlist (the campaign's brand)"),
     )
     def shortlist_application(self, request: Request, application_id: str) -> Response:
-        return self._transition(request, application_id, "shortlist")
+        return self._change_application_status(request, application_id, "shortlist")
 
     @route(
         "POST",
@@ -124,7 +126,7 @@ class ApplicationRoutes:
         _action_spec("Accept (the campaign's brand; at most max_creators)"),
     )
     def accept_application(self, request: Request, application_id: str) -> Response:
-        return self._transition(request, application_id, "accept")
+        return self._change_application_status(request, application_id, "accept")
 
     @route(
         "POST",
@@ -132,7 +134,7 @@ class ApplicationRoutes:
         _action_spec("Reject (the campaign's brand)"),
     )
     def reject_application(self, request: Request, application_id: str) -> Response:
-        return self._transition(request, application_id, "reject")
+        return self._change_application_status(request, application_id, "reject")
 
     @route(
         "POST",
@@ -140,4 +142,4 @@ class ApplicationRoutes:
         _action_spec("Withdraw (the creator, while submitted or shortlisted)"),
     )
     def withdraw_application(self, request: Request, application_id: str) -> Response:
-        return self._transition(request, application_id, "withdraw")
+        return self._change_application_status(request, application_id, "withdraw")

@@ -126,7 +126,7 @@ class CampaignRoutes:
         self.campaigns_rpc.delete_campaign(caller(principal), campaign_id)
         return no_content()
 
-    def _transition(self, request: Request, campaign_id: str, action: str) -> Response:
+    def _change_campaign_status(self, request: Request, campaign_id: str, action: str) -> Response:
         principal = self.auth.require(request, "brand")
         return _campaign_response(
             self.campaigns_rpc.change_status(caller(principal), campaign_id, action)
@@ -134,19 +134,19 @@ class CampaignRoutes:
 
     @route("POST", "/api/v1/campaigns/<campaign_id>/publish", _action_spec("Publish a draft"))
     def publish_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._transition(request, campaign_id, "publish")
+        return self._change_campaign_status(request, campaign_id, "publish")
 
     @route(
         "POST", "/api/v1/campaigns/<campaign_id>/pause", _action_spec("Pause a published campaign")
     )
     def pause_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._transition(request, campaign_id, "pause")
+        return self._change_campaign_status(request, campaign_id, "pause")
 
     @route(
         "POST", "/api/v1/campaigns/<campaign_id>/resume", _action_spec("Resume a paused campaign")
     )
     def resume_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._transition(request, campaign_id, "resume")
+        return self._change_campaign_status(request, campaign_id, "resume")
 
     @route(
         "POST",
@@ -154,4 +154,4 @@ class CampaignRoutes:
         _action_spec("Close a campaign (pending applications are rejected)"),
     )
     def close_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._transition(request, campaign_id, "close")
+        return self._change_campaign_status(request, campaign_id, "close")
