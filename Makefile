@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
-        lint format bench clean
+        lint format bench fuzz clean
 
 help:
 	@echo "make run     install what is missing, start local services, migrate, run the stack"
@@ -15,6 +15,7 @@ help:
 	@echo "make seed    demo data on the running stack"
 	@echo "make lint    ruff check + format check"
 	@echo "make bench   benchmarks -> bench/results/*.json"
+	@echo "make fuzz    schemathesis against a live stack, as a brand and as a creator"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ format: venv
 
 bench: venv provision keys migrate
 	$(BIN)/python -m bench.gateway
+
+fuzz: venv provision keys
+	$(BIN)/python -m scripts.api_fuzz
 
 clean:
 	rm -rf $(VENV) .state

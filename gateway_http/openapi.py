@@ -131,7 +131,7 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
         else:
             responses[str(status)] = _problem(str(answer))
     if not responses:
-        responses["200"] = {"description": "OK", "content": {"application/json": {}}}
+        responses["200"] = {"description": "OK", "content": {spec.media_type: {}}}
     relevant = {429, 503}
     if spec.body is not None:
         relevant |= {400, 413, 415, 422}

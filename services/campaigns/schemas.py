@@ -4,13 +4,35 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
 from services.common.schemas import Money, QueryModel, StrictModel
 from services.users.schemas import Country, Niche, Platform
 
-# JSON has no datetime type: an RFC 3339 string with a UTC offset (naive times are rejected).
-Timestamp = Annotated[AwareDatetime, Field(strict=False)]
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _from_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+def _plausible_utc(value: dt.datetime) -> dt.datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must be between 2000 and 2100")
+    return value.astimezone(dt.UTC)
+
+
+# JSON has no datetime type: an RFC 3339 string with a UTC offset (naive times are rejected),
+# normalised to UTC.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_from_string),
+    AfterValidator(_plausible_utc),
+    Field(strict=False),
+]
 Status = Literal["draft", "published", "paused", "closed"]
 Compensation = Literal["fixed", "per_deliverable", "gifting", "affiliate"]
 

@@ -24,10 +24,35 @@ def field_errors(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def nul_characters(data: Any, path: str = "") -> list[dict[str, Any]]:
+    """Fields whose text holds U+0000: valid JSON, but PostgreSQL text cannot store it."""
+    if isinstance(data, str):
+        return (
+            [{"field": path or "(body)", "message": "must not contain NUL", "code": "nul"}]
+            if "\x00" in data
+            else []
+        )
+    if isinstance(data, dict):
+        return [
+            error
+            for key, value in data.items()
+            for error in nul_characters(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(data, list):
+        return [
+            error
+            for index, value in enumerate(data)
+            for error in nul_characters(value, f"{path}.{index}" if path else str(index))
+        ]
+    return []
+
+
 def parse_model(model: type[Model], data: Any) -> Model:
     """Validate plain data into `model` or raise InvalidInput with one entry per bad field."""
     if isinstance(data, model):
         return data
+    if errors := nul_characters(data):
+        raise InvalidInput("request body failed validation", errors)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
