@@ -57,8 +57,12 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+BENCH_MODULES ?= gateway marketplace
+
 bench: venv provision keys migrate
-	$(BIN)/python -m bench.gateway
+	set -e; for module in $(BENCH_MODULES); do \
+	  if [ -f bench/$$module.py ]; then $(BIN)/python -m bench.$$module; fi; \
+	done
 
 fuzz: venv provision keys
 	$(BIN)/python -m scripts.api_fuzz
