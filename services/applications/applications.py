@@ -87,6 +87,12 @@ def store_campaign_snapshot(session: Session, campaign: dict[str, Any]) -> None:
     )
 
 
+def check_submission(principal: Principal, body: Any) -> ApplicationCreate:
+    if principal.role != "creator":
+        raise Forbidden("only creators apply to campaigns")
+    return parse_model(ApplicationCreate, body)
+
+
 def submit(
     session: Session,
     principal: Principal,
@@ -97,9 +103,7 @@ def submit(
 ) -> dict[str, Any]:
     """`campaign` is the campaign as campaigns answered just now; `creator` the creator summary
     from users. Both are fetched by the caller (service.py) over RPC."""
-    if principal.role != "creator":
-        raise Forbidden("only creators apply to campaigns")
-    request = parse_model(ApplicationCreate, body)
+    request = check_submission(principal, body)
     store_campaign_snapshot(session, campaign)
     if campaign["status"] != "published":
         raise Conflict(f"the campaign is {campaign['status']}, not open for applications")

@@ -32,9 +32,10 @@ class ApplicationsService(HealthRpc):
     @domain_rpc
     def submit(self, principal: dict[str, Any], campaign_id: str, body: Any) -> dict[str, Any]:
         caller = parse_model(Principal, principal)
+        request = applications.check_submission(caller, body)  # before any RPC
         campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)
         creator = self.users_rpc.creator_summary(caller.user_id)
-        return applications.submit(self.db, caller, campaign_id, body, campaign, creator)
+        return applications.submit(self.db, caller, campaign_id, request, campaign, creator)
 
     @domain_rpc
     def get_application(self, principal: dict[str, Any], application_id: str) -> dict[str, Any]:
