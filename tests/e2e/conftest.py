@@ -44,7 +44,9 @@ class RunningStack:
         return self.base_url + path
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack stops once the e2e tests are done, so its outbox relays do not race
+# the integration tests that run later in the same session against the same database.
+@pytest.fixture(scope="package")
 def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
     gateway_port = free_port()
     env = {
