@@ -4,7 +4,16 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, RootModel, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    HttpUrl,
+    RootModel,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from services.common.schemas import Money, QueryModel, StrictModel
 
@@ -49,11 +58,22 @@ Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 al
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
 
 
-def _http_url(value: HttpUrl) -> str:
-    return str(value)
+_HTTP_URL = TypeAdapter(HttpUrl)
 
 
-WebUrl = Annotated[HttpUrl, AfterValidator(_http_url)]
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL, normalised (e.g. a trailing slash after a bare host)."""
+    try:
+        return str(_HTTP_URL.validate_python(value))
+    except ValidationError as exc:
+        raise ValueError(exc.errors(include_url=False)[0]["msg"]) from None
+
+
+WebUrl = Annotated[
+    str,
+    Field(max_length=2083, json_schema_extra={"format": "uri"}),
+    AfterValidator(_http_url),
+]
 
 
 class PlatformPresence(StrictModel):
