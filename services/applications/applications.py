@@ -105,8 +105,16 @@ def submit(
     from users. Both are fetched by the caller (service.py) over RPC."""
     request = check_submission(principal, body)
     store_campaign_snapshot(session, campaign)
-    if campaign["status"] != "published":
-        raise Conflict(f"the campaign is {campaign['status']}, not open for applications")
+    # The local copy, locked: a close event handled concurrently either ran first (we see it
+    # closed here) or waits for this insert and then rejects it with the other pending ones.
+    slots = session.execute(
+        select(CampaignSlots)
+        .where(CampaignSlots.campaign_id == uuid.UUID(campaign["id"]))
+        .with_for_update()
+    ).scalar_one()
+    session.refresh(slots)
+    if slots.status != "published":
+        raise Conflict(f"the campaign is {slots.status}, not open for applications")
     if dt.datetime.fromisoformat(campaign["application_deadline"]) <= dt.datetime.now(dt.UTC):
         raise Conflict("the application deadline has passed")
     _check_requirements(campaign, creator)
