@@ -64,6 +64,7 @@ class RouteSpec:
     query_model: type | None = None  # a pydantic model: one query parameter per field
     media_type: str = "application/json"  # of the success response when `responses` is empty
     headers: dict[str, str] = field(default_factory=dict)  # request headers it reads
+    response_headers: dict[str, str] = field(default_factory=dict)  # on success responses
 
 
 def request_id_of(request: Request) -> str:

@@ -130,6 +130,12 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
             responses[str(status)] = {"description": "No content"}
         else:
             responses[str(status)] = _problem(str(answer))
+    for status, response in responses.items():
+        if spec.response_headers and status.startswith(("2", "3")):
+            response["headers"] = {
+                name: {"description": description, "schema": {"type": "string"}}
+                for name, description in spec.response_headers.items()
+            }
     if not responses:
         responses["200"] = {"description": "OK", "content": {spec.media_type: {}}}
     relevant = {429, 503}

@@ -17,6 +17,7 @@ from services.campaigns.schemas import (
 )
 
 NOT_FOUND = "no such campaign (or a draft of another brand)"
+ETAG = {"ETag": "the campaign's version; send it back in If-Match / If-None-Match"}
 INVALID_TRANSITION = "the campaign's status does not allow this action"
 
 
@@ -29,6 +30,7 @@ def _action_spec(summary: str) -> RouteSpec:
         summary,
         "campaigns",
         responses={200: Campaign, 404: NOT_FOUND, 409: INVALID_TRANSITION},
+        response_headers=ETAG,
     )
 
 
@@ -44,6 +46,7 @@ class CampaignRoutes:
             "campaigns",
             body=CampaignCreate,
             responses={201: Campaign},
+            response_headers=ETAG,
         ),
     )
     def create_campaign(self, request: Request) -> Response:
@@ -77,6 +80,7 @@ class CampaignRoutes:
             "campaigns",
             responses={200: Campaign, 304: None, 404: NOT_FOUND},
             headers={"If-None-Match": "answer 304 when the campaign still has this ETag"},
+            response_headers=ETAG,
         ),
     )
     def get_campaign(self, request: Request, campaign_id: str) -> Response:
@@ -101,6 +105,7 @@ class CampaignRoutes:
                 412: "If-Match does not match the current version",
             },
             headers={"If-Match": "the ETag of the version this edit is based on"},
+            response_headers=ETAG,
         ),
     )
     def update_campaign(self, request: Request, campaign_id: str) -> Response:
