@@ -29,7 +29,7 @@ from nameko.web.handlers import http
 from sqlalchemy import create_engine, text
 
 from dependencies.postgres import sqlalchemy_url
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.stack import NAMEKO, Process, Stack, default_processes, free_metrics_base
 from services.common.config import PROJECT_ROOT
 
 DATABASE_URL = os.environ.get(
@@ -62,19 +62,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def free_metrics_base(services: int = 9) -> int:
-    """A base port whose next `services` ports are all free (base + n per service)."""
-    for base in range(19100, 29100, 10):
-        try:
-            for offset in range(1, services + 1):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of metrics ports")
 
 
 SEED_CREATORS = """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from scripts.stack import Stack, default_processes
+from scripts.stack import Stack, default_processes, free_metrics_base
 from services.common.config import PROJECT_ROOT
 
 RABBIT_API = os.environ.get("RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
@@ -138,7 +138,7 @@ def main() -> None:
         "LOGIN_ATTEMPTS_PER_IP": "1000000/minute",
         "LOG_LEVEL": "WARNING",
     }
-    stack = Stack(default_processes(port, metrics_base=free_port()), env=env, echo=False)
+    stack = Stack(default_processes(port, metrics_base=free_metrics_base()), env=env, echo=False)
     stack.start()
     try:
         stack.wait_ready(timeout=90)

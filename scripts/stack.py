@@ -6,7 +6,9 @@ and stops everything on Ctrl-C. The e2e tests and benchmarks use the same `Stack
 
 import logging
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -66,6 +68,21 @@ def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> lis
             http_health=f"http://127.0.0.1:{gateway_port}/healthz",
         ),
     ]
+
+
+def free_metrics_base(services: int = 9) -> int:
+    """A base port whose next `services` ports are all free (each service serves metrics on
+    base + n), for stacks started next to others (tests, benchmarks)."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000, 10)  # noqa: S311 - not security relevant
+        try:
+            for offset in range(1, services + 1):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of metrics ports")
 
 
 class Stack:

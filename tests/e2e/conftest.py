@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy.engine import Engine
 
-from scripts.stack import Stack, default_processes
+from scripts.stack import Stack, default_processes, free_metrics_base
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 
 RABBIT_API = os.environ.get("RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
@@ -56,7 +56,9 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "RATE_LIMIT_PER_IP": "1000/minute",
         "LOG_LEVEL": "WARNING",
     }
-    stack = Stack(default_processes(gateway_port, metrics_base=free_port()), env=env, echo=False)
+    stack = Stack(
+        default_processes(gateway_port, metrics_base=free_metrics_base()), env=env, echo=False
+    )
     stack.start()
     try:
         stack.wait_ready(timeout=90)
