@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
-        lint format bench clean ops-check dashboards-check kong-config k8s-manifests
+        lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests
 
 help:
 	@echo "make run     install what is missing, start local services, migrate, run the stack"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint    ruff check + format check"
 	@echo "make bench   benchmarks -> bench/results/*.json"
 	@echo "make ops-check  validate Kong, compose, k8s, Prometheus rules, dashboards (+ dashboards-check)"
+	@echo "make fuzz    schemathesis against a live stack, as a brand and as a creator"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,8 +58,15 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+BENCH_MODULES ?= gateway marketplace
+
 bench: venv provision keys migrate
-	$(BIN)/python -m bench.gateway
+	set -e; for module in $(BENCH_MODULES); do \
+	  if [ -f bench/$$module.py ]; then $(BIN)/python -m bench.$$module; fi; \
+	done
+
+fuzz: venv provision keys
+	$(BIN)/python -m scripts.api_fuzz
 
 # Static validation of every operations artefact (offline), then the live dashboards check.
 ops-check: venv provision

@@ -11,9 +11,10 @@ from functools import partial
 from typing import Any
 
 import prometheus_client
+from eventlet import wsgi
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request, Response
@@ -29,6 +30,9 @@ RATE_LIMIT = "gateway.rate_limit"
 ROUTE = "gateway.route"
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNLIMITED_ROUTES = {"/healthz", "/readyz", "/metrics"}
+# eventlet refuses request lines over 8 KiB with a bare-text 414; list queries with a cursor and a
+# free-text term in percent-encoded UTF-8 reach that, and deserve a problem+json 422 from the app.
+MAX_REQUEST_LINE_BYTES = 32_768
 
 HTTP_REQUESTS = prometheus_client.Counter(
     "http_requests_total",
@@ -57,6 +61,10 @@ class RouteSpec:
     responses: dict[int, Any] = field(default_factory=dict)
     authenticated: bool = True
     query: dict[str, str] = field(default_factory=dict)
+    query_model: type | None = None  # a pydantic model: one query parameter per field
+    media_type: str = "application/json"  # of the success response when `responses` is empty
+    headers: dict[str, str] = field(default_factory=dict)  # request headers it reads
+    response_headers: dict[str, str] = field(default_factory=dict)  # on success responses
 
 
 def request_id_of(request: Request) -> str:
@@ -135,6 +143,19 @@ class EdgeServer(WebServer):
         self.trust_forwarded_for = bool(gateway["TRUST_FORWARDED_FOR"])
         self.limiter = RateLimiter(self.container.config["REDIS_URL"], namespace="gateway")
         super().setup()
+
+    def get_wsgi_server(
+        self, sock: Any, wsgi_app: Any, protocol: Any = HttpOnlyProtocol, debug: bool = False
+    ) -> wsgi.Server:
+        return wsgi.Server(
+            sock,
+            sock.getsockname(),
+            wsgi_app,
+            protocol=protocol,
+            debug=debug,
+            log=logging.getLogger("nameko.web.server"),
+            url_length_limit=MAX_REQUEST_LINE_BYTES,
+        )
 
     def get_wsgi_app(self) -> Any:
         app = EdgeApp(self)

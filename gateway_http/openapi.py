@@ -56,6 +56,27 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _query_model_parameters(model: type | None) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = dict(field_schema)
+        field_schema.pop("title", None)
+        # Optional fields are `anyOf [X, null]`; a query parameter is either present or absent.
+        options = [o for o in field_schema.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            field_schema = {**options[0], **field_schema}
+        if field_schema.get("default", 0) is None:
+            del field_schema["default"]
+        parameters.append(
+            {"name": name, "in": "query", "required": name in required, "schema": field_schema}
+        )
+    return parameters
+
+
 def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
     parameters = [
@@ -71,6 +92,17 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
             "description": description,
         }
         for param, description in spec.query.items()
+    ]
+    parameters += _query_model_parameters(spec.query_model)
+    parameters += [
+        {
+            "name": header,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+        for header, description in spec.headers.items()
     ]
     if parameters:
         operation["parameters"] = parameters
@@ -98,8 +130,14 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
             responses[str(status)] = {"description": "No content"}
         else:
             responses[str(status)] = _problem(str(answer))
+    for status, response in responses.items():
+        if spec.response_headers and status.startswith(("2", "3")):
+            response["headers"] = {
+                name: {"description": description, "schema": {"type": "string"}}
+                for name, description in spec.response_headers.items()
+            }
     if not responses:
-        responses["200"] = {"description": "OK", "content": {"application/json": {}}}
+        responses["200"] = {"description": "OK", "content": {spec.media_type: {}}}
     relevant = {429, 503}
     if spec.body is not None:
         relevant |= {400, 413, 415, 422}

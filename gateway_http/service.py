@@ -7,14 +7,20 @@ from nameko.dependency_providers import Config
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from gateway_http.authn import Authenticator
+from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
+from gateway_http.routes.campaigns import CampaignRoutes
 from gateway_http.routes.ops import OpsRoutes
+from gateway_http.routes.profiles import ProfileRoutes
 
 
-class GatewayService(OpsRoutes, AuthRoutes):
+class GatewayService(OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes):
     name = "gateway_http"
 
     config = Config()
     redis = Redis()
     auth = Authenticator()
     auth_rpc = DeadlineRpcProxy("auth")
+    users_rpc = DeadlineRpcProxy("users")
+    campaigns_rpc = DeadlineRpcProxy("campaigns")
+    applications_rpc = DeadlineRpcProxy("applications")

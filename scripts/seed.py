@@ -1,31 +1,149 @@
-"""Demo data on the running stack (`make run` in another terminal), through the public API.
-
-Idempotent: accounts that already exist are left as they are.
+"""Demo data on the running stack (`make run` in another terminal), through the public API:
+brands with profiles, creators with platforms, campaigns in every state, applications in every
+status. Idempotent: existing accounts are reused and a brand that already has campaigns gets
+no new ones.
 """
 
+import datetime as dt
 import os
+import random
 import sys
+from typing import Any
 
 import requests
 
 BASE_URL = os.environ.get("API_URL", "http://127.0.0.1:8000/api/v1")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo password 2026")
-ACCOUNTS = [
-    {"email": "brand@demo.local", "role": "brand", "display_name": "Northwind Outdoor"},
-    {"email": "creator@demo.local", "role": "creator", "display_name": "Ava Trails"},
+RANDOM = random.Random(2026)  # noqa: S311 - demo data, the same every time
+
+BRANDS = [
+    ("brand@demo.example.com", "Northwind Outdoor", "outdoor gear", "DE", ["outdoors", "travel"]),
+    ("glow@demo.example.com", "Glow Lab", "cosmetics", "FR", ["beauty", "fashion"]),
+    ("pixel@demo.example.com", "Pixelforge", "gaming hardware", "US", ["gaming", "tech"]),
+]
+CREATORS = [
+    (
+        "creator@demo.example.com",
+        "Ava Trails",
+        "Alpine hikes and honest gear reviews",
+        "DE",
+        ["outdoors", "travel"],
+        [("instagram", 85_000, 0.045), ("youtube", 32_000, 0.06)],
+        ["de", "en"],
+    ),
+    (
+        "lina@demo.example.com",
+        "Lina Glow",
+        "Skincare routines that actually work",
+        "FR",
+        ["beauty"],
+        [("tiktok", 410_000, 0.07), ("instagram", 120_000, 0.035)],
+        ["fr", "en"],
+    ),
+    (
+        "max@demo.example.com",
+        "Max Frames",
+        "Speedruns and hardware teardowns",
+        "US",
+        ["gaming", "tech"],
+        [("twitch", 260_000, 0.03), ("youtube", 540_000, 0.025)],
+        ["en"],
+    ),
+    (
+        "sofia@demo.example.com",
+        "Sofia Eats",
+        "Vegan street food across Europe",
+        "ES",
+        ["food", "travel"],
+        [("instagram", 64_000, 0.055)],
+        ["es", "en"],
+    ),
+    (
+        "jonas@demo.example.com",
+        "Jonas Lift",
+        "Strength training for beginners",
+        "DE",
+        ["fitness", "sports"],
+        [("youtube", 150_000, 0.04), ("tiktok", 90_000, 0.08)],
+        ["de"],
+    ),
+    (
+        "mei@demo.example.com",
+        "Mei Codes",
+        "Gadgets, apps and desk setups",
+        "GB",
+        ["tech", "lifestyle"],
+        [("youtube", 72_000, 0.05), ("x", 40_000, 0.02)],
+        ["en"],
+    ),
+    (
+        "tom@demo.example.com",
+        "Tom Wild",
+        "Wild camping and bushcraft",
+        "AT",
+        ["outdoors"],
+        [("instagram", 23_000, 0.09), ("youtube", 12_000, 0.07)],
+        ["de", "en"],
+    ),
+    (
+        "nora@demo.example.com",
+        "Nora Style",
+        "Slow fashion and thrift finds",
+        "FR",
+        ["fashion", "lifestyle"],
+        [("instagram", 310_000, 0.03)],
+        ["fr"],
+    ),
 ]
 
 
-def register(account: dict[str, str]) -> None:
-    response = requests.post(
-        f"{BASE_URL}/auth/register", json={**account, "password": DEMO_PASSWORD}, timeout=10
-    )
-    if response.status_code == 201:
-        print(f"created {account['role']} {account['email']}")
-    elif response.status_code == 409:
-        print(f"exists  {account['role']} {account['email']}")
-    else:
-        sys.exit(f"seeding {account['email']} failed: {response.status_code} {response.text}")
+class Api:
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.session.request(
+            method, f"{BASE_URL}{path}", headers=headers, timeout=15, **kwargs
+        )
+        if response.status_code >= 400:
+            sys.exit(f"{method} {path} failed: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def account(self, email: str, role: str, name: str) -> tuple[str, str]:
+        body = {"email": email, "password": DEMO_PASSWORD, "role": role, "display_name": name}
+        registered = self.session.post(f"{BASE_URL}/auth/register", json=body, timeout=15)
+        if registered.status_code not in (201, 409):
+            sys.exit(f"registering {email} failed: {registered.text}")
+        print(f"{'created' if registered.status_code == 201 else 'exists '} {role:7} {email}")
+        tokens = self.call("POST", "/auth/login", json={"email": email, "password": DEMO_PASSWORD})
+        me = self.call("GET", "/me", tokens["access_token"])
+        return me["id"], tokens["access_token"]
+
+
+def campaign_body(title: str, niches: list[str], platform: str, days: int) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "title": title,
+        "brief": f"{title}: show our product in your own voice, on {platform}.",
+        "objectives": ["awareness", "conversions"],
+        "niches": niches,
+        "platforms": [platform],
+        "deliverables": [
+            {
+                "type": "reel" if platform != "twitch" else "stream",
+                "platform": platform,
+                "quantity": RANDOM.randint(1, 4),
+            }
+        ],
+        "budget": {"amount": RANDOM.randint(5, 200) * 10_000, "currency": "EUR"},
+        "compensation": RANDOM.choice(["fixed", "per_deliverable", "gifting", "affiliate"]),
+        "application_deadline": (now + dt.timedelta(days=days)).isoformat(),
+        "starts_at": (now + dt.timedelta(days=days + 3)).isoformat(),
+        "ends_at": (now + dt.timedelta(days=days + 40)).isoformat(),
+        "max_creators": RANDOM.randint(2, 8),
+        "requirements": {"min_followers": 10_000, "countries": []},
+    }
 
 
 def main() -> None:
@@ -33,9 +151,106 @@ def main() -> None:
         requests.get(f"{BASE_URL}/openapi.json", timeout=5).raise_for_status()
     except requests.RequestException as exc:
         sys.exit(f"the stack is not answering at {BASE_URL} ({exc}); start it with `make run`")
-    for account in ACCOUNTS:
-        register(account)
+    api = Api()
+    creators = []
+    for email, name, bio, country, niches, platforms, languages in CREATORS:
+        user_id, token = api.account(email, "creator", name)
+        profile = {
+            "display_name": name,
+            "portfolio_url": f"https://{email.split('@')[0]}.demo.example.com",
+            "bio": bio,
+            "niches": niches,
+            "platforms": [
+                {
+                    "platform": p,
+                    "handle": f"@{name.lower().replace(' ', '')}",
+                    "followers": f,
+                    "engagement_rate": e,
+                }
+                for p, f, e in platforms
+            ],
+            "country": country,
+            "languages": languages,
+            "rate_card": [
+                {
+                    "deliverable": "post",
+                    "platform": platforms[0][0],
+                    "rate": {"amount": platforms[0][1] // 10 * 10, "currency": "EUR"},
+                }
+            ],
+        }
+        api.call("PUT", "/me/profile", token, json=profile)
+        creators.append((user_id, token, {p for p, _, _ in platforms}))
+
+    for email, company, industry, country, niches in BRANDS:
+        _, token = api.account(email, "brand", company)
+        api.call(
+            "PUT",
+            "/me/profile",
+            token,
+            json={
+                "company_name": company,
+                "website": f"https://{email.split('@')[0]}.demo.example.com",
+                "industry": industry,
+                "country": country,
+                "description": f"{company} makes {industry}.",
+            },
+        )
+        if api.call("GET", "/campaigns?mine=true", token)["items"]:
+            print(f"exists  campaigns of {company}")
+            continue
+        seed_campaigns(api, token, company, niches, creators)
     print(f"demo password for every account: {DEMO_PASSWORD!r}")
+
+
+TITLES = ["spring drop", "summer launch", "creator week", "holiday edit", "next season"]
+
+
+def seed_campaigns(
+    api: Api, token: str, company: str, niches: list[str], creators: list[Any]
+) -> None:
+    platforms = ["instagram", "youtube", "tiktok", "twitch"]
+    states = ["published", "published", "paused", "closed", "draft"]
+    for number, state in enumerate(states):
+        platform = platforms[number % len(platforms)]
+        title = f"{company} {TITLES[number]}"
+        campaign = api.call(
+            "POST",
+            "/campaigns",
+            token,
+            json=campaign_body(title, niches, platform, 10 + number * 5),
+        )
+        cid = campaign["id"]
+        if state == "draft":
+            print(f"campaign {state:9} {title}")
+            continue
+        api.call("POST", f"/campaigns/{cid}/publish", token)
+        eligible = [c for c in creators if platform in c[2]]
+        applications = []
+        for _, creator_token, _ in eligible:
+            applications.append(
+                api.call(
+                    "POST",
+                    f"/campaigns/{cid}/applications",
+                    creator_token,
+                    json={
+                        "pitch": "I would love to tell my audience about this.",
+                        "proposed_rate": {
+                            "amount": RANDOM.randint(2, 50) * 10_000,
+                            "currency": "EUR",
+                        },
+                    },
+                )
+            )
+        for application, action in zip(
+            applications, ["accept", "shortlist", "reject"], strict=False
+        ):
+            api.call("POST", f"/applications/{application['id']}/{action}", token)
+        if state in ("paused", "closed"):
+            api.call("POST", f"/campaigns/{cid}/pause", token)
+        if state == "closed":
+            api.call("POST", f"/campaigns/{cid}/close", token)
+        print(f"campaign {state:9} {title} ({len(applications)} applications)")
 
 
 if __name__ == "__main__":

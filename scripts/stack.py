@@ -48,6 +48,24 @@ def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> lis
             rpc_service="auth",
         ),
         Process(
+            "users",
+            [*NAMEKO, "services.users.service:UsersService"],
+            env={"METRICS_PORT": str(metrics_base + 2)},
+            rpc_service="users",
+        ),
+        Process(
+            "campaigns",
+            [*NAMEKO, "services.campaigns.service:CampaignsService"],
+            env={"METRICS_PORT": str(metrics_base + 3)},
+            rpc_service="campaigns",
+        ),
+        Process(
+            "applications",
+            [*NAMEKO, "services.applications.service:ApplicationsService"],
+            env={"METRICS_PORT": str(metrics_base + 4)},
+            rpc_service="applications",
+        ),
+        Process(
             "gateway_http",
             [*NAMEKO, "gateway_http.service:GatewayService"],
             env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},

@@ -23,7 +23,7 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_test"
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SERVICE_SCHEMAS = ("auth",)
+SERVICE_SCHEMAS = ("auth", "users", "campaigns", "applications")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

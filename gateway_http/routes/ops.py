@@ -39,7 +39,16 @@ class OpsRoutes:
             status=200 if ready else 503,
         )
 
-    @route("GET", "/metrics", RouteSpec("Prometheus metrics", "ops", authenticated=False))
+    @route(
+        "GET",
+        "/metrics",
+        RouteSpec(
+            "Prometheus metrics",
+            "ops",
+            authenticated=False,
+            media_type=prometheus_client.CONTENT_TYPE_LATEST.split(";")[0],
+        ),
+    )
     def metrics(self, request: Request) -> Response:
         return Response(
             prometheus_client.generate_latest(), content_type=prometheus_client.CONTENT_TYPE_LATEST

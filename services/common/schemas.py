@@ -1,8 +1,8 @@
 """Base for request/response schemas: unknown fields rejected, no silent type coercion."""
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common.errors import InvalidInput
 
@@ -24,11 +24,59 @@ def field_errors(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def nul_characters(data: Any, path: str = "") -> list[dict[str, Any]]:
+    """Fields whose text holds U+0000: valid JSON, but PostgreSQL text cannot store it."""
+    if isinstance(data, str):
+        return (
+            [{"field": path or "(body)", "message": "must not contain NUL", "code": "nul"}]
+            if "\x00" in data
+            else []
+        )
+    if isinstance(data, dict):
+        return [
+            error
+            for key, value in data.items()
+            for error in nul_characters(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(data, list):
+        return [
+            error
+            for index, value in enumerate(data)
+            for error in nul_characters(value, f"{path}.{index}" if path else str(index))
+        ]
+    return []
+
+
 def parse_model(model: type[Model], data: Any) -> Model:
     """Validate plain data into `model` or raise InvalidInput with one entry per bad field."""
     if isinstance(data, model):
         return data
+    if errors := nul_characters(data):
+        raise InvalidInput("request body failed validation", errors)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", field_errors(exc)) from None
+
+
+class QueryModel(BaseModel):
+    """Query-string parameters: unknown ones rejected; strings converted to the declared types
+    (a query string has no other types)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Money(StrictModel):
+    amount: int = Field(ge=0, le=10**12, description="integer minor units (cents)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class Principal(StrictModel):
+    """The caller as the gateway authenticated it, passed to every service RPC."""
+
+    user_id: str
+    role: Literal["brand", "creator", "admin"]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"

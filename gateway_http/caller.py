@@ -1,0 +1,31 @@
+"""Shapes the gateway passes to services: the authenticated caller and query strings."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request
+
+from gateway_http.authn import Principal
+
+
+def caller(principal: Principal) -> dict[str, str]:
+    """What a service needs to enforce ownership: who and in which role."""
+    return {"user_id": principal.user_id, "role": principal.role}
+
+
+def query_params(request: Request) -> dict[str, Any]:
+    """Query string as a flat dict (the service validates it with its query model)."""
+    return request.args.to_dict(flat=True)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: Request) -> int | None:
+    """If-Match as a campaign version: None when absent or "*", -1 when it names no version
+    (which then never matches and answers 412)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    return int(value) if value.isdigit() else -1

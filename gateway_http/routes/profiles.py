@@ -1,0 +1,109 @@
+"""/api/v1/me/profile, /api/v1/creators (discovery), /api/v1/creators/{id}, /api/v1/brands/{id}."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway_http.authn import RequestAuthenticator
+from gateway_http.bodies import json_response, read_json
+from gateway_http.caller import caller, query_params
+from gateway_http.edge import RouteSpec, route
+from services.users.schemas import (
+    BrandProfile,
+    CreatorPage,
+    CreatorProfile,
+    CreatorQuery,
+    OwnProfile,
+    ProfileBody,
+    ProfilePatch,
+)
+
+NO_PROFILE = "admin accounts have no profile"
+
+
+class ProfileRoutes:
+    auth: RequestAuthenticator
+    users_rpc: Any
+
+    @route(
+        "GET",
+        "/api/v1/me/profile",
+        RouteSpec(
+            "The caller's own profile", "profiles", responses={200: OwnProfile, 404: NO_PROFILE}
+        ),
+    )
+    def get_own_profile(self, request: Request) -> Response:
+        principal = self.auth.authenticate(request)
+        return json_response(self.users_rpc.get_own_profile(caller(principal)))
+
+    @route(
+        "PUT",
+        "/api/v1/me/profile",
+        RouteSpec(
+            "Replace the caller's profile (brand or creator fields by role)",
+            "profiles",
+            body=ProfileBody,
+            responses={200: OwnProfile, 404: NO_PROFILE},
+        ),
+    )
+    def replace_own_profile(self, request: Request) -> Response:
+        principal = self.auth.authenticate(request)
+        body = read_json(request)
+        return json_response(self.users_rpc.replace_profile(caller(principal), body))
+
+    @route(
+        "PATCH",
+        "/api/v1/me/profile",
+        RouteSpec(
+            "Change some fields of the caller's profile",
+            "profiles",
+            body=ProfilePatch,
+            responses={200: OwnProfile, 404: NO_PROFILE},
+        ),
+    )
+    def patch_own_profile(self, request: Request) -> Response:
+        principal = self.auth.authenticate(request)
+        body = read_json(request)
+        return json_response(self.users_rpc.patch_profile(caller(principal), body))
+
+    @route(
+        "GET",
+        "/api/v1/creators",
+        RouteSpec(
+            "Discover creators (brands and admins)",
+            "profiles",
+            query_model=CreatorQuery,
+            responses={200: CreatorPage},
+        ),
+    )
+    def discover_creators(self, request: Request) -> Response:
+        principal = self.auth.require(request, "brand", "admin")
+        return json_response(
+            self.users_rpc.discover_creators(caller(principal), query_params(request))
+        )
+
+    @route(
+        "GET",
+        "/api/v1/creators/<creator_id>",
+        RouteSpec(
+            "A creator's public profile",
+            "profiles",
+            responses={200: CreatorProfile, 404: "no such creator"},
+        ),
+    )
+    def get_creator(self, request: Request, creator_id: str) -> Response:
+        self.auth.authenticate(request)
+        return json_response(self.users_rpc.get_creator(creator_id))
+
+    @route(
+        "GET",
+        "/api/v1/brands/<brand_id>",
+        RouteSpec(
+            "A brand's public profile",
+            "profiles",
+            responses={200: BrandProfile, 404: "no such brand"},
+        ),
+    )
+    def get_brand(self, request: Request, brand_id: str) -> Response:
+        self.auth.authenticate(request)
+        return json_response(self.users_rpc.get_brand(brand_id))

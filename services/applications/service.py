@@ -1,0 +1,83 @@
+"""applications: creators apply, brands decide. Entrypoints only; logic in applications.py."""
+
+from typing import Any
+
+from nameko.events import event_handler
+from nameko.rpc import rpc
+
+from dependencies.consumers import claim_event
+from dependencies.metrics import Metrics
+from dependencies.outbox import OutboxRelay
+from dependencies.postgres import Database
+from dependencies.rpc import DeadlineRpcProxy
+from services.applications import applications
+from services.applications.models import outbox, processed_events
+from services.common.errors import DomainError
+from services.common.health import HealthRpc
+from services.common.schemas import Principal, parse_model
+
+domain_rpc = rpc(expected_exceptions=DomainError)
+RPC_TIMEOUT_SECONDS = 10.0
+
+
+class ApplicationsService(HealthRpc):
+    name = "applications"
+
+    db = Database()
+    metrics = Metrics()
+    outbox_relay = OutboxRelay(outbox)
+    campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
+    users_rpc = DeadlineRpcProxy("users", timeout_seconds=RPC_TIMEOUT_SECONDS)
+
+    @domain_rpc
+    def submit(self, principal: dict[str, Any], campaign_id: str, body: Any) -> dict[str, Any]:
+        caller = parse_model(Principal, principal)
+        request = applications.check_submission(caller, body)  # before any RPC
+        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)
+        creator = self.users_rpc.creator_summary(caller.user_id)
+        return applications.submit(self.db, caller, campaign_id, request, campaign, creator)
+
+    @domain_rpc
+    def get_application(self, principal: dict[str, Any], application_id: str) -> dict[str, Any]:
+        return applications.get_application(
+            self.db, parse_model(Principal, principal), application_id
+        )
+
+    @domain_rpc
+    def change_status(
+        self, principal: dict[str, Any], application_id: str, action: str
+    ) -> dict[str, Any]:
+        return applications.change_status(
+            self.db, parse_model(Principal, principal), application_id, action
+        )
+
+    @domain_rpc
+    def list_for_campaign(
+        self, principal: dict[str, Any], campaign_id: str, query: Any
+    ) -> dict[str, Any]:
+        caller = parse_model(Principal, principal)
+        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)  # 404 if invisible
+        return applications.list_for_campaign(
+            self.db, caller, campaign_id, query, campaign["brand_id"]
+        )
+
+    @domain_rpc
+    def list_own(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
+        return applications.list_own(self.db, parse_model(Principal, principal), query)
+
+    @event_handler("campaigns", "campaign_created")
+    def on_campaign_created(self, payload: dict[str, Any]) -> None:
+        if claim_event(self.db, processed_events, "campaigns.campaign_created", payload):
+            applications.store_campaign_snapshot(self.db, payload)
+
+    @event_handler("campaigns", "campaign_updated")
+    def on_campaign_updated(self, payload: dict[str, Any]) -> None:
+        if claim_event(self.db, processed_events, "campaigns.campaign_updated", payload):
+            applications.store_campaign_snapshot(self.db, payload)
+
+    @event_handler("campaigns", "campaign_status_changed")
+    def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
+        if claim_event(self.db, processed_events, "campaigns.campaign_status_changed", payload):
+            applications.store_campaign_snapshot(self.db, payload)
+            if payload["status"] == "closed":
+                applications.reject_pending_on_close(self.db, payload["campaign_id"])

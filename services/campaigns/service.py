@@ -1,0 +1,92 @@
+"""campaigns: campaigns and their lifecycle. Entrypoints only; logic in campaigns.py."""
+
+from typing import Any
+
+from nameko.events import event_handler
+from nameko.rpc import rpc
+
+from dependencies.metrics import Metrics
+from dependencies.outbox import OutboxRelay
+from dependencies.postgres import Database
+from dependencies.redis import Redis
+from services.campaigns import campaigns
+from services.campaigns.cache import CampaignListCache
+from services.campaigns.models import outbox
+from services.common.errors import DomainError
+from services.common.health import HealthRpc
+from services.common.schemas import Principal, parse_model
+
+domain_rpc = rpc(expected_exceptions=DomainError)
+
+
+class CampaignsService(HealthRpc):
+    name = "campaigns"
+
+    db = Database()
+    redis = Redis()
+    metrics = Metrics()
+    outbox_relay = OutboxRelay(outbox)
+
+    @property
+    def cache(self) -> CampaignListCache:
+        return CampaignListCache(self.redis)
+
+    @domain_rpc
+    def create_campaign(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+        return campaigns.create_campaign(self.db, parse_model(Principal, principal), body)
+
+    @domain_rpc
+    def get_campaign(self, principal: dict[str, Any], campaign_id: str) -> dict[str, Any]:
+        return campaigns.get_campaign(self.db, parse_model(Principal, principal), campaign_id)
+
+    @domain_rpc
+    def update_campaign(
+        self,
+        principal: dict[str, Any],
+        campaign_id: str,
+        patch: Any,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return campaigns.update_campaign(
+            self.db, parse_model(Principal, principal), campaign_id, patch, expected_version
+        )
+
+    @domain_rpc
+    def delete_campaign(self, principal: dict[str, Any], campaign_id: str) -> None:
+        campaigns.delete_campaign(self.db, parse_model(Principal, principal), campaign_id)
+
+    @domain_rpc
+    def change_status(
+        self, principal: dict[str, Any], campaign_id: str, action: str
+    ) -> dict[str, Any]:
+        return campaigns.change_status(
+            self.db, parse_model(Principal, principal), campaign_id, action
+        )
+
+    @domain_rpc
+    def list_campaigns(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
+        return campaigns.list_campaigns(
+            self.db, self.cache, parse_model(Principal, principal), query
+        )
+
+    @domain_rpc
+    def campaign_for_applications(self, campaign_id: str) -> dict[str, Any]:
+        return campaigns.campaign_for_applications(self.db, campaign_id)
+
+    # Our own events invalidate the cached lists: a list never outlives a change by more than the
+    # event delay. Broadcast-free: one worker per event is enough, the cache is shared in Redis.
+    @event_handler("campaigns", "campaign_created")
+    def invalidate_on_created(self, payload: dict[str, Any]) -> None:
+        self.cache.invalidate()
+
+    @event_handler("campaigns", "campaign_updated")
+    def invalidate_on_updated(self, payload: dict[str, Any]) -> None:
+        self.cache.invalidate()
+
+    @event_handler("campaigns", "campaign_status_changed")
+    def invalidate_on_status(self, payload: dict[str, Any]) -> None:
+        self.cache.invalidate()
+
+    @event_handler("campaigns", "campaign_deleted")
+    def invalidate_on_deleted(self, payload: dict[str, Any]) -> None:
+        self.cache.invalidate()

@@ -1,0 +1,223 @@
+"""Brand and creator profiles: request bodies, public and owner views, discovery query."""
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    HttpUrl,
+    RootModel,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+
+from services.common.schemas import Money, QueryModel, StrictModel
+
+NICHES = (
+    "beauty",
+    "fashion",
+    "fitness",
+    "food",
+    "gaming",
+    "lifestyle",
+    "music",
+    "outdoors",
+    "parenting",
+    "pets",
+    "tech",
+    "travel",
+    "finance",
+    "education",
+    "sports",
+    "art",
+)
+Niche = Literal[
+    "beauty",
+    "fashion",
+    "fitness",
+    "food",
+    "gaming",
+    "lifestyle",
+    "music",
+    "outdoors",
+    "parenting",
+    "pets",
+    "tech",
+    "travel",
+    "finance",
+    "education",
+    "sports",
+    "art",
+]
+Platform = Literal["instagram", "tiktok", "youtube", "twitch", "x", "other"]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL, normalised (e.g. a trailing slash after a bare host)."""
+    try:
+        return str(_HTTP_URL.validate_python(value))
+    except ValidationError as exc:
+        raise ValueError(exc.errors(include_url=False)[0]["msg"]) from None
+
+
+WebUrl = Annotated[
+    str,
+    Field(max_length=2083, json_schema_extra={"format": "uri"}),
+    AfterValidator(_http_url),
+]
+
+
+class PlatformPresence(StrictModel):
+    platform: Platform
+    handle: str = Field(min_length=1, max_length=100)
+    followers: int = Field(ge=0, le=10**10)
+    engagement_rate: float = Field(ge=0, le=1, description="fraction, not percent")
+
+
+class RateCardItem(StrictModel):
+    deliverable: Literal["post", "story", "reel", "video", "stream"]
+    platform: Platform
+    rate: Money
+
+
+class BrandProfileBody(StrictModel):
+    company_name: str = Field(min_length=1, max_length=200)
+    website: WebUrl | None = None
+    industry: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=5000)
+    logo_url: WebUrl | None = None
+    country: Country | None = None
+
+
+class CreatorProfileBody(StrictModel):
+    display_name: str = Field(min_length=1, max_length=100)
+    portfolio_url: WebUrl
+    bio: str | None = Field(default=None, max_length=5000)
+    niches: list[Niche] = Field(default_factory=list, max_length=10)
+    platforms: list[PlatformPresence] = Field(default_factory=list, max_length=20)
+    country: Country | None = None
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    rate_card: list[RateCardItem] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "CreatorProfileBody":
+        if len(set(self.niches)) != len(self.niches):
+            raise ValueError("niches must not repeat")
+        if len({(p.platform, p.handle) for p in self.platforms}) != len(self.platforms):
+            raise ValueError("platforms must not repeat the same handle")
+        return self
+
+
+class BrandProfile(StrictModel):
+    """A brand's public profile."""
+
+    id: uuid.UUID
+    company_name: str | None
+    website: str | None
+    industry: str | None
+    description: str | None
+    logo_url: str | None
+    country: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CreatorProfile(StrictModel):
+    """A creator's public profile."""
+
+    id: uuid.UUID
+    display_name: str | None
+    portfolio_url: str | None
+    bio: str | None
+    niches: list[str]
+    platforms: list[PlatformPresence]
+    country: str | None
+    languages: list[str]
+    rate_card: list[RateCardItem]
+    followers_total: int
+    engagement_rate: float
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OwnBrandProfile(BrandProfile):
+    """The signed-in brand's own profile (private fields included)."""
+
+    role: Literal["brand"]
+    email: str | None
+    complete: bool
+
+
+class OwnCreatorProfile(CreatorProfile):
+    """The signed-in creator's own profile (private fields included)."""
+
+    role: Literal["creator"]
+    email: str | None
+    complete: bool
+
+
+class CreatorPage(StrictModel):
+    """A page of creators."""
+
+    items: list[CreatorProfile]
+    next_cursor: str | None
+
+
+class CreatorQuery(QueryModel):
+    niche: Niche | None = None
+    platform: Platform | None = None
+    min_followers: int | None = Field(default=None, ge=0)
+    max_followers: int | None = Field(default=None, ge=0)
+    min_engagement: float | None = Field(default=None, ge=0, le=1)
+    max_engagement: float | None = Field(default=None, ge=0, le=1)
+    country: Country | None = None
+    language: Language | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+    sort: Literal["followers", "-followers", "engagement", "-engagement"] = "-followers"
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+def _partial(model: type[StrictModel], name: str) -> type[StrictModel]:
+    """The same fields, all optional: a PATCH body (merged over the stored profile, then the
+    result is validated as a whole)."""
+    fields = {
+        field_name: (info.annotation | None, Field(default=None, description=info.description))
+        for field_name, info in model.model_fields.items()
+    }
+    return create_model(name, __base__=StrictModel, __doc__=f"Partial {model.__name__}", **fields)
+
+
+BrandProfilePatch = _partial(BrandProfileBody, "BrandProfilePatch")
+CreatorProfilePatch = _partial(CreatorProfileBody, "CreatorProfilePatch")
+
+
+class ProfileBody(RootModel[BrandProfileBody | CreatorProfileBody]):
+    """Brand profile for brand accounts, creator profile for creator accounts."""
+
+
+class ProfilePatch(RootModel[BrandProfilePatch | CreatorProfilePatch]):  # type: ignore[valid-type]
+    """Any subset of the profile fields of the caller's role."""
+
+
+class OwnProfile(RootModel[OwnBrandProfile | OwnCreatorProfile]):
+    """The caller's own profile."""
+
+
+class CreatorSummary(StrictModel):
+    """What other services check a creator against (campaign requirements)."""
+
+    id: uuid.UUID
+    complete: bool
+    followers_total: int
+    country: str | None
+    platforms: list[str]

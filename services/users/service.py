@@ -1,0 +1,65 @@
+"""users: brand and creator profiles, creator discovery. Entrypoints only; logic in profiles.py."""
+
+from typing import Any
+
+from nameko.events import event_handler
+from nameko.rpc import rpc
+
+from dependencies.consumers import claim_event
+from dependencies.metrics import Metrics
+from dependencies.outbox import OutboxRelay
+from dependencies.postgres import Database
+from services.common.errors import DomainError
+from services.common.health import HealthRpc
+from services.common.schemas import Principal, parse_model
+from services.users import profiles
+from services.users.models import outbox, processed_events
+
+domain_rpc = rpc(expected_exceptions=DomainError)
+
+
+class UsersService(HealthRpc):
+    name = "users"
+
+    db = Database()
+    metrics = Metrics()
+    outbox_relay = OutboxRelay(outbox)
+
+    @domain_rpc
+    def get_own_profile(self, principal: dict[str, Any]) -> dict[str, Any]:
+        return profiles.get_own_profile(self.db, parse_model(Principal, principal))
+
+    @domain_rpc
+    def replace_profile(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+        return profiles.replace_profile(self.db, parse_model(Principal, principal), body)
+
+    @domain_rpc
+    def patch_profile(self, principal: dict[str, Any], patch: Any) -> dict[str, Any]:
+        return profiles.patch_profile(self.db, parse_model(Principal, principal), patch)
+
+    @domain_rpc
+    def get_creator(self, creator_id: str) -> dict[str, Any]:
+        return profiles.get_creator(self.db, creator_id)
+
+    @domain_rpc
+    def get_brand(self, brand_id: str) -> dict[str, Any]:
+        return profiles.get_brand(self.db, brand_id)
+
+    @domain_rpc
+    def discover_creators(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
+        return profiles.discover_creators(self.db, parse_model(Principal, principal), query)
+
+    @domain_rpc
+    def creator_summary(self, creator_id: str) -> dict[str, Any]:
+        return profiles.creator_summary(self.db, creator_id)
+
+    @event_handler("auth", "user_registered")
+    def on_user_registered(self, payload: dict[str, Any]) -> None:
+        if claim_event(self.db, processed_events, "auth.user_registered", payload):
+            profiles.ensure_profile_shell(
+                self.db,
+                payload["user_id"],
+                payload["role"],
+                payload.get("email"),
+                payload.get("display_name"),
+            )

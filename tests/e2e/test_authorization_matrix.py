@@ -1,0 +1,224 @@
+"""Every marketplace endpoint x every kind of caller -> the status it must answer.
+
+Roles: anon (no token), owner (the brand owning the campaign), other_brand, applicant (the
+creator who applied), other_creator, admin. Mutating rows get fresh objects for every caller, so
+one caller's success never changes what the next one sees. (Auth endpoints are public by design
+and covered in test_auth_flow.py.)
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.e2e.marketplace import (
+    admin,
+    apply,
+    brand_profile,
+    call,
+    campaign_body,
+    creator_profile,
+    make_brand,
+    make_creator,
+    published_campaign,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROLES = ("anon", "owner", "other_brand", "applicant", "other_creator", "admin")
+
+
+def statuses(anon, owner, other_brand, applicant, other_creator, admin_):
+    return dict(
+        zip(ROLES, (anon, owner, other_brand, applicant, other_creator, admin_), strict=True)
+    )
+
+
+def profile_body(role):
+    return brand_profile() if role in ("owner", "other_brand") else creator_profile()
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str  # {draft} {published} {paused} {application} {owner} {applicant}
+    expected: dict
+    body: object = None
+    fresh: bool = False  # mutating: new objects for every caller
+    extra: dict = field(default_factory=dict)
+
+
+A = "/api/v1"
+MATRIX = [
+    Row("GET", f"{A}/me", statuses(401, 200, 200, 200, 200, 200)),
+    Row("GET", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404)),
+    Row("PUT", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404), body=profile_body),
+    Row("PATCH", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404), body={}),
+    Row("GET", f"{A}/creators", statuses(401, 200, 200, 403, 403, 200)),
+    Row("GET", f"{A}/creators/{{applicant}}", statuses(401, 200, 200, 200, 200, 200)),
+    Row("GET", f"{A}/brands/{{owner}}", statuses(401, 200, 200, 200, 200, 200)),
+    Row("POST", f"{A}/campaigns", statuses(401, 201, 201, 403, 403, 403), body=campaign_body()),
+    Row("GET", f"{A}/campaigns", statuses(401, 200, 200, 200, 200, 200)),
+    Row("GET", f"{A}/campaigns?mine=true", statuses(401, 200, 200, 403, 403, 403)),
+    Row("GET", f"{A}/campaigns/{{draft}}", statuses(401, 200, 404, 404, 404, 200)),
+    Row("GET", f"{A}/campaigns/{{published}}", statuses(401, 200, 200, 200, 200, 200)),
+    Row(
+        "PATCH",
+        f"{A}/campaigns/{{draft}}",
+        statuses(401, 200, 404, 403, 403, 403),
+        body={"title": "New"},
+        fresh=True,
+    ),
+    Row(
+        "PATCH",
+        f"{A}/campaigns/{{published}}",
+        statuses(401, 200, 403, 403, 403, 403),
+        body={"title": "New"},
+        fresh=True,
+    ),
+    Row("DELETE", f"{A}/campaigns/{{draft}}", statuses(401, 204, 404, 403, 403, 403), fresh=True),
+    Row(
+        "POST",
+        f"{A}/campaigns/{{draft}}/publish",
+        statuses(401, 200, 404, 403, 403, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/campaigns/{{published}}/pause",
+        statuses(401, 200, 403, 403, 403, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/campaigns/{{paused}}/resume",
+        statuses(401, 200, 403, 403, 403, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/campaigns/{{published}}/close",
+        statuses(401, 200, 403, 403, 403, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/campaigns/{{published}}/applications",
+        statuses(401, 403, 403, 201, 201, 403),
+        fresh=True,
+        body={"pitch": "hi", "proposed_rate": {"amount": 100, "currency": "EUR"}},
+    ),
+    Row("GET", f"{A}/campaigns/{{published}}/applications", statuses(401, 200, 403, 403, 403, 200)),
+    Row("GET", f"{A}/applications", statuses(401, 200, 200, 200, 200, 200)),
+    Row("GET", f"{A}/applications/{{application}}", statuses(401, 200, 404, 200, 404, 200)),
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/shortlist",
+        statuses(401, 200, 404, 403, 404, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/accept",
+        statuses(401, 200, 404, 403, 404, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/reject",
+        statuses(401, 200, 404, 403, 404, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/withdraw",
+        statuses(401, 403, 404, 200, 404, 403),
+        fresh=True,
+    ),
+]
+
+
+class World:
+    def __init__(self, api):
+        self.api = api
+        self.users = {
+            "anon": None,
+            "owner": make_brand(api),
+            "other_brand": make_brand(api),
+            "applicant": make_creator(api),
+            "other_creator": make_creator(api),
+            "admin": admin(api),
+        }
+        self.shared = {kind: self.make(kind) for kind in self.KINDS}
+
+    KINDS = ("draft", "published", "paused", "application", "owner", "applicant")
+
+    def make(self, kind):
+        api, owner = self.api, self.users["owner"]
+        if kind == "owner":
+            return owner.id
+        if kind == "applicant":
+            return self.users["applicant"].id
+        if kind == "draft":
+            return call(api, "POST", f"{A}/campaigns", owner, campaign_body()).json()["id"]
+        campaign = published_campaign(api, owner)
+        if kind == "paused":
+            call(api, "POST", f"{A}/campaigns/{campaign['id']}/pause", owner)
+        if kind == "application":
+            return apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+        return campaign["id"]
+
+    def ids_for(self, row):
+        if not row.fresh:
+            return self.shared
+        return {kind: self.make(kind) if f"{{{kind}}}" in row.path else None for kind in self.KINDS}
+
+
+def test_authorization_matrix(api):
+    world = World(api)
+    mismatches = []
+    for row in MATRIX:
+        for role in ROLES:
+            ids = world.ids_for(row)
+            body = row.body(role) if callable(row.body) else row.body
+            response = call(api, row.method, row.path.format(**ids), world.users[role], body)
+            if response.status_code != row.expected[role]:
+                mismatches.append(
+                    f"{row.method} {row.path} as {role}: expected {row.expected[role]}, "
+                    f"got {response.status_code} {response.text[:160]}"
+                )
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_matrix_covers_every_marketplace_route():
+    from gateway_http import openapi
+
+    documented = {
+        (method.upper(), path)
+        for path, operations in openapi.document()["paths"].items()
+        for method in operations
+        if path.startswith(
+            (
+                "/api/v1/me",
+                "/api/v1/creators",
+                "/api/v1/brands",
+                "/api/v1/campaigns",
+                "/api/v1/applications",
+            )
+        )
+    }
+    placeholders = {
+        "{draft}": "{campaign_id}",
+        "{published}": "{campaign_id}",
+        "{paused}": "{campaign_id}",
+        "{application}": "{application_id}",
+        "{owner}": "{brand_id}",
+        "{applicant}": "{creator_id}",
+    }
+    covered = set()
+    for row in MATRIX:
+        path = row.path.split("?")[0]
+        for placeholder, name in placeholders.items():
+            path = path.replace(placeholder.replace("{", "{{").replace("}", "}}"), name)
+            path = path.replace(placeholder, name)
+        covered.add((row.method, path))
+    assert documented <= covered, documented - covered

@@ -1,0 +1,103 @@
+"""The marketplace services in real containers publish the events other services rely on, with
+the payloads of the event contracts (messaging opens a conversation on accept; analytics and
+caches follow campaigns)."""
+
+import uuid
+
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.applications.service import ApplicationsService
+from services.campaigns.service import CampaignsService
+from services.users.service import UsersService
+from tests.conftest import wait_until
+from tests.e2e.marketplace import campaign_body, creator_profile
+
+pytestmark = pytest.mark.integration
+
+SEEN: list[tuple[str, dict]] = []
+
+
+class ContractListener:
+    name = "contract_listener"
+
+    @event_handler("users", "profile_updated")
+    def profile_updated(self, payload):
+        SEEN.append(("users.profile_updated", payload))
+
+    @event_handler("campaigns", "campaign_created")
+    def campaign_created(self, payload):
+        SEEN.append(("campaigns.campaign_created", payload))
+
+    @event_handler("campaigns", "campaign_status_changed")
+    def campaign_status_changed(self, payload):
+        SEEN.append(("campaigns.campaign_status_changed", payload))
+
+    @event_handler("applications", "submitted")
+    def submitted(self, payload):
+        SEEN.append(("applications.submitted", payload))
+
+    @event_handler("applications", "status_changed")
+    def status_changed(self, payload):
+        SEEN.append(("applications.status_changed", payload))
+
+
+def events(kind):
+    return [payload for name, payload in SEEN if name == kind]
+
+
+def test_marketplace_events_follow_the_contracts(container_factory, service_config):
+    SEEN.clear()
+    for service in (UsersService, CampaignsService, ApplicationsService, ContractListener):
+        container_factory(service, service_config).start()
+    brand = {"user_id": str(uuid.uuid4()), "role": "brand"}
+    creators = [{"user_id": str(uuid.uuid4()), "role": "creator"} for _ in range(2)]
+    with ClusterRpcProxy(service_config, timeout=20) as rpc:
+        for creator in creators:
+            rpc.users.replace_profile(creator, creator_profile())
+        campaign = rpc.campaigns.create_campaign(brand, campaign_body())
+        rpc.campaigns.change_status(brand, campaign["id"], "publish")
+        pitch = {"pitch": "hi", "proposed_rate": {"amount": 100, "currency": "EUR"}}
+        first = rpc.applications.submit(creators[0], campaign["id"], pitch)
+        second = rpc.applications.submit(creators[1], campaign["id"], pitch)
+        rpc.applications.change_status(brand, first["id"], "accept")
+        rpc.campaigns.change_status(brand, campaign["id"], "close")
+
+    wait_until(lambda: len(events("applications.status_changed")) == 2)
+    common = {"event_id", "occurred_at"}
+    profile = events("users.profile_updated")[0]
+    assert {"user_id", "role", "display_name", "niches", "platforms"} | common <= set(profile)
+    assert "email" not in profile
+    created = events("campaigns.campaign_created")[0]
+    assert {
+        "campaign_id",
+        "brand_id",
+        "status",
+        "title",
+        "niches",
+        "platforms",
+        "budget",
+        "max_creators",
+    } | common <= set(created)
+    assert created["budget"] == {"amount": 500_000, "currency": "EUR"}
+    statuses = [
+        (e["previous_status"], e["status"]) for e in events("campaigns.campaign_status_changed")
+    ]
+    assert statuses == [("draft", "published"), ("published", "closed")]
+    submitted = events("applications.submitted")
+    assert {e["application_id"] for e in submitted} == {first["id"], second["id"]}
+    assert {
+        "application_id",
+        "campaign_id",
+        "brand_id",
+        "creator_id",
+        "status",
+        "proposed_rate",
+    } | common <= set(submitted[0])
+    changes = {e["application_id"]: e for e in events("applications.status_changed")}
+    accepted, rejected = changes[first["id"]], changes[second["id"]]
+    assert (accepted["previous_status"], accepted["status"]) == ("submitted", "accepted")
+    assert accepted["creator_id"] == creators[0]["user_id"]
+    assert accepted["brand_id"] == brand["user_id"]
+    assert (rejected["previous_status"], rejected["status"]) == ("submitted", "rejected")

@@ -1,0 +1,142 @@
+"""Marketplace rules that need no broker or database: schemas, cursors, derived fields,
+campaign edit policy, entrypoints rejecting bad input before any I/O."""
+
+import datetime as dt
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.applications.service import ApplicationsService
+from services.campaigns.campaigns import TRANSITIONS, _check_editable
+from services.campaigns.schemas import CampaignCreate, CampaignPatch
+from services.campaigns.service import CampaignsService
+from services.common.errors import Conflict, InvalidInput
+from services.common.pagination import decode_cursor, encode_cursor, page
+from services.common.schemas import parse_model
+from services.users.profiles import _derived_creator_fields
+from services.users.schemas import CreatorProfileBody, CreatorQuery
+from services.users.service import UsersService
+from tests.e2e.marketplace import campaign_body, creator_profile
+
+BRAND = {"user_id": str(uuid.uuid4()), "role": "brand"}
+CREATOR = {"user_id": str(uuid.uuid4()), "role": "creator"}
+
+
+def test_cursor_round_trips_and_rejects_garbage():
+    row_id = str(uuid.uuid4())
+    assert decode_cursor(encode_cursor(1234, row_id)) == (1234, row_id)
+    for bad in ("", "zzz", encode_cursor(1, row_id)[:-3], "W10"):
+        with pytest.raises(InvalidInput):
+            decode_cursor(bad)
+
+
+def test_page_reports_a_next_cursor_only_when_more_rows_exist():
+    rows = [{"id": str(n), "k": n} for n in range(3)]
+    assert page(rows[:2], 2, "k")["next_cursor"] is None
+    more = page(rows, 2, "k")
+    assert len(more["items"]) == 2 and decode_cursor(more["next_cursor"]) == (1, "1")
+
+
+def test_creator_derived_fields_weight_engagement_by_followers():
+    body = parse_model(CreatorProfileBody, creator_profile())
+    derived = _derived_creator_fields(body)
+    assert derived["followers_total"] == 70_000
+    assert derived["platform_names"] == ["instagram", "youtube"]
+    assert derived["handles"] == "avatrails avatrails"
+    assert derived["engagement_rate"] == pytest.approx(0.045714, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"portfolio_url": "javascript:alert(1)"}, "portfolio_url"),
+        ({"niches": ["outdoors", "outdoors"]}, "(body)"),
+        ({"languages": ["english"]}, "languages.0"),
+        ({"country": "de"}, "country"),
+        ({"bio": "a\x00b"}, "bio"),
+    ],
+)
+def test_creator_profile_rules(changes, field):
+    with pytest.raises(InvalidInput) as error:
+        parse_model(CreatorProfileBody, {**creator_profile(), **changes})
+    assert field in [e["field"] for e in error.value.errors]
+
+
+def test_query_models_convert_strings_and_reject_unknown_parameters():
+    query = parse_model(CreatorQuery, {"min_followers": "10", "limit": "5"})
+    assert query.min_followers == 10 and query.limit == 5
+    with pytest.raises(InvalidInput):
+        parse_model(CreatorQuery, {"followers": "10"})
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"application_deadline": "2031-01-01T00:00:00+00:00"},  # after starts_at
+        {"starts_at": "1999-01-01T00:00:00+00:00"},
+        {"ends_at": 1_900_000_000},
+        {"ends_at": "2030-01-01T00:00:00"},  # naive
+    ],
+)
+def test_campaign_dates_are_checked(override):
+    with pytest.raises(InvalidInput):
+        parse_model(CampaignCreate, campaign_body(**override))
+
+
+def test_timestamps_are_normalised_to_utc():
+    patch = parse_model(CampaignPatch, {"ends_at": "2030-01-01T02:00:00+02:00"})
+    assert patch.ends_at == dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    assert patch.ends_at.utcoffset() == dt.timedelta(0)
+
+
+def live_campaign(status="published"):
+    return SimpleNamespace(
+        status=status,
+        max_creators=5,
+        application_deadline=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
+
+
+def test_live_campaign_edit_policy():
+    _check_editable(live_campaign(), {"title": "x", "brief": "y", "objectives": []})
+    _check_editable(live_campaign(), {"max_creators": 6})
+    _check_editable(live_campaign(), {"application_deadline": "2030-02-01T00:00:00+00:00"})
+    for frozen in (
+        {"max_creators": 4},
+        {"application_deadline": "2029-12-01T00:00:00+00:00"},
+        {"budget": {"amount": 1, "currency": "EUR"}},
+        {"requirements": {"min_followers": 0, "countries": []}},
+    ):
+        with pytest.raises(Conflict):
+            _check_editable(live_campaign(), frozen)
+    with pytest.raises(Conflict):
+        _check_editable(live_campaign("closed"), {"title": "x"})
+    _check_editable(live_campaign("draft"), {"budget": {"amount": 1, "currency": "EUR"}})
+
+
+def test_lifecycle_table():
+    assert {
+        "publish": ({"draft"}, "published"),
+        "pause": ({"published"}, "paused"),
+        "resume": ({"paused"}, "published"),
+        "close": ({"published", "paused"}, "closed"),
+    } == TRANSITIONS
+
+
+def test_entrypoints_reject_bad_input_before_any_io():
+    users = worker_factory(UsersService)
+    with pytest.raises(InvalidInput):
+        users.replace_profile(CREATOR, {"display_name": "x"})
+    with pytest.raises(InvalidInput):
+        users.get_own_profile({"user_id": "x", "role": "superuser"})
+    campaigns = worker_factory(CampaignsService)
+    with pytest.raises(InvalidInput):
+        campaigns.create_campaign(BRAND, {"title": "only a title"})
+    assert not campaigns.db.add.called
+    applications = worker_factory(ApplicationsService)
+    with pytest.raises(InvalidInput):
+        applications.submit(CREATOR, str(uuid.uuid4()), {"pitch": ""})
+    assert not applications.campaigns_rpc.get_campaign.called
+    assert not applications.db.add.called
