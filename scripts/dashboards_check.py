@@ -4,7 +4,8 @@ Prometheus scraping a real stack under a short generated load.
 It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, free ports), a
 Prometheus (Debian's package) scraping every process each second with the alerting and recording
 rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
-sign-ins, /me, refused requests and a rate-limit breach), then runs each panel's query.
+sign-ins, /me, refused requests, a rate-limit breach, a campaign published, applied to and
+accepted), then runs each panel's query.
 
 A query that does not parse fails. A query that returns no data fails, unless what exports its
 metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
@@ -12,6 +13,7 @@ is running but not exercised by the load yet: those are listed as SKIP with the 
 new service, add a step to LOAD_STEPS and its process to LOADED_EXPORTERS.
 """
 
+import datetime as dt
 import json
 import os
 import re
@@ -60,7 +62,7 @@ EXPORTERS: list[tuple[str, str]] = [
     (r"\brabbitmq_", "rabbitmq"),
 ]
 # Exporters whose metrics the generated load is expected to produce.
-LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq"}
+LOADED_EXPORTERS = {"gateway_http", "auth", "users", "campaigns", "applications", "rabbitmq"}
 
 
 def exporter_of(expr: str) -> str:
@@ -73,18 +75,27 @@ def exporter_of(expr: str) -> str:
 # --- load -----------------------------------------------------------------------------------
 
 
-def post(base: str, path: str, body: Any, token: str | None = None) -> requests.Response:
+def post(base: str, path: str, body: Any = None, token: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.post(f"{base}/api/v1{path}", json=body, headers=headers, timeout=15)
 
 
+def put(base: str, path: str, body: Any, token: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.put(f"{base}/api/v1{path}", json=body, headers=headers, timeout=15)
+
+
+def signed_up(base: str, role: str) -> tuple[dict[str, str], str]:
+    """A new account of `role`: (its credentials, an access token)."""
+    credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
+    post(base, "/auth/register", {**credentials, "role": role})
+    return credentials, post(base, "/auth/login", credentials).json()["access_token"]
+
+
 def sign_up_and_use(base: str) -> None:
     for role in ("brand", "creator"):
-        email = f"dash-{uuid.uuid4().hex[:10]}@example.com"
-        credentials = {"email": email, "password": "correct horse battery"}
-        post(base, "/auth/register", {**credentials, "role": role})
+        credentials, token = signed_up(base, role)
         post(base, "/auth/register", {**credentials, "role": role})  # 409: expected_error
-        token = post(base, "/auth/login", credentials).json()["access_token"]
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
         post(base, "/auth/login", {**credentials, "password": "wrong password!"})  # 401
         post(base, "/auth/register", {"email": "not an email"})  # 422
@@ -92,14 +103,57 @@ def sign_up_and_use(base: str) -> None:
 
 
 def breach_rate_limit(base: str) -> None:
-    credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
-    post(base, "/auth/register", {**credentials, "role": "brand"})
-    token = post(base, "/auth/login", credentials).json()["access_token"]
+    _, token = signed_up(base, "brand")
     for _ in range(PER_SUBJECT_LIMIT + 5):
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
 
-LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit]
+def run_marketplace(base: str) -> None:
+    """A brand publishes a campaign, a creator applies, the brand accepts, then pauses it."""
+    _, brand = signed_up(base, "brand")
+    put(base, "/me/profile", {"company_name": "Dashboards Ltd"}, brand).raise_for_status()
+    _, creator = signed_up(base, "creator")
+    profile = {
+        "display_name": "Dash Creator",
+        "portfolio_url": "https://creator.example.com",
+        "platforms": [
+            {"platform": "instagram", "handle": "@dash", "followers": 5000, "engagement_rate": 0.05}
+        ],
+    }
+    put(base, "/me/profile", profile, creator).raise_for_status()
+    now = dt.datetime.now(dt.UTC)
+    campaign = post(
+        base,
+        "/campaigns",
+        {
+            "title": "Dashboards check",
+            "brief": "Generated load",
+            "platforms": ["instagram"],
+            "deliverables": [{"type": "post", "platform": "instagram", "quantity": 1}],
+            "budget": {"amount": 100_000, "currency": "EUR"},
+            "compensation": "fixed",
+            "application_deadline": (now + dt.timedelta(days=7)).isoformat(),
+            "starts_at": (now + dt.timedelta(days=8)).isoformat(),
+            "ends_at": (now + dt.timedelta(days=30)).isoformat(),
+            "max_creators": 2,
+        },
+        brand,
+    )
+    campaign.raise_for_status()
+    campaign_id = campaign.json()["id"]
+    post(base, f"/campaigns/{campaign_id}/publish", token=brand).raise_for_status()
+    application = post(
+        base,
+        f"/campaigns/{campaign_id}/applications",
+        {"pitch": "Generated load", "proposed_rate": {"amount": 20_000, "currency": "EUR"}},
+        creator,
+    )
+    application.raise_for_status()
+    post(base, f"/applications/{application.json()['id']}/accept", token=brand).raise_for_status()
+    post(base, f"/campaigns/{campaign_id}/pause", token=brand).raise_for_status()
+
+
+LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit, run_marketplace]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
 

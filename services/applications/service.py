@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import prometheus_client
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
@@ -18,6 +19,14 @@ from services.common.schemas import Principal, parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
+APPLICATIONS_SUBMITTED = prometheus_client.Counter(
+    "applications_submitted_total", "Applications submitted (counted after commit)."
+)
+APPLICATION_STATUS_CHANGES = prometheus_client.Counter(
+    "application_status_changes_total",
+    "Application decisions and withdrawals, by new status.",
+    ["status"],
+)
 
 
 class ApplicationsService(HealthRpc):
@@ -35,7 +44,9 @@ class ApplicationsService(HealthRpc):
         request = applications.check_submission(caller, body)  # before any RPC
         campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)
         creator = self.users_rpc.creator_summary(caller.user_id)
-        return applications.submit(self.db, caller, campaign_id, request, campaign, creator)
+        application = applications.submit(self.db, caller, campaign_id, request, campaign, creator)
+        self.metrics.count_on_success(APPLICATIONS_SUBMITTED)
+        return application
 
     @domain_rpc
     def get_application(self, principal: dict[str, Any], application_id: str) -> dict[str, Any]:
@@ -47,9 +58,13 @@ class ApplicationsService(HealthRpc):
     def change_status(
         self, principal: dict[str, Any], application_id: str, action: str
     ) -> dict[str, Any]:
-        return applications.change_status(
+        application = applications.change_status(
             self.db, parse_model(Principal, principal), application_id, action
         )
+        self.metrics.count_on_success(
+            APPLICATION_STATUS_CHANGES.labels(status=application["status"])
+        )
+        return application
 
     @domain_rpc
     def list_for_campaign(
@@ -80,4 +95,7 @@ class ApplicationsService(HealthRpc):
         if claim_event(self.db, processed_events, "campaigns.campaign_status_changed", payload):
             applications.store_campaign_snapshot(self.db, payload)
             if payload["status"] == "closed":
-                applications.reject_pending_on_close(self.db, payload["campaign_id"])
+                rejected = applications.reject_pending_on_close(self.db, payload["campaign_id"])
+                self.metrics.count_on_success(
+                    APPLICATION_STATUS_CHANGES.labels(status="rejected"), rejected
+                )

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import prometheus_client
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
@@ -17,6 +18,12 @@ from services.common.health import HealthRpc
 from services.common.schemas import Principal, parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
+CAMPAIGNS_CREATED = prometheus_client.Counter(
+    "campaigns_created_total", "Campaigns created (counted after commit)."
+)
+CAMPAIGN_STATUS_CHANGES = prometheus_client.Counter(
+    "campaign_status_changes_total", "Campaign lifecycle transitions, by new status.", ["status"]
+)
 
 
 class CampaignsService(HealthRpc):
@@ -33,7 +40,9 @@ class CampaignsService(HealthRpc):
 
     @domain_rpc
     def create_campaign(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
-        return campaigns.create_campaign(self.db, parse_model(Principal, principal), body)
+        campaign = campaigns.create_campaign(self.db, parse_model(Principal, principal), body)
+        self.metrics.count_on_success(CAMPAIGNS_CREATED)
+        return campaign
 
     @domain_rpc
     def get_campaign(self, principal: dict[str, Any], campaign_id: str) -> dict[str, Any]:
@@ -59,9 +68,11 @@ class CampaignsService(HealthRpc):
     def change_status(
         self, principal: dict[str, Any], campaign_id: str, action: str
     ) -> dict[str, Any]:
-        return campaigns.change_status(
+        campaign = campaigns.change_status(
             self.db, parse_model(Principal, principal), campaign_id, action
         )
+        self.metrics.count_on_success(CAMPAIGN_STATUS_CHANGES.labels(status=campaign["status"]))
+        return campaign
 
     @domain_rpc
     def list_campaigns(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:

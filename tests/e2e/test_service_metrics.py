@@ -1,13 +1,14 @@
-"""Business and RPC metrics are scraped from the auth process's own /metrics port."""
+"""Business and RPC metrics are scraped from each service process's own /metrics port."""
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_until
+from tests.e2e.marketplace import apply, call, make_brand, make_creator, published_campaign
 
 
-def auth_metrics(running_stack) -> dict[tuple[str, tuple], float]:
-    port = next(p.env["METRICS_PORT"] for p in running_stack.stack.processes if p.name == "auth")
+def process_metrics(running_stack, process: str) -> dict[tuple[str, tuple], float]:
+    port = next(p.env["METRICS_PORT"] for p in running_stack.stack.processes if p.name == process)
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -18,14 +19,14 @@ def auth_metrics(running_stack) -> dict[tuple[str, tuple], float]:
 
 def test_registrations_are_counted_once_per_created_account(api):
     key = ("users_registered_total", (("role", "creator"),))
-    before = auth_metrics(api).get(key, 0.0)
+    before = process_metrics(api, "auth").get(key, 0.0)
     body = {"email": "metrics@example.com", "password": "correct horse battery", "role": "creator"}
 
     first = requests.post(api.url("/api/v1/auth/register"), json=body, timeout=15)
     duplicate = requests.post(api.url("/api/v1/auth/register"), json=body, timeout=15)
 
     assert (first.status_code, duplicate.status_code) == (201, 409)
-    after = auth_metrics(api)
+    after = process_metrics(api, "auth")
     assert after[key] == before + 1
     register_calls = (
         "nameko_entrypoint_calls_total",
@@ -43,10 +44,37 @@ def test_events_are_relayed_even_before_any_consumer_exists(api):
     """The e2e vhost is fresh and nothing consumes auth events: the relay must declare the
     exchange itself, or the outbox never drains (found by make dashboards-check)."""
     key = ("outbox_published_events_total", (("service", "auth"),))
-    before = auth_metrics(api).get(key, 0.0)
+    before = process_metrics(api, "auth").get(key, 0.0)
     body = {"email": "relay@example.com", "password": "correct horse battery", "role": "brand"}
     assert requests.post(api.url("/api/v1/auth/register"), json=body, timeout=15).status_code == 201
 
-    wait_until(lambda: auth_metrics(api).get(key, 0.0) >= before + 1, timeout=15)
+    wait_until(lambda: process_metrics(api, "auth").get(key, 0.0) >= before + 1, timeout=15)
     pending = ("outbox_pending_events", (("service", "auth"),))
-    wait_until(lambda: auth_metrics(api).get(pending) == 0, timeout=15)
+    wait_until(lambda: process_metrics(api, "auth").get(pending) == 0, timeout=15)
+
+
+def test_marketplace_business_counters_count_what_was_committed(api):
+    created = ("campaigns_created_total", ())
+    published = ("campaign_status_changes_total", (("status", "published"),))
+    submitted = ("applications_submitted_total", ())
+    accepted = ("application_status_changes_total", (("status", "accepted"),))
+    campaigns_before = process_metrics(api, "campaigns")
+    applications_before = process_metrics(api, "applications")
+    brand, creator = make_brand(api), make_creator(api)
+
+    campaign = published_campaign(api, brand)
+    republish = call(api, "POST", f"/api/v1/campaigns/{campaign['id']}/publish", brand)
+    application = apply(api, creator, campaign["id"])
+    again = apply(api, creator, campaign["id"])
+    accept = call(api, "POST", f"/api/v1/applications/{application.json()['id']}/accept", brand)
+
+    assert (republish.status_code, again.status_code, accept.status_code) == (409, 409, 200)
+    campaigns_after = process_metrics(api, "campaigns")
+    applications_after = process_metrics(api, "applications")
+    for key, before, after in [
+        (created, campaigns_before, campaigns_after),
+        (published, campaigns_before, campaigns_after),
+        (submitted, applications_before, applications_after),
+        (accepted, applications_before, applications_after),
+    ]:
+        assert after[key] == before.get(key, 0.0) + 1, key
