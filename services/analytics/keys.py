@@ -51,7 +51,7 @@ def create_key(session: Session, principal: Principal, body: Any) -> dict[str, A
     session.flush()
     session.refresh(row)
     return IngestionKeyCreated.model_validate(
-        {**_view(row), "key": f"{PREFIX}{row.id.hex}_{secret}"}
+        {**_view(row), "key": f"{PREFIX}{row.id.hex}_{secret}"}, strict=False
     ).model_dump(mode="json")
 
 
