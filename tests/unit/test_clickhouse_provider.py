@@ -10,7 +10,7 @@ CONTAINER = mock.Mock(config={"CLICKHOUSE_URL": "clickhouse://reader:s3cret@db.l
 def test_url_gives_host_port_user_password_and_database():
     client = make_client(CONTAINER.config["CLICKHOUSE_URL"])
     params = client.connection
-    assert (params.hosts, params.user, params.password, params.database) == (
+    assert (list(params.hosts), params.user, params.password, params.database) == (
         [("db.local", 9440)],
         "reader",
         "s3cret",
