@@ -4,7 +4,8 @@ Prometheus scraping a real stack under a short generated load.
 It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, free ports), a
 Prometheus (Debian's package) scraping every process each second with the alerting and recording
 rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
-sign-ins, /me, refused requests and a rate-limit breach), then runs each panel's query.
+sign-ins, /me, refused requests, a rate-limit breach, analytics events for a campaign), then runs
+each panel's query.
 
 A query that does not parse fails. A query that returns no data fails, unless what exports its
 metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
@@ -12,6 +13,7 @@ is running but not exercised by the load yet: those are listed as SKIP with the 
 new service, add a step to LOAD_STEPS and its process to LOADED_EXPORTERS.
 """
 
+import datetime as dt
 import json
 import os
 import re
@@ -43,6 +45,9 @@ DATABASE_URL = os.environ.get(
     "DASHBOARDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_dashboards"
 )
 REDIS_URL = os.environ.get("DASHBOARDS_REDIS_URL", "redis://127.0.0.1:6379/13")
+CLICKHOUSE_URL = os.environ.get(
+    "DASHBOARDS_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_dashboards"
+)
 VHOST = os.environ.get("DASHBOARDS_VHOST", "influencer_dashboards")
 RABBITMQ_METRICS = "127.0.0.1:15692"
 PER_SUBJECT_LIMIT = 20  # low, so the load provokes 429s and the rate-limit panels have data
@@ -60,7 +65,7 @@ EXPORTERS: list[tuple[str, str]] = [
     (r"\brabbitmq_", "rabbitmq"),
 ]
 # Exporters whose metrics the generated load is expected to produce.
-LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq"}
+LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq", "analytics"}
 
 
 def exporter_of(expr: str) -> str:
@@ -99,7 +104,110 @@ def breach_rate_limit(base: str) -> None:
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
 
-LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit]
+def signed_in(base: str, role: str, profile: dict[str, Any]) -> tuple[str, str]:
+    credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
+    user_id = post(base, "/auth/register", {**credentials, "role": role}).json()["id"]
+    token = post(base, "/auth/login", credentials).json()["access_token"]
+    requests.put(
+        f"{base}/api/v1/me/profile",
+        json=profile,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    ).raise_for_status()
+    return user_id, token
+
+
+def campaign_with_accepted_creator(base: str) -> tuple[str, str, str]:
+    """(brand token, campaign id, creator id), made once per run through the public API."""
+    _, brand = signed_in(
+        base,
+        "brand",
+        {"company_name": "Dash Co", "website": "https://dash.example.com", "country": "DE"},
+    )
+    creator_id, creator = signed_in(
+        base,
+        "creator",
+        {
+            "display_name": "Dash Creator",
+            "portfolio_url": "https://dash-creator.example.com",
+            "country": "DE",
+            "platforms": [
+                {
+                    "platform": "instagram",
+                    "handle": "@dash",
+                    "followers": 50_000,
+                    "engagement_rate": 0.04,
+                },
+            ],
+        },
+    )
+    now = dt.datetime.now(dt.UTC)
+    campaign = post(
+        base,
+        "/campaigns",
+        {
+            "title": "Dashboards",
+            "brief": "Load for the analytics panels.",
+            "platforms": ["instagram"],
+            "deliverables": [{"type": "reel", "platform": "instagram", "quantity": 1}],
+            "budget": {"amount": 100_000, "currency": "EUR"},
+            "compensation": "fixed",
+            "application_deadline": (now + dt.timedelta(days=5)).isoformat(),
+            "starts_at": (now + dt.timedelta(days=6)).isoformat(),
+            "ends_at": (now + dt.timedelta(days=30)).isoformat(),
+            "max_creators": 2,
+        },
+        brand,
+    ).json()
+    post(base, f"/campaigns/{campaign['id']}/publish", {}, brand).raise_for_status()
+    application = post(
+        base,
+        f"/campaigns/{campaign['id']}/applications",
+        {"pitch": "load", "proposed_rate": {"amount": 10_000, "currency": "EUR"}},
+        creator,
+    ).json()
+    post(base, f"/applications/{application['id']}/accept", {}, brand).raise_for_status()
+    return brand, campaign["id"], creator_id
+
+
+ANALYTICS_CAMPAIGN: list[tuple[str, str, str]] = []
+
+
+def ingest_analytics_events(base: str) -> None:
+    if not ANALYTICS_CAMPAIGN:
+        ANALYTICS_CAMPAIGN.append(campaign_with_accepted_creator(base))
+    brand, campaign_id, creator_id = ANALYTICS_CAMPAIGN[0]
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "campaign_id": campaign_id,
+            "creator_id": creator_id,
+            "event_type": ("impression", "click", "like", "conversion")[n % 4],
+            "ts": (now - dt.timedelta(minutes=n)).isoformat(),
+            "platform": "instagram",
+            "value": 500 if n % 4 == 3 else 0,
+        }
+        for n in range(200)
+    ]
+    # The first batch may come before analytics has heard of the accept: retry for a while.
+    wait_for(
+        lambda: post(base, "/analytics/events", {"events": events}, brand).status_code == 202,
+        30,
+        "analytics events accepted",
+    )
+    requests.get(
+        f"{base}/api/v1/campaigns/{campaign_id}/analytics/summary",
+        headers={"Authorization": f"Bearer {brand}"},
+        timeout=15,
+    )
+
+
+LOAD_STEPS: list[Callable[[str], None]] = [
+    sign_up_and_use,
+    breach_rate_limit,
+    ingest_analytics_events,
+]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
 
@@ -208,9 +316,10 @@ def main() -> int:
         # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
         # 15 minutes must not be throttled by the per-IP login limit
         "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
+        "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
     }
-    migrate_database(DATABASE_URL)
+    migrate_database(DATABASE_URL, CLICKHOUSE_URL)
     processes = default_processes(gateway_port, metrics_base)
     targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
     for process in processes:

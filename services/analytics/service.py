@@ -2,6 +2,7 @@
 logic in ingestion.py, reports.py, directory.py, keys.py, funnel.py."""
 
 import datetime as dt
+import logging
 from typing import Any
 
 import eventlet
@@ -22,10 +23,11 @@ from dependencies.rpc import DeadlineRpcProxy
 from services.analytics import directory, ingestion, keys, reports, warehouse
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import funnel_fact
-from services.common.errors import DomainError, Forbidden
+from services.common.errors import DomainError, Forbidden, ServiceUnavailable
 from services.common.health import HealthRpc
 from services.common.schemas import Principal, parse_model
 
+log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
 INGEST_QUEUE = Queue("analytics.ingest", durable=True)
 RPC_TIMEOUT_SECONDS = 10.0
@@ -85,7 +87,11 @@ class AnalyticsService(HealthRpc):
 
     def _queue(self, sender: ingestion.Sender, body: Any) -> dict[str, Any]:
         events = ingestion.check_events(sender, body, self.directory, now())
-        self.publish_events({"events": events}, routing_key=INGEST_QUEUE.name, mandatory=True)
+        try:
+            self.publish_events({"events": events}, routing_key=INGEST_QUEUE.name, mandatory=True)
+        except Exception:
+            log.exception("could not queue %d events", len(events))
+            raise ServiceUnavailable("the events could not be queued; none was accepted") from None
         return {"accepted": len(events), "event_ids": [event["event_id"] for event in events]}
 
     @batch_consumer(INGEST_QUEUE.name, count=lambda body: len(body["events"]))
