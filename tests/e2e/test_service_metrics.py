@@ -50,3 +50,38 @@ def test_events_are_relayed_even_before_any_consumer_exists(api):
     wait_until(lambda: auth_metrics(api).get(key, 0.0) >= before + 1, timeout=15)
     pending = ("outbox_pending_events", (("service", "auth"),))
     wait_until(lambda: auth_metrics(api).get(pending) == 0, timeout=15)
+
+
+def analytics_metrics(running_stack) -> dict[str, float]:
+    port = next(
+        p.env["METRICS_PORT"] for p in running_stack.stack.processes if p.name == "analytics"
+    )
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("analytics_"):
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def test_the_dashboards_load_step_feeds_the_analytics_panels(api):
+    """scripts/dashboards_check.py's analytics step, against this stack: the counter and the
+    insert histogram the dashboards query move."""
+    from scripts.dashboards_check import ANALYTICS_CAMPAIGN, ingest_analytics_events
+
+    before = analytics_metrics(api)
+    ANALYTICS_CAMPAIGN.clear()
+    ingest_analytics_events(api.base_url)
+    ANALYTICS_CAMPAIGN.clear()
+    wait_until(
+        lambda: (
+            analytics_metrics(api).get("analytics_events_ingested_total", 0.0)
+            >= before.get("analytics_events_ingested_total", 0.0) + 200
+        ),
+        timeout=20,
+    )
+    after = analytics_metrics(api)
+    assert after["analytics_insert_batch_duration_seconds_count"] > before.get(
+        "analytics_insert_batch_duration_seconds_count", 0.0
+    )
