@@ -49,24 +49,31 @@ def insert_events(client: Client, events: Sequence[dict[str, Any]]) -> None:
     )
 
 
+# Ids per lookup query: 2,000 quoted UUIDs stay well under ClickHouse's max_query_size (256 KiB).
+LOOKUP_CHUNK = 2000
+
+
 def existing_event_ids(client: Client, events: Sequence[dict[str, Any]]) -> set[str]:
     """Which of these events are already stored. The campaign and time bounds let ClickHouse use
     the primary key instead of scanning the table for the ids."""
-    if not events:
-        return set()
-    rows = [event_row(event) for event in events]
-    found = client.execute(
-        "SELECT toString(event_id) FROM events WHERE campaign_id IN %(campaigns)s "
-        "AND ts >= toDateTime(%(start)s, 'UTC') AND ts <= toDateTime(%(end)s, 'UTC') "
-        "AND event_id IN %(ids)s",
-        {
-            "campaigns": tuple({str(row[1]) for row in rows}),
-            "start": int(min(row[4] for row in rows).timestamp()),
-            "end": int(max(row[4] for row in rows).timestamp()),
-            "ids": tuple(str(row[0]) for row in rows),
-        },
-    )
-    return {row[0] for row in found}
+    found: set[str] = set()
+    for start in range(0, len(events), LOOKUP_CHUNK):
+        rows = [event_row(event) for event in events[start : start + LOOKUP_CHUNK]]
+        found.update(
+            row[0]
+            for row in client.execute(
+                "SELECT toString(event_id) FROM events WHERE campaign_id IN %(campaigns)s "
+                "AND ts >= toDateTime(%(start)s, 'UTC') AND ts <= toDateTime(%(end)s, 'UTC') "
+                "AND event_id IN %(ids)s",
+                {
+                    "campaigns": tuple({str(row[1]) for row in rows}),
+                    "start": int(min(row[4] for row in rows).timestamp()),
+                    "end": int(max(row[4] for row in rows).timestamp()),
+                    "ids": tuple(str(row[0]) for row in rows),
+                },
+            )
+        )
+    return found
 
 
 def _source(start: dt.datetime, to: dt.datetime, rollup: bool) -> tuple[str, str, str]:
