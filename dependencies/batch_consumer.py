@@ -79,7 +79,14 @@ class BatchConsumer(Entrypoint):
         buffer = IngestBuffer(self.max_items, self.prefetch, self.max_wait)
 
         def receive(body: Any, message: Message) -> None:
-            buffer.add(message, self.count(body))
+            try:
+                size = self.count(body)
+            except Exception:
+                # Not a body this consumer understands: retrying it would block the queue.
+                log.error("dropping a malformed message from %s", self.queue_name)
+                message.reject(requeue=False)
+                return
+            buffer.add(message, size)
 
         with Connection(self.amqp_uri) as connection:
             channel = connection.channel()
@@ -88,10 +95,14 @@ class BatchConsumer(Entrypoint):
             queue.declare()
             with Consumer(channel, [queue], callbacks=[receive], accept=["json"]):
                 while self.running:
-                    with contextlib.suppress(TimeoutError):  # nothing arrived in time
-                        connection.drain_events(timeout=buffer.time_left() or 1.0)
                     if buffer.ready():
                         self._deliver(buffer.take())
+                        continue
+                    due_in = buffer.time_left()
+                    with contextlib.suppress(TimeoutError):  # nothing arrived in time
+                        connection.drain_events(
+                            timeout=1.0 if due_in is None else max(due_in, 0.01)
+                        )
 
     def _deliver(self, messages: list[Message]) -> None:
         """Run the worker until it succeeds, then acknowledge; while it fails nothing new is

@@ -8,6 +8,7 @@ import subprocess
 import uuid
 
 import pytest
+from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -224,3 +225,20 @@ def test_restarts_lose_nothing_acknowledged(
     finally:
         client.disconnect()
     assert ids == {event["event_id"] for event in acknowledged}
+
+
+def test_a_malformed_queue_message_does_not_block_ingestion(
+    db_engine, clickhouse, container_factory, service_config
+):
+    creator = str(uuid.uuid4())
+    campaign_id, brand_id = add_campaign(db_engine, {creator: 1})
+    container = container_factory(AnalyticsService, service_config)
+    container.start()
+    with Connection(service_config["AMQP_URI"]) as connection:
+        connection.Producer().publish(
+            {"not": "events"}, routing_key="analytics.ingest", serializer="json"
+        )
+    batch = ref.generate(campaign_id, [creator], 30, NOW, days=1)
+    with ClusterRpcProxy(service_config, timeout=20) as cluster:
+        cluster.analytics.ingest({"user_id": brand_id, "role": "brand"}, {"events": batch})
+    wait_until(lambda: clickhouse.execute("SELECT count() FROM events")[0][0] == 30, timeout=20)
