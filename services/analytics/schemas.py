@@ -1,12 +1,13 @@
 """Analytics request bodies, query parameters and views."""
 
 import datetime as dt
+import re
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-from services.campaigns.schemas import Timestamp
+from services.campaigns.schemas import Timestamp, _plausible_utc
 from services.common.schemas import QueryModel, StrictModel
 from services.users.schemas import Country, Platform
 
@@ -29,6 +30,21 @@ Metric = Literal[
     "engagements",
     "conversions",
     "revenue",
+]
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_string(value: object) -> object:
+    # Lax pydantic would also take "0.5" as a Unix time; a query string must spell a date-time.
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+QueryTimestamp = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_plausible_utc)
 ]
 
 
@@ -65,8 +81,8 @@ class AnalyticsQuery(QueryModel):
     time zone for day buckets, bucket size, and the metric a series shows or a breakdown sorts
     by."""
 
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: QueryTimestamp | None = Field(default=None, alias="from")
+    to: QueryTimestamp | None = None
     tz: str = Field(default="UTC", max_length=64, description="IANA time zone, e.g. Europe/Berlin")
     interval: Literal["hour", "day"] = "day"
     metric: Metric = "impressions"

@@ -6,6 +6,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from services.analytics import figures
 from services.analytics.directory import CampaignInfo
@@ -309,3 +310,9 @@ def test_funnel_facts_from_other_services_events():
     fact = funnel_fact("messaging", "message_sent", message)
     assert (fact["subject_id"], fact["actor_role"]) == (message["conversation_id"], "creator")
     assert funnel_fact("messaging", "message_sent", {**message, "campaign_id": None}) is None
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2026-11-01T00:00:00", "yesterday"])
+def test_query_times_must_be_rfc3339_with_an_offset(value):
+    with pytest.raises(ValidationError):
+        AnalyticsQuery.model_validate({"from": value})
