@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from kombu import Connection
+from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -242,3 +243,77 @@ def test_a_malformed_queue_message_does_not_block_ingestion(
     with ClusterRpcProxy(service_config, timeout=20) as cluster:
         cluster.analytics.ingest({"user_id": brand_id, "role": "brand"}, {"events": batch})
     wait_until(lambda: clickhouse.execute("SELECT count() FROM events")[0][0] == 30, timeout=20)
+
+
+def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
+    db_engine, clickhouse, container_factory, service_config
+):
+    campaign_id, brand_id = add_campaign(db_engine, {})
+    container = container_factory(AnalyticsService, service_config)
+    container.start()
+    dispatch = event_dispatcher(service_config)
+    t0 = NOW - dt.timedelta(hours=5)
+
+    def payload(at, **fields):
+        return {"event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), **fields}
+
+    applications = []
+    for n in range(4):
+        application = {
+            "application_id": str(uuid.uuid4()),
+            "campaign_id": campaign_id,
+            "brand_id": brand_id,
+            "creator_id": str(uuid.uuid4()),
+            "proposed_rate": {"amount": 10_000 * (n + 1), "currency": "EUR"},
+        }
+        applications.append(application)
+        dispatch("applications", "submitted", payload(t0, status="submitted", **application))
+    for application in applications[:2]:
+        accepted = payload(t0, status="accepted", previous_status="submitted", **application)
+        dispatch("applications", "status_changed", accepted)
+        dispatch("applications", "status_changed", accepted)  # redelivered
+    talks = [(str(uuid.uuid4()), 600), (str(uuid.uuid4()), 1800), (str(uuid.uuid4()), None)]
+    for conversation_id, answer_after in talks:
+        first = payload(
+            t0,
+            conversation_id=conversation_id,
+            campaign_id=campaign_id,
+            sender_id=brand_id,
+            sender_role="brand",
+            seq=1,
+        )
+        dispatch("messaging", "message_sent", first)
+        dispatch("messaging", "message_sent", first)  # redelivered
+        if answer_after is not None:
+            answer = payload(
+                t0 + dt.timedelta(seconds=answer_after),
+                conversation_id=conversation_id,
+                campaign_id=campaign_id,
+                sender_id=applications[0]["creator_id"],
+                sender_role="creator",
+                seq=2,
+            )
+            dispatch("messaging", "message_sent", answer)
+
+    def summary():
+        with Session(db_engine) as session:
+            return reports.summary(
+                CampaignDirectory(session),
+                clickhouse,
+                reports.ReportCache(None, 0),
+                ADMIN,
+                campaign_id,
+                {},
+                NOW,
+            )
+
+    expected = {
+        "applications": 4,
+        "accepted": 2,
+        "acceptance_rate": 0.5,
+        "conversations": 3,
+        "replied_conversations": 2,
+        "median_first_reply_seconds": 1200.0,
+    }
+    wait_until(lambda: summary()["funnel"] == expected, timeout=20, interval=0.2)
+    assert summary()["spend"] == 30_000  # the two accepted rates, once each
