@@ -9,7 +9,9 @@ if the process dies meanwhile RabbitMQ redelivers them. Delivery is at least onc
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import eventlet
@@ -18,12 +20,47 @@ from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 from nameko.extensions import Entrypoint
 
-from services.analytics.ingestion import IngestBuffer
-
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.5
+
+
+@dataclass
+class BatchBuffer:
+    """Queued messages waiting for one insert: flush at max_events or max_messages, or when the
+    oldest has waited max_wait seconds, whichever comes first."""
+
+    max_events: int
+    max_messages: int
+    max_wait: float
+    clock: Callable[[], float] = time.monotonic
+    items: list[Any] = field(default_factory=list)
+    events: int = 0
+    oldest: float | None = None
+
+    def add(self, item: Any, events: int) -> None:
+        if self.oldest is None:
+            self.oldest = self.clock()
+        self.items.append(item)
+        self.events += events
+
+    def time_left(self) -> float | None:
+        """Seconds until a flush is due; None while empty."""
+        if self.oldest is None:
+            return None
+        return max(0.0, self.oldest + self.max_wait - self.clock())
+
+    def ready(self) -> bool:
+        return bool(self.items) and (
+            self.events >= self.max_events
+            or len(self.items) >= self.max_messages
+            or self.time_left() == 0.0
+        )
+
+    def take(self) -> list[Any]:
+        items, self.items, self.events, self.oldest = self.items, [], 0, None
+        return items
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -76,7 +113,7 @@ class BatchConsumer(Entrypoint):
                 eventlet.sleep(backoff_seconds(attempt))
 
     def _consume(self) -> None:
-        buffer = IngestBuffer(self.max_items, self.prefetch, self.max_wait)
+        buffer = BatchBuffer(self.max_items, self.prefetch, self.max_wait)
 
         def receive(body: Any, message: Message) -> None:
             try:

@@ -1,5 +1,5 @@
-"""Event ingestion: who may send what (checked before anything is queued), the batching policy
-of the writer, and the de-duplicating write to ClickHouse.
+"""Event ingestion: who may send what (checked before anything is queued) and the
+de-duplicating write to ClickHouse.
 
 A batch is all or nothing: one bad event rejects the whole batch with an error per bad event,
 so a client never has to work out which part of a batch was kept.
@@ -9,7 +9,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from clickhouse_driver import Client
@@ -119,43 +119,6 @@ def _may_report_for(sender: Sender, brand_id: str) -> bool:
     if sender.kind == "key":
         return sender.brand_id is None or sender.brand_id == brand_id
     return True  # a creator: limited to campaigns it is accepted on, checked per event
-
-
-@dataclass
-class IngestBuffer:
-    """Queued messages waiting for one insert: flush at max_events or max_messages, or when the
-    oldest has waited max_wait seconds, whichever comes first."""
-
-    max_events: int
-    max_messages: int
-    max_wait: float
-    clock: Callable[[], float] = time.monotonic
-    items: list[Any] = field(default_factory=list)
-    events: int = 0
-    oldest: float | None = None
-
-    def add(self, item: Any, events: int) -> None:
-        if self.oldest is None:
-            self.oldest = self.clock()
-        self.items.append(item)
-        self.events += events
-
-    def time_left(self) -> float | None:
-        """Seconds until a flush is due; None while empty."""
-        if self.oldest is None:
-            return None
-        return max(0.0, self.oldest + self.max_wait - self.clock())
-
-    def ready(self) -> bool:
-        return bool(self.items) and (
-            self.events >= self.max_events
-            or len(self.items) >= self.max_messages
-            or self.time_left() == 0.0
-        )
-
-    def take(self) -> list[Any]:
-        items, self.items, self.events, self.oldest = self.items, [], 0, None
-        return items
 
 
 def first_of_each(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

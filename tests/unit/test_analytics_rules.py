@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from dependencies.batch_consumer import BatchBuffer
 from services.analytics import figures
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import funnel_fact
-from services.analytics.ingestion import IngestBuffer, Sender, check_events, first_of_each
+from services.analytics.ingestion import Sender, check_events, first_of_each
 from services.analytics.schemas import AnalyticsQuery
 from services.common.errors import InvalidInput
 
@@ -253,7 +254,7 @@ class Clock:
 
 def test_buffer_flushes_at_size_or_age_whichever_first():
     clock = Clock()
-    buffer = IngestBuffer(max_events=100, max_messages=10, max_wait=1.0, clock=clock)
+    buffer = BatchBuffer(max_events=100, max_messages=10, max_wait=1.0, clock=clock)
     assert buffer.time_left() is None and not buffer.ready()
     buffer.add("a", 60)
     assert not buffer.ready()
