@@ -7,6 +7,7 @@ from nameko.dependency_providers import Config
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from gateway_http.authn import Authenticator
+from gateway_http.routes.analytics import AnalyticsRoutes
 from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
 from gateway_http.routes.campaigns import CampaignRoutes
@@ -14,7 +15,9 @@ from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
 
 
-class GatewayService(OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes):
+class GatewayService(
+    OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes, AnalyticsRoutes
+):
     name = "gateway_http"
 
     config = Config()
@@ -24,3 +27,4 @@ class GatewayService(OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, Appli
     users_rpc = DeadlineRpcProxy("users")
     campaigns_rpc = DeadlineRpcProxy("campaigns")
     applications_rpc = DeadlineRpcProxy("applications")
+    analytics_rpc = DeadlineRpcProxy("analytics")

@@ -27,6 +27,9 @@ DATABASE_URL = os.environ.get(
     "FUZZ_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_fuzz"
 )
 REDIS_URL = os.environ.get("FUZZ_REDIS_URL", "redis://127.0.0.1:6379/14")
+CLICKHOUSE_URL = os.environ.get(
+    "FUZZ_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_fuzz"
+)
 MAX_TIME = os.environ.get("FUZZ_MAX_TIME", "60")
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "20")
 PASSWORD = "fuzzing password 2026"  # noqa: S105 - throwaway accounts in a scratch database
@@ -109,12 +112,14 @@ def main() -> None:
     from scripts import migrate
 
     os.environ["DATABASE_URL"] = DATABASE_URL
+    os.environ["CLICKHOUSE_URL"] = CLICKHOUSE_URL
     migrate.main()
     port = free_port()
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
+        "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "RATE_LIMIT_PER_IP": "1000000/minute",
         "RATE_LIMIT_PER_SUBJECT": "1000000/minute",
         "LOGIN_ATTEMPTS_PER_IP": "1000000/minute",

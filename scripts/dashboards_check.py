@@ -5,7 +5,7 @@ It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, fre
 Prometheus (Debian's package) scraping every process each second with the alerting and recording
 rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
 sign-ins, /me, refused requests, a rate-limit breach, a campaign published, applied to and
-accepted), then runs each panel's query.
+accepted, analytics events for it), then runs each panel's query.
 
 A query that does not parse fails. A query that returns no data fails, unless what exports its
 metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ DATABASE_URL = os.environ.get(
     "DASHBOARDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_dashboards"
 )
 REDIS_URL = os.environ.get("DASHBOARDS_REDIS_URL", "redis://127.0.0.1:6379/13")
+CLICKHOUSE_URL = os.environ.get(
+    "DASHBOARDS_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_dashboards"
+)
 VHOST = os.environ.get("DASHBOARDS_VHOST", "influencer_dashboards")
 RABBITMQ_METRICS = "127.0.0.1:15692"
 PER_SUBJECT_LIMIT = 20  # low, so the load provokes 429s and the rate-limit panels have data
@@ -62,7 +66,15 @@ EXPORTERS: list[tuple[str, str]] = [
     (r"\brabbitmq_", "rabbitmq"),
 ]
 # Exporters whose metrics the generated load is expected to produce.
-LOADED_EXPORTERS = {"gateway_http", "auth", "users", "campaigns", "applications", "rabbitmq"}
+LOADED_EXPORTERS = {
+    "gateway_http",
+    "auth",
+    "users",
+    "campaigns",
+    "applications",
+    "analytics",
+    "rabbitmq",
+}
 
 
 def exporter_of(expr: str) -> str:
@@ -85,42 +97,62 @@ def put(base: str, path: str, body: Any, token: str) -> requests.Response:
     return requests.put(f"{base}/api/v1{path}", json=body, headers=headers, timeout=15)
 
 
-def signed_up(base: str, role: str) -> tuple[dict[str, str], str]:
-    """A new account of `role`: (its credentials, an access token)."""
+@dataclass
+class Account:
+    credentials: dict[str, str]
+    id: str
+    token: str
+
+
+def signed_up(base: str, role: str, profile: dict[str, Any] | None = None) -> Account:
+    """A new account of `role`, signed in, with `profile` if given."""
     credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
-    post(base, "/auth/register", {**credentials, "role": role})
-    return credentials, post(base, "/auth/login", credentials).json()["access_token"]
+    user_id = post(base, "/auth/register", {**credentials, "role": role}).json()["id"]
+    token = post(base, "/auth/login", credentials).json()["access_token"]
+    if profile is not None:
+        put(base, "/me/profile", profile, token).raise_for_status()
+    return Account(credentials, user_id, token)
 
 
 def sign_up_and_use(base: str) -> None:
     for role in ("brand", "creator"):
-        credentials, token = signed_up(base, role)
-        post(base, "/auth/register", {**credentials, "role": role})  # 409: expected_error
-        requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
-        post(base, "/auth/login", {**credentials, "password": "wrong password!"})  # 401
+        account = signed_up(base, role)
+        post(base, "/auth/register", {**account.credentials, "role": role})  # 409: expected_error
+        requests.get(
+            f"{base}/api/v1/me", headers={"Authorization": f"Bearer {account.token}"}, timeout=15
+        )
+        post(base, "/auth/login", {**account.credentials, "password": "wrong password!"})  # 401
         post(base, "/auth/register", {"email": "not an email"})  # 422
         requests.get(f"{base}/api/v1/me", timeout=15)  # 401 without a token
 
 
 def breach_rate_limit(base: str) -> None:
-    _, token = signed_up(base, "brand")
+    token = signed_up(base, "brand").token
     for _ in range(PER_SUBJECT_LIMIT + 5):
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
 
-def run_marketplace(base: str) -> None:
-    """A brand publishes a campaign, a creator applies, the brand accepts, then pauses it."""
-    _, brand = signed_up(base, "brand")
-    put(base, "/me/profile", {"company_name": "Dashboards Ltd"}, brand).raise_for_status()
-    _, creator = signed_up(base, "creator")
-    profile = {
-        "display_name": "Dash Creator",
-        "portfolio_url": "https://creator.example.com",
-        "platforms": [
-            {"platform": "instagram", "handle": "@dash", "followers": 5000, "engagement_rate": 0.05}
-        ],
-    }
-    put(base, "/me/profile", profile, creator).raise_for_status()
+def campaign_with_accepted_creator(base: str) -> tuple[str, str, str]:
+    """A brand publishes a campaign, a creator applies, the brand accepts:
+    (brand token, campaign id, creator id)."""
+    brand = signed_up(base, "brand", {"company_name": "Dash Co", "country": "DE"})
+    creator = signed_up(
+        base,
+        "creator",
+        {
+            "display_name": "Dash Creator",
+            "portfolio_url": "https://dash-creator.example.com",
+            "country": "DE",
+            "platforms": [
+                {
+                    "platform": "instagram",
+                    "handle": "@dash",
+                    "followers": 50_000,
+                    "engagement_rate": 0.04,
+                },
+            ],
+        },
+    )
     now = dt.datetime.now(dt.UTC)
     campaign = post(
         base,
@@ -129,31 +161,78 @@ def run_marketplace(base: str) -> None:
             "title": "Dashboards check",
             "brief": "Generated load",
             "platforms": ["instagram"],
-            "deliverables": [{"type": "post", "platform": "instagram", "quantity": 1}],
+            "deliverables": [{"type": "reel", "platform": "instagram", "quantity": 1}],
             "budget": {"amount": 100_000, "currency": "EUR"},
             "compensation": "fixed",
-            "application_deadline": (now + dt.timedelta(days=7)).isoformat(),
-            "starts_at": (now + dt.timedelta(days=8)).isoformat(),
+            "application_deadline": (now + dt.timedelta(days=5)).isoformat(),
+            "starts_at": (now + dt.timedelta(days=6)).isoformat(),
             "ends_at": (now + dt.timedelta(days=30)).isoformat(),
             "max_creators": 2,
         },
-        brand,
+        brand.token,
     )
     campaign.raise_for_status()
     campaign_id = campaign.json()["id"]
-    post(base, f"/campaigns/{campaign_id}/publish", token=brand).raise_for_status()
+    post(base, f"/campaigns/{campaign_id}/publish", token=brand.token).raise_for_status()
     application = post(
         base,
         f"/campaigns/{campaign_id}/applications",
-        {"pitch": "Generated load", "proposed_rate": {"amount": 20_000, "currency": "EUR"}},
-        creator,
+        {"pitch": "Generated load", "proposed_rate": {"amount": 10_000, "currency": "EUR"}},
+        creator.token,
     )
     application.raise_for_status()
-    post(base, f"/applications/{application.json()['id']}/accept", token=brand).raise_for_status()
+    accepted = post(base, f"/applications/{application.json()['id']}/accept", token=brand.token)
+    accepted.raise_for_status()
+    return brand.token, campaign_id, creator.id
+
+
+# Made by the first round's marketplace step; later steps (analytics, chat) reuse it.
+MARKETPLACE: list[tuple[str, str, str]] = []
+
+
+def run_marketplace(base: str) -> None:
+    marketplace = campaign_with_accepted_creator(base)
+    if not MARKETPLACE:
+        MARKETPLACE.append(marketplace)
+        return
+    brand, campaign_id, _ = marketplace  # later rounds also pause theirs
     post(base, f"/campaigns/{campaign_id}/pause", token=brand).raise_for_status()
 
 
-LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit, run_marketplace]
+def ingest_analytics_events(base: str) -> None:
+    brand, campaign_id, creator_id = MARKETPLACE[0]
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "campaign_id": campaign_id,
+            "creator_id": creator_id,
+            "event_type": ("impression", "click", "like", "conversion")[n % 4],
+            "ts": (now - dt.timedelta(minutes=n)).isoformat(),
+            "platform": "instagram",
+            "value": 500 if n % 4 == 3 else 0,
+        }
+        for n in range(200)
+    ]
+    # The first batch may come before analytics has heard of the accept: retry for a while.
+    wait_for(
+        lambda: post(base, "/analytics/events", {"events": events}, brand).status_code == 202,
+        30,
+        "analytics events accepted",
+    )
+    requests.get(
+        f"{base}/api/v1/campaigns/{campaign_id}/analytics/summary",
+        headers={"Authorization": f"Bearer {brand}"},
+        timeout=15,
+    )
+
+
+LOAD_STEPS: list[Callable[[str], None]] = [
+    sign_up_and_use,
+    breach_rate_limit,
+    run_marketplace,
+    ingest_analytics_events,
+]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
 
@@ -262,9 +341,10 @@ def main() -> int:
         # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
         # 15 minutes must not be throttled by the per-IP login limit
         "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
+        "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
     }
-    migrate_database(DATABASE_URL)
+    migrate_database(DATABASE_URL, CLICKHOUSE_URL)
     processes = default_processes(gateway_port, metrics_base)
     targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
     for process in processes:

@@ -56,13 +56,18 @@ def delete_vhost(name: str) -> None:
     requests.delete(f"{RABBIT_API}/vhosts/{name}", timeout=10)
 
 
-def migrate_database(url: str) -> None:
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
+def migrate_database(url: str, clickhouse_url: str | None = None) -> None:
+    """Migrate PostgreSQL `url` and (when given) the ClickHouse database at `clickhouse_url`."""
+    overrides = {"DATABASE_URL": url}
+    if clickhouse_url is not None:
+        overrides["CLICKHOUSE_URL"] = clickhouse_url
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     try:
         migrate.main()
     finally:
-        if previous is None:
-            del os.environ["DATABASE_URL"]
-        else:
-            os.environ["DATABASE_URL"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value

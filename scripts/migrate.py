@@ -1,5 +1,7 @@
-"""Create the database if it is missing, then upgrade every service schema to head."""
+"""Create the database if it is missing, then upgrade every service schema to head; the same
+for analytics' ClickHouse database (CLICKHOUSE_URL)."""
 
+import os
 import sys
 from configparser import ConfigParser
 
@@ -9,7 +11,8 @@ from alembic.config import Config
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from services.common.config import PROJECT_ROOT
+from services.analytics import clickhouse_schema
+from services.common.config import PROJECT_ROOT, load_config
 from services.common.migrations import database_url
 
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
@@ -52,6 +55,13 @@ def main() -> None:
         command.upgrade(Config(str(ALEMBIC_INI), ini_section=section), "head")
     print(
         f"migrated {', '.join(service_sections())} on {make_url(url).render_as_string()}",
+        file=sys.stderr,
+    )
+    clickhouse_url = os.environ.get("CLICKHOUSE_URL") or load_config()["CLICKHOUSE_URL"]
+    applied = clickhouse_schema.migrate(clickhouse_url)
+    print(
+        f"migrated ClickHouse {clickhouse_schema.database_of(clickhouse_url)}"
+        f" ({len(applied)} new migrations)",
         file=sys.stderr,
     )
 

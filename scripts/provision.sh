@@ -68,11 +68,7 @@ apt_install deck docker-compose prometheus
 clickhouse_up() { clickhouse-client --host 127.0.0.1 --query "SELECT 1"; }
 if ! clickhouse_up >/dev/null 2>&1; then
   log "starting ClickHouse"
-  as_root mkdir -p /var/lib/clickhouse /var/log/clickhouse-server
-  as_root chown -R clickhouse:clickhouse /var/lib/clickhouse /var/log/clickhouse-server 2>/dev/null || true
-  as_root start-stop-daemon --start --oknodo --background --chuid clickhouse \
-    --exec /usr/sbin/clickhouse-server -- --config-file=/etc/clickhouse-server/config.xml
-  wait_for ClickHouse 60 clickhouse_up
+  bash scripts/clickhouse.sh start
 fi
 
 log "PostgreSQL, Redis, RabbitMQ and ClickHouse are up"

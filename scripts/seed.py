@@ -1,13 +1,15 @@
 """Demo data on the running stack (`make run` in another terminal), through the public API:
 brands with profiles, creators with platforms, campaigns in every state, applications in every
-status. Idempotent: existing accounts are reused and a brand that already has campaigns gets
-no new ones.
+status, and two weeks of analytics events for every campaign with an accepted creator.
+Idempotent: existing accounts are reused and a brand that already has campaigns gets no new ones.
 """
 
 import datetime as dt
 import os
 import random
 import sys
+import time
+import uuid
 from typing import Any
 
 import requests
@@ -109,6 +111,25 @@ class Api:
         if response.status_code >= 400:
             sys.exit(f"{method} {path} failed: {response.status_code} {response.text}")
         return response.json() if response.content else None
+
+    def ingest(self, token: str, events: list[dict[str, Any]], wait_seconds: float = 30) -> None:
+        """Analytics learns of an accept from an event; until then the creator is refused."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            response = self.session.post(
+                f"{BASE_URL}/analytics/events",
+                json={"events": events},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            if response.status_code == 202:
+                return
+            waiting = response.status_code == 422 and all(
+                e["code"] == "creator_not_on_campaign" for e in response.json()["errors"]
+            )
+            if not waiting or time.monotonic() > deadline:
+                sys.exit(f"ingesting events failed: {response.status_code} {response.text}")
+            time.sleep(0.5)
 
     def account(self, email: str, role: str, name: str) -> tuple[str, str]:
         body = {"email": email, "password": DEMO_PASSWORD, "role": role, "display_name": name}
@@ -246,11 +267,52 @@ def seed_campaigns(
             applications, ["accept", "shortlist", "reject"], strict=False
         ):
             api.call("POST", f"/applications/{application['id']}/{action}", token)
+            if action == "accept":
+                events = demo_events(cid, application["creator_id"], platform)
+                for start in range(0, len(events), 1000):
+                    api.ingest(token, events[start : start + 1000])
         if state in ("paused", "closed"):
             api.call("POST", f"/campaigns/{cid}/pause", token)
         if state == "closed":
             api.call("POST", f"/campaigns/{cid}/close", token)
-        print(f"campaign {state:9} {title} ({len(applications)} applications)")
+        print(f"campaign {state:9} {title} ({len(applications)} applications, analytics events)")
+
+
+EVENT_MIX = [
+    ("impression", 70),
+    ("view", 14),
+    ("click", 6),
+    ("like", 5),
+    ("comment", 1),
+    ("share", 1),
+    ("save", 1),
+    ("follow", 1),
+    ("conversion", 1),
+]
+
+
+def demo_events(campaign_id: str, creator_id: str, platform: str) -> list[dict[str, Any]]:
+    """Two weeks of a post's life: busy at first, then tailing off; a few conversions."""
+    now = dt.datetime.now(dt.UTC)
+    types, weights = zip(*EVENT_MIX, strict=True)
+    events = []
+    for _ in range(RANDOM.randint(2500, 4000)):
+        age = dt.timedelta(seconds=int(RANDOM.triangular(60, 14 * 86400, 60)))
+        event_type = RANDOM.choices(types, weights)[0]
+        events.append(
+            {
+                "event_id": str(uuid.UUID(int=RANDOM.getrandbits(128), version=4)),
+                "campaign_id": campaign_id,
+                "creator_id": creator_id,
+                "event_type": event_type,
+                "ts": (now - age).isoformat(),
+                "platform": platform,
+                "value": RANDOM.randint(15, 120) * 100 if event_type == "conversion" else 0,
+                "country": RANDOM.choice(["DE", "FR", "US", "ES", "AT"]),
+                "device": RANDOM.choice(["mobile", "mobile", "mobile", "desktop", "tablet"]),
+            }
+        )
+    return events
 
 
 if __name__ == "__main__":

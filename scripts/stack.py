@@ -66,6 +66,12 @@ def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> lis
             rpc_service="applications",
         ),
         Process(
+            "analytics",
+            [*NAMEKO, "services.analytics.service:AnalyticsService"],
+            env={"METRICS_PORT": str(metrics_base + 6)},
+            rpc_service="analytics",
+        ),
+        Process(
             "gateway_http",
             [*NAMEKO, "gateway_http.service:GatewayService"],
             env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},

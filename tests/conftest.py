@@ -1,6 +1,7 @@
-"""Shared test wiring. Tests run against the real local PostgreSQL, Redis and RabbitMQ, isolated
-from a running `make run` stack: database influencer_test, Redis db 15, a RabbitMQ vhost per test
-(nameko's rabbit_config fixture) or the influencer_e2e vhost for whole-stack tests."""
+"""Shared test wiring. Tests run against the real local PostgreSQL, Redis, RabbitMQ and ClickHouse,
+isolated from a running `make run` stack: database influencer_test, Redis db 15, ClickHouse
+database analytics_test, a RabbitMQ vhost per test (nameko's rabbit_config fixture) or the
+influencer_e2e vhost for whole-stack tests."""
 
 import eventlet
 
@@ -23,7 +24,10 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_test"
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SERVICE_SCHEMAS = ("auth", "users", "campaigns", "applications")
+TEST_CLICKHOUSE_URL = os.environ.get(
+    "TEST_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_test"
+)
+SERVICE_SCHEMAS = ("auth", "users", "campaigns", "applications", "analytics")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
@@ -42,7 +46,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
 def migrated_database() -> Iterator[Engine]:
     from scripts.isolated_stack import migrate_database
 
-    migrate_database(TEST_DATABASE_URL)
+    migrate_database(TEST_DATABASE_URL, TEST_CLICKHOUSE_URL)
     engine = create_engine(sqlalchemy_url(TEST_DATABASE_URL))
     yield engine
     engine.dispose()
@@ -69,6 +73,20 @@ def db_engine(migrated_database: Engine) -> Engine:
 
 
 @pytest.fixture
+def clickhouse(migrated_database: Engine) -> Iterator[Any]:
+    """A client on the test ClickHouse database, created afresh for the test. (Not TRUNCATE:
+    ClickHouse 18.16 deletes truncated parts lazily, and a server restart brings them back.)"""
+    from dependencies.clickhouse import make_client
+    from services.analytics import clickhouse_schema
+
+    clickhouse_schema.drop(TEST_CLICKHOUSE_URL)
+    clickhouse_schema.migrate(TEST_CLICKHOUSE_URL)
+    client = make_client(TEST_CLICKHOUSE_URL)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
 def redis_client() -> Iterator[redis_lib.Redis]:
     client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
     client.flushdb()
@@ -83,6 +101,7 @@ def base_config() -> dict[str, Any]:
     config = load_config()
     config["DATABASE_URL"] = TEST_DATABASE_URL
     config["REDIS_URL"] = TEST_REDIS_URL
+    config["CLICKHOUSE_URL"] = TEST_CLICKHOUSE_URL
     config["METRICS_PORT"] = 0
     return config
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from scripts.isolated_stack import delete_vhost, free_metrics_base, free_port, fresh_vhost
 from scripts.stack import Stack, default_processes
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.conftest import TEST_CLICKHOUSE_URL, TEST_DATABASE_URL, TEST_REDIS_URL
 
 E2E_VHOST = os.environ.get("E2E_VHOST", "influencer_e2e")
 
@@ -35,6 +35,8 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "AMQP_URI": fresh_vhost(E2E_VHOST),
         "DATABASE_URL": TEST_DATABASE_URL,
         "REDIS_URL": TEST_REDIS_URL,
+        "CLICKHOUSE_URL": TEST_CLICKHOUSE_URL,
+        "ANALYTICS_REPORT_CACHE_SECONDS": "0",
         "RATE_LIMIT_PER_IP": "1000/minute",
         "LOG_LEVEL": "WARNING",
     }
@@ -50,6 +52,6 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
 
 
 @pytest.fixture
-def api(running_stack: RunningStack, db_engine: Engine, redis_client) -> RunningStack:
-    """The running stack with an empty database and Redis for this test."""
+def api(running_stack: RunningStack, db_engine: Engine, redis_client, clickhouse) -> RunningStack:
+    """The running stack with an empty database, Redis and ClickHouse for this test."""
     return running_stack

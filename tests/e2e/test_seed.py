@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from services.common.config import PROJECT_ROOT
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +51,14 @@ def test_seed_builds_a_marketplace_and_can_run_again(api):
     assert {"accepted", "shortlisted", "rejected", "submitted"} <= {a["status"] for a in received}
     creators = requests.get(api.url("/api/v1/creators?limit=100"), headers=headers, timeout=10)
     assert len(creators.json()["items"]) == 8
+
+    def impressions(campaign):
+        url = api.url(f"/api/v1/campaigns/{campaign['id']}/analytics/summary")
+        return requests.get(url, headers=headers, timeout=10).json()["impressions"]
+
+    live = [c for c in mine.json()["items"] if c["status"] != "draft"]
+    # Campaigns with an accepted creator have events (written by analytics a moment later).
+    wait_until(lambda: sum(impressions(c) > 0 for c in live) >= 2, timeout=30, interval=0.5)
 
     second = run_seed(api)
     assert "created" not in second

@@ -78,3 +78,35 @@ def test_marketplace_business_counters_count_what_was_committed(api):
         (accepted, applications_before, applications_after),
     ]:
         assert after[key] == before.get(key, 0.0) + 1, key
+
+
+def analytics_totals(running_stack) -> dict[str, float]:
+    """analytics_* samples summed over their labels."""
+    totals: dict[str, float] = {}
+    for (name, _), value in process_metrics(running_stack, "analytics").items():
+        if name.startswith("analytics_"):
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
+def test_the_dashboards_load_step_feeds_the_analytics_panels(api):
+    """scripts/dashboards_check.py's marketplace and analytics steps, against this stack: the
+    counter and the insert histogram the dashboards query move."""
+    from scripts.dashboards_check import MARKETPLACE, ingest_analytics_events, run_marketplace
+
+    before = analytics_totals(api)
+    MARKETPLACE.clear()
+    run_marketplace(api.base_url)
+    ingest_analytics_events(api.base_url)
+    MARKETPLACE.clear()
+    wait_until(
+        lambda: (
+            analytics_totals(api).get("analytics_events_ingested_total", 0.0)
+            >= before.get("analytics_events_ingested_total", 0.0) + 200
+        ),
+        timeout=20,
+    )
+    after = analytics_totals(api)
+    assert after["analytics_insert_batch_duration_seconds_count"] > before.get(
+        "analytics_insert_batch_duration_seconds_count", 0.0
+    )

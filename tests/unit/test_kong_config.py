@@ -56,6 +56,14 @@ def test_no_authenticated_api_route_bypasses_kong_jwt():
     assert plugin(kong_route("api-public"), "jwt") is None
 
 
+def test_only_event_ingestion_reaches_the_gateway_without_a_jwt_for_ingestion_keys():
+    ingest = kong_route("api-ingest")
+    assert plugin(ingest, "jwt") is None
+    assert ingest["methods"] == ["POST"]
+    covered = [url for url in api_routes(authenticated=True) if matches(ingest["paths"][0], url)]
+    assert covered == ["/api/v1/analytics/events"]
+
+
 @pytest.mark.parametrize("route", ["api", "ws"])
 def test_jwt_checks_signature_by_kid_and_expiry(route):
     config = plugin(kong_route(route), "jwt")["config"]

@@ -35,6 +35,14 @@ EXPECTED = {
     ("post", "/api/v1/applications/{application_id}/accept"),
     ("post", "/api/v1/applications/{application_id}/reject"),
     ("post", "/api/v1/applications/{application_id}/withdraw"),
+    ("post", "/api/v1/analytics/events"),
+    ("get", "/api/v1/campaigns/{campaign_id}/analytics/summary"),
+    ("get", "/api/v1/campaigns/{campaign_id}/analytics/timeseries"),
+    ("get", "/api/v1/campaigns/{campaign_id}/analytics/creators"),
+    ("get", "/api/v1/campaigns/{campaign_id}/analytics/platforms"),
+    ("post", "/api/v1/analytics/ingestion-keys"),
+    ("get", "/api/v1/analytics/ingestion-keys"),
+    ("delete", "/api/v1/analytics/ingestion-keys/{key_id}"),
 }
 
 

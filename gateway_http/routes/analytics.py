@@ -1,0 +1,143 @@
+"""/api/v1/analytics/events (ingest), /api/v1/campaigns/{id}/analytics/* (reports) and
+/api/v1/analytics/ingestion-keys (admins)."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway_http.authn import RequestAuthenticator
+from gateway_http.bodies import json_response, no_content, read_json
+from gateway_http.caller import caller, query_params
+from gateway_http.edge import RouteSpec, route
+from services.analytics.schemas import (
+    AnalyticsQuery,
+    CreatorBreakdown,
+    EventBatch,
+    IngestionKeyCreate,
+    IngestionKeyCreated,
+    IngestionKeyList,
+    IngestResult,
+    PlatformBreakdown,
+    Summary,
+    TimeSeries,
+)
+
+INGESTION_KEY_HEADER = "X-Ingestion-Key"
+NOT_FOUND = "no such campaign (or a draft of another brand)"
+
+
+def _report_spec(summary: str, model: type) -> RouteSpec:
+    return RouteSpec(
+        summary,
+        "analytics",
+        query_model=AnalyticsQuery,
+        responses={200: model, 403: "not the campaign's brand", 404: NOT_FOUND},
+    )
+
+
+class AnalyticsRoutes:
+    auth: RequestAuthenticator
+    analytics_rpc: Any
+
+    @route(
+        "POST",
+        "/api/v1/analytics/events",
+        RouteSpec(
+            "Ingest a batch of up to 1,000 events (the campaign's brand, its accepted creators, "
+            "or an ingestion key); all or nothing",
+            "analytics",
+            body=EventBatch,
+            responses={
+                202: IngestResult,
+                422: "invalid events (errors[] names each by index); nothing was stored",
+            },
+            headers={INGESTION_KEY_HEADER: "an ingestion key, instead of a bearer token"},
+        ),
+    )
+    def ingest_events(self, request: Request) -> Response:
+        key = request.headers.get(INGESTION_KEY_HEADER)
+        if key is not None:
+            body = read_json(request)
+            return json_response(self.analytics_rpc.ingest_with_key(key, body), status=202)
+        principal = self.auth.require(request, "brand", "creator")
+        body = read_json(request)
+        return json_response(self.analytics_rpc.ingest(caller(principal), body), status=202)
+
+    @route(
+        "GET",
+        "/api/v1/campaigns/<campaign_id>/analytics/summary",
+        _report_spec("Campaign summary: reach, engagement, conversions, spend efficiency", Summary),
+    )
+    def analytics_summary(self, request: Request, campaign_id: str) -> Response:
+        return self._report(request, "summary", campaign_id)
+
+    @route(
+        "GET",
+        "/api/v1/campaigns/<campaign_id>/analytics/timeseries",
+        _report_spec("One metric per hour or day, zero-filled, in a time zone", TimeSeries),
+    )
+    def analytics_timeseries(self, request: Request, campaign_id: str) -> Response:
+        return self._report(request, "timeseries", campaign_id)
+
+    @route(
+        "GET",
+        "/api/v1/campaigns/<campaign_id>/analytics/creators",
+        _report_spec("Figures per creator, sorted by `metric` (largest first)", CreatorBreakdown),
+    )
+    def analytics_creators(self, request: Request, campaign_id: str) -> Response:
+        return self._report(request, "creators", campaign_id)
+
+    @route(
+        "GET",
+        "/api/v1/campaigns/<campaign_id>/analytics/platforms",
+        _report_spec("Figures per platform, sorted by `metric` (largest first)", PlatformBreakdown),
+    )
+    def analytics_platforms(self, request: Request, campaign_id: str) -> Response:
+        return self._report(request, "platforms", campaign_id)
+
+    def _report(self, request: Request, report: str, campaign_id: str) -> Response:
+        principal = self.auth.require(request, "brand", "admin")
+        answer = getattr(self.analytics_rpc, report)(
+            caller(principal), campaign_id, query_params(request)
+        )
+        return json_response(answer)
+
+    @route(
+        "POST",
+        "/api/v1/analytics/ingestion-keys",
+        RouteSpec(
+            "Create an ingestion key (admins); the key is shown only in this answer",
+            "analytics",
+            body=IngestionKeyCreate,
+            responses={201: IngestionKeyCreated},
+        ),
+    )
+    def create_ingestion_key(self, request: Request) -> Response:
+        principal = self.auth.require(request, "admin")
+        body = read_json(request)
+        return json_response(
+            self.analytics_rpc.create_ingestion_key(caller(principal), body), status=201
+        )
+
+    @route(
+        "GET",
+        "/api/v1/analytics/ingestion-keys",
+        RouteSpec("Ingestion keys (admins)", "analytics", responses={200: IngestionKeyList}),
+    )
+    def list_ingestion_keys(self, request: Request) -> Response:
+        principal = self.auth.require(request, "admin")
+        return json_response(self.analytics_rpc.list_ingestion_keys(caller(principal)))
+
+    @route(
+        "DELETE",
+        "/api/v1/analytics/ingestion-keys/<key_id>",
+        RouteSpec(
+            "Revoke an ingestion key (admins)",
+            "analytics",
+            responses={204: None, 404: "no such ingestion key"},
+        ),
+    )
+    def revoke_ingestion_key(self, request: Request, key_id: str) -> Response:
+        principal = self.auth.require(request, "admin")
+        self.analytics_rpc.revoke_ingestion_key(caller(principal), key_id)
+        return no_content()

@@ -1,0 +1,174 @@
+"""Event ingestion: who may send what (checked before anything is queued) and the
+de-duplicating write to ClickHouse.
+
+A batch is all or nothing: one bad event rejects the whole batch with an error per bad event,
+so a client never has to work out which part of a batch was kept.
+"""
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from clickhouse_driver import Client
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.analytics import warehouse
+from services.analytics.directory import CampaignDirectory
+from services.analytics.schemas import MAX_BATCH, AnalyticsEvent
+from services.common.errors import InvalidInput
+from services.common.schemas import field_errors, nul_characters
+
+MAX_AGE = dt.timedelta(days=90)
+MAX_SKEW = dt.timedelta(minutes=5)
+EVENT = TypeAdapter(AnalyticsEvent)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A brand or creator (user_id), or an ingestion key (brand_id: the brand it is limited to,
+    None for every campaign)."""
+
+    kind: Literal["brand", "creator", "key"]
+    user_id: str | None = None
+    brand_id: str | None = None
+
+
+def _error(index: int, name: str, message: str, code: str) -> dict[str, Any]:
+    return {"field": f"events.{index}.{name}", "message": message, "code": code}
+
+
+def parse_events(body: Any) -> tuple[list[AnalyticsEvent | None], list[dict[str, Any]]]:
+    """Validate each event on its own so every bad one is reported, not just the first."""
+    items = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) != {"events"} or not isinstance(items, list):
+        raise InvalidInput(
+            'body must be {"events": [...]}',
+            [{"field": "events", "message": "a list of events is required", "code": "type"}],
+        )
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(
+            f"a batch holds 1 to {MAX_BATCH} events",
+            [{"field": "events", "message": f"got {len(items)}", "code": "batch_size"}],
+        )
+    parsed: list[AnalyticsEvent | None] = []
+    errors = []
+    for index, item in enumerate(items):
+        if problems := nul_characters(item, f"events.{index}"):
+            errors.extend(problems)
+            parsed.append(None)
+            continue
+        try:
+            parsed.append(EVENT.validate_python(item))
+        except ValidationError as exc:
+            parsed.append(None)
+            for problem in field_errors(exc):
+                errors.append({**problem, "field": f"events.{index}.{problem['field']}"})
+    return parsed, errors
+
+
+def check_events(
+    sender: Sender, body: Any, directory: CampaignDirectory, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The batch's events in JSON form, ready to queue, or InvalidInput listing every bad one."""
+    parsed, errors = parse_events(body)
+    valid = [event for event in parsed if event is not None]
+    campaigns = directory.campaigns({str(e.campaign_id) for e in valid})
+    accepted = directory.accepted(
+        {(str(e.campaign_id), str(e.creator_id)) for e in valid if str(e.campaign_id) in campaigns}
+    )
+    for index, event in enumerate(parsed):
+        if event is None:
+            continue
+        if event.ts > now + MAX_SKEW:
+            errors.append(_error(index, "ts", "is in the future", "ts_in_future"))
+        elif event.ts < now - MAX_AGE:
+            errors.append(_error(index, "ts", "is older than 90 days", "ts_too_old"))
+        campaign = campaigns.get(str(event.campaign_id))
+        if campaign is None or not _may_report_for(sender, campaign.brand_id):
+            errors.append(
+                _error(index, "campaign_id", "no such campaign (or not yours)", "unknown_campaign")
+            )
+            continue
+        if sender.kind == "creator" and str(event.creator_id) != sender.user_id:
+            errors.append(
+                _error(index, "creator_id", "creators report their own events", "not_own_events")
+            )
+        elif (str(event.campaign_id), str(event.creator_id)) not in accepted:
+            errors.append(
+                _error(
+                    index,
+                    "creator_id",
+                    "this creator is not accepted on the campaign",
+                    "creator_not_on_campaign",
+                )
+            )
+    if errors:
+        bad = len({e["field"].split(".")[1] for e in errors if e["field"].count(".") >= 1})
+        raise InvalidInput(f"{bad} of {len(parsed)} events are invalid; nothing was stored", errors)
+    return [event.model_dump(mode="json") for event in valid]
+
+
+def _may_report_for(sender: Sender, brand_id: str) -> bool:
+    if sender.kind == "brand":
+        return sender.user_id == brand_id
+    if sender.kind == "key":
+        return sender.brand_id is None or sender.brand_id == brand_id
+    return True  # a creator: limited to campaigns it is accepted on, checked per event
+
+
+def first_of_each(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            unique.append(event)
+    return unique
+
+
+def write_events(
+    session: Session,
+    clickhouse: Client,
+    events: Sequence[dict[str, Any]],
+    check_existing: bool,
+    observe_insert: Callable[[float], None] = lambda seconds: None,
+) -> list[dict[str, Any]]:
+    """Insert the events not written before; return them. The ids are claimed in `session`'s
+    transaction, which the caller commits only after the insert succeeded: a duplicate of an
+    event in flight waits on the claim and is then skipped. `check_existing` (after a failed
+    attempt or a redelivery) also asks ClickHouse, for an insert that landed although its
+    transaction did not commit."""
+    unique = first_of_each(events)
+    if not unique:
+        return []
+    claimed = set(
+        session.execute(
+            text(
+                "INSERT INTO analytics.seen_events (event_id) "
+                "SELECT unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {"ids": [event["event_id"] for event in unique]},
+        ).scalars()
+    )
+    fresh = [event for event in unique if uuid.UUID(event["event_id"]) in claimed]
+    if check_existing and fresh:
+        stored = warehouse.existing_event_ids(clickhouse, fresh)
+        fresh = [event for event in fresh if event["event_id"] not in stored]
+    if fresh:
+        started = time.perf_counter()
+        warehouse.insert_events(clickhouse, fresh)
+        observe_insert(time.perf_counter() - started)
+    return fresh
+
+
+def prune_seen(session: Session) -> int:
+    """Forget ids older than the acceptance window: a resent event that old is refused anyway
+    (its ts is more than 90 days ago), so it can no longer become a duplicate."""
+    return session.execute(
+        text("DELETE FROM analytics.seen_events WHERE seen_at < now() - interval '91 days'")
+    ).rowcount

@@ -1,0 +1,215 @@
+"""Campaign analytics for the owning brand or an admin: summary, time series, per-creator and
+per-platform breakdowns. Answers are cached in Redis for a short while (REPORT_CACHE_SECONDS);
+access is checked on every call, before the cache."""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from clickhouse_driver import Client
+
+from services.analytics import figures, warehouse
+from services.analytics.directory import CampaignDirectory, CampaignInfo
+from services.analytics.schemas import AnalyticsQuery
+from services.common.errors import Forbidden, NotFound
+from services.common.schemas import Principal, parse_model
+
+CACHE_PREFIX = "analytics:report:v1"
+
+
+def readable_campaign(
+    directory: CampaignDirectory, principal: Principal, campaign_id: str
+) -> CampaignInfo:
+    campaign = directory.campaign(campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign")
+    if principal.is_admin or (principal.role == "brand" and principal.user_id == campaign.brand_id):
+        return campaign
+    if campaign.status == "draft":  # drafts are invisible to others: do not confirm one exists
+        raise NotFound("no such campaign")
+    raise Forbidden("only the brand that owns this campaign sees its analytics")
+
+
+class ReportCache:
+    def __init__(self, client: redis.Redis | None, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+
+    def get_or_compute(
+        self, kind: str, campaign_id: str, params: dict[str, Any], compute: Callable[[], Any]
+    ) -> Any:
+        if self.client is None or self.ttl_seconds <= 0:
+            return compute()
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+        key = f"{CACHE_PREFIX}:{campaign_id}:{kind}:{digest.hexdigest()[:32]}"
+        cached = self.client.get(key)
+        if cached is not None:
+            return json.loads(cached)
+        result = compute()
+        self.client.set(key, json.dumps(result, default=str), ex=self.ttl_seconds)
+        return result
+
+
+def _prepare(
+    directory: CampaignDirectory, principal: Any, campaign_id: str, query: Any, now: dt.datetime
+) -> tuple[CampaignInfo, AnalyticsQuery, dt.datetime, dt.datetime]:
+    params = parse_model(AnalyticsQuery, query)  # bad input answers 422 before anything else
+    campaign = readable_campaign(directory, parse_model(Principal, principal), campaign_id)
+    figures.zone(params.tz)
+    start, to = figures.resolve_range(params, now)
+    return campaign, params, start, to
+
+
+def _cache_params(params: AnalyticsQuery, start: dt.datetime, to: dt.datetime) -> dict[str, Any]:
+    return {**params.model_dump(mode="json", by_alias=True), "from": start, "to": to}
+
+
+def summary(
+    directory: CampaignDirectory,
+    clickhouse: Client,
+    cache: ReportCache,
+    principal: Any,
+    campaign_id: str,
+    query: Any,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+
+    def compute() -> dict[str, Any]:
+        rollup = figures.hour_aligned(start, to)
+        counts = warehouse.counts_by(clickhouse, campaign.campaign_id, start, to, rollup).get(
+            "", {}
+        )
+        spend = sum(directory.rates(campaign.campaign_id).values())
+        applications, accepted, firsts = warehouse.funnel_inputs(clickhouse, campaign.campaign_id)
+        return {
+            "campaign_id": campaign.campaign_id,
+            "from": start.isoformat(),
+            "to": to.isoformat(),
+            "currency": campaign.currency,
+            **figures.summary(counts, spend),
+            "funnel": figures.funnel(applications, accepted, firsts),
+        }
+
+    return cache.get_or_compute(
+        "summary", campaign.campaign_id, _cache_params(params, start, to), compute
+    )
+
+
+def timeseries(
+    directory: CampaignDirectory,
+    clickhouse: Client,
+    cache: ReportCache,
+    principal: Any,
+    campaign_id: str,
+    query: Any,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+    tz = figures.zone(params.tz)
+
+    def compute() -> dict[str, Any]:
+        rollup = figures.hour_aligned(start, to) and figures.whole_hour_offsets(tz, start, to)
+        granules = warehouse.granule_counts(clickhouse, campaign.campaign_id, start, to, rollup)
+        return {
+            "campaign_id": campaign.campaign_id,
+            "metric": params.metric,
+            "interval": params.interval,
+            "tz": params.tz,
+            "from": start.isoformat(),
+            "to": to.isoformat(),
+            "points": figures.series(granules, start, to, tz, params.interval, params.metric),
+        }
+
+    return cache.get_or_compute(
+        "timeseries", campaign.campaign_id, _cache_params(params, start, to), compute
+    )
+
+
+def creators(
+    directory: CampaignDirectory,
+    clickhouse: Client,
+    cache: ReportCache,
+    principal: Any,
+    campaign_id: str,
+    query: Any,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Every accepted creator (zeros included) and any other creator with events."""
+    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+
+    def compute() -> dict[str, Any]:
+        rollup = figures.hour_aligned(start, to)
+        grouped = warehouse.counts_by(
+            clickhouse, campaign.campaign_id, start, to, rollup, "creator_id"
+        )
+        rates = directory.rates(campaign.campaign_id)
+        items = [
+            {
+                "creator_id": creator_id,
+                **figures.figures(grouped.get(creator_id, {})),
+                "spend": rates.get(creator_id, 0),
+                "accepted": creator_id in rates,
+                "_sort": figures.metric_value(grouped.get(creator_id, {}), params.metric),
+            }
+            for creator_id in sorted(set(grouped) | set(rates))
+        ]
+        return _breakdown(campaign, params, start, to, items, "creator_id")
+
+    return cache.get_or_compute(
+        "creators", campaign.campaign_id, _cache_params(params, start, to), compute
+    )
+
+
+def platforms(
+    directory: CampaignDirectory,
+    clickhouse: Client,
+    cache: ReportCache,
+    principal: Any,
+    campaign_id: str,
+    query: Any,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+
+    def compute() -> dict[str, Any]:
+        rollup = figures.hour_aligned(start, to)
+        grouped = warehouse.counts_by(
+            clickhouse, campaign.campaign_id, start, to, rollup, "platform"
+        )
+        items = [
+            {
+                "platform": platform,
+                **figures.figures(counts),
+                "_sort": figures.metric_value(counts, params.metric),
+            }
+            for platform, counts in grouped.items()
+        ]
+        return _breakdown(campaign, params, start, to, items, "platform")
+
+    return cache.get_or_compute(
+        "platforms", campaign.campaign_id, _cache_params(params, start, to), compute
+    )
+
+
+def _breakdown(
+    campaign: CampaignInfo,
+    params: AnalyticsQuery,
+    start: dt.datetime,
+    to: dt.datetime,
+    items: list[dict[str, Any]],
+    key: str,
+) -> dict[str, Any]:
+    ordered = figures.sort_items(items, "_sort", key)
+    for item in ordered:
+        del item["_sort"]
+    return {
+        "campaign_id": campaign.campaign_id,
+        "from": start.isoformat(),
+        "to": to.isoformat(),
+        "sort": params.metric,
+        "items": ordered,
+    }

@@ -1,0 +1,194 @@
+"""Analytics request bodies, query parameters and views."""
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+
+from services.campaigns.schemas import Timestamp, _plausible_utc
+from services.common.schemas import QueryModel, StrictModel
+from services.users.schemas import Country, Platform
+
+MAX_BATCH = 1000
+
+EventType = Literal[
+    "impression", "click", "view", "like", "comment", "share", "save", "follow", "conversion"
+]
+Device = Literal["mobile", "desktop", "tablet", "tv", "other"]
+Id = Annotated[uuid.UUID, Field(strict=False)]
+Metric = Literal[
+    "impressions",
+    "clicks",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "follows",
+    "engagements",
+    "conversions",
+    "revenue",
+]
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_string(value: object) -> object:
+    # Lax pydantic would also take "0.5" as a Unix time; a query string must spell a date-time.
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+QueryTimestamp = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_plausible_utc)
+]
+
+
+class AnalyticsEvent(StrictModel):
+    """One tracked event. `value` is revenue in the campaign's currency (integer minor units) and
+    counts only on conversions; ts may be up to 90 days old (and at most 5 minutes ahead)."""
+
+    event_id: Id
+    campaign_id: Id
+    creator_id: Id
+    event_type: EventType
+    ts: Timestamp
+    platform: Platform
+    value: int = Field(default=0, ge=0, le=10**12)
+    country: Country | None = None
+    device: Device | None = None
+
+
+class EventBatch(StrictModel):
+    """Up to 1,000 events. Any invalid event rejects the whole batch (nothing is stored)."""
+
+    events: list[AnalyticsEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class IngestResult(StrictModel):
+    """The batch is durably queued: every event will reach the figures (duplicates once)."""
+
+    accepted: int
+    event_ids: list[uuid.UUID]
+
+
+class AnalyticsQuery(QueryModel):
+    """Range [from, to) as RFC 3339 date-times (default: the 30 days up to the next whole hour),
+    time zone for day buckets, bucket size, and the metric a series shows or a breakdown sorts
+    by."""
+
+    from_: QueryTimestamp | None = Field(default=None, alias="from")
+    to: QueryTimestamp | None = None
+    tz: str = Field(default="UTC", max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    interval: Literal["hour", "day"] = "day"
+    metric: Metric = "impressions"
+
+
+class Funnel(StrictModel):
+    """Marketplace figures over the campaign's whole life (not limited by from/to)."""
+
+    applications: int
+    accepted: int
+    acceptance_rate: float | None = Field(description="accepted / applications")
+    conversations: int
+    replied_conversations: int
+    median_first_reply_seconds: float | None = Field(
+        description="per conversation: first message to the other side's first answer"
+    )
+
+
+class Figures(StrictModel):
+    impressions: int
+    clicks: int
+    views: int
+    engagements: int = Field(description="likes + comments + shares + saves")
+    conversions: int
+    revenue: int = Field(description="sum of conversion values, minor units")
+    ctr: float | None = Field(description="clicks / impressions")
+    engagement_rate: float | None = Field(description="engagements / impressions")
+
+
+class Summary(Figures):
+    campaign_id: uuid.UUID
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime
+    currency: str
+    likes: int
+    comments: int
+    shares: int
+    saves: int
+    follows: int
+    spend: int = Field(description="sum of the accepted creators' agreed rates, minor units")
+    cpm: float | None = Field(description="spend per 1,000 impressions, minor units")
+    cpc: float | None = Field(description="spend / clicks, minor units")
+    cpe: float | None = Field(description="spend / engagements, minor units")
+    roi: float | None = Field(description="(revenue - spend) / spend")
+    funnel: Funnel
+
+
+class Point(StrictModel):
+    start: dt.datetime = Field(description="bucket start, in the requested time zone")
+    value: int
+
+
+class TimeSeries(StrictModel):
+    campaign_id: uuid.UUID
+    metric: Metric
+    interval: Literal["hour", "day"]
+    tz: str
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime
+    points: list[Point]
+
+
+class CreatorFigures(Figures):
+    creator_id: uuid.UUID
+    spend: int
+    accepted: bool = Field(description="accepted on the campaign (else: events only)")
+
+
+class PlatformFigures(Figures):
+    platform: str
+
+
+class CreatorBreakdown(StrictModel):
+    campaign_id: uuid.UUID
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime
+    sort: Metric
+    items: list[CreatorFigures]
+
+
+class PlatformBreakdown(StrictModel):
+    campaign_id: uuid.UUID
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime
+    sort: Metric
+    items: list[PlatformFigures]
+
+
+class IngestionKeyCreate(StrictModel):
+    """A service account's key. With brand_id it may only send that brand's campaigns' events."""
+
+    name: str = Field(min_length=1, max_length=200)
+    brand_id: Id | None = None
+
+
+class IngestionKeyView(StrictModel):
+    id: uuid.UUID
+    name: str
+    brand_id: uuid.UUID | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class IngestionKeyCreated(IngestionKeyView):
+    key: str = Field(description="send as X-Ingestion-Key; shown only once")
+
+
+class IngestionKeyList(StrictModel):
+    items: list[IngestionKeyView]

@@ -1,0 +1,198 @@
+"""analytics: event ingestion into ClickHouse, campaign figures, funnel facts. Entrypoints only;
+logic in ingestion.py, reports.py, directory.py, keys.py, funnel.py."""
+
+import datetime as dt
+import logging
+from collections import Counter
+from typing import Any
+
+import eventlet
+import prometheus_client
+from kombu import Queue
+from nameko.dependency_providers import Config
+from nameko.events import event_handler
+from nameko.messaging import Publisher
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from dependencies.batch_consumer import batch_consumer
+from dependencies.clickhouse import ClickHouse
+from dependencies.metrics import Metrics
+from dependencies.postgres import Database
+from dependencies.redis import Redis
+from dependencies.rpc import DeadlineRpcProxy
+from services.analytics import directory, ingestion, keys, reports, warehouse
+from services.analytics.directory import CampaignDirectory
+from services.analytics.funnel import funnel_fact
+from services.common.errors import DomainError, Forbidden, ServiceUnavailable
+from services.common.health import HealthRpc
+from services.common.schemas import Principal, parse_model
+
+log = logging.getLogger(__name__)
+domain_rpc = rpc(expected_exceptions=DomainError)
+INGEST_QUEUE = Queue("analytics.ingest", durable=True)
+RPC_TIMEOUT_SECONDS = 10.0
+FUNNEL_RETRY_SECONDS = 1.0
+
+EVENTS_INGESTED = prometheus_client.Counter(
+    "analytics_events_ingested_total",
+    "Analytics events written to ClickHouse (duplicates not counted).",
+    ["event_type"],
+)
+INSERT_BATCH_DURATION = prometheus_client.Histogram(
+    "analytics_insert_batch_duration_seconds",
+    "Time of one batched insert into ClickHouse's events table.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AnalyticsService(HealthRpc):
+    name = "analytics"
+
+    config = Config()
+    db = Database()
+    redis = Redis()
+    clickhouse = ClickHouse()
+    metrics = Metrics()
+    publish_events = Publisher(declare=[INGEST_QUEUE])
+    campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
+
+    @property
+    def directory(self) -> CampaignDirectory:
+        return CampaignDirectory(self.db, self.campaigns_rpc.campaign_for_applications)
+
+    @property
+    def cache(self) -> reports.ReportCache:
+        seconds = int(self.config.get("ANALYTICS", {}).get("REPORT_CACHE_SECONDS", 30))
+        return reports.ReportCache(self.redis, seconds)
+
+    # Ingestion: checked here, queued durably (persistent message, publisher confirm) before the
+    # caller is answered; written to ClickHouse by store_events in batches.
+
+    @domain_rpc
+    def ingest(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+        caller = parse_model(Principal, principal)
+        if caller.role == "admin":
+            raise Forbidden("admins send events with an ingestion key")
+        kind = "brand" if caller.role == "brand" else "creator"
+        sender = ingestion.Sender(kind, user_id=caller.user_id)
+        return self._queue(sender, body)
+
+    @domain_rpc
+    def ingest_with_key(self, key: str, body: Any) -> dict[str, Any]:
+        return self._queue(keys.sender_for_key(self.db, key), body)
+
+    def _queue(self, sender: ingestion.Sender, body: Any) -> dict[str, Any]:
+        events = ingestion.check_events(sender, body, self.directory, now())
+        try:
+            self.publish_events({"events": events}, routing_key=INGEST_QUEUE.name, mandatory=True)
+        except Exception:
+            log.exception("could not queue %d events", len(events))
+            raise ServiceUnavailable("the events could not be queued; none was accepted") from None
+        return {"accepted": len(events), "event_ids": [event["event_id"] for event in events]}
+
+    @batch_consumer(INGEST_QUEUE.name, count=lambda body: len(body["events"]))
+    def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
+        written = ingestion.write_events(
+            self.db,
+            self.clickhouse,
+            [event for body in bodies for event in body["events"]],
+            check_existing=retry,
+            observe_insert=INSERT_BATCH_DURATION.observe,
+        )
+        for event_type, count in Counter(event["event_type"] for event in written).items():
+            self.metrics.count_on_success(EVENTS_INGESTED.labels(event_type), count)
+        return len(written)
+
+    @timer(interval=3600)
+    def prune_seen_events(self) -> None:
+        ingestion.prune_seen(self.db)
+
+    # Reports
+
+    @domain_rpc
+    def summary(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+        return reports.summary(
+            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+        )
+
+    @domain_rpc
+    def timeseries(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+        return reports.timeseries(
+            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+        )
+
+    @domain_rpc
+    def creators(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+        return reports.creators(
+            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+        )
+
+    @domain_rpc
+    def platforms(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+        return reports.platforms(
+            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+        )
+
+    # Ingestion keys (admins)
+
+    @domain_rpc
+    def create_ingestion_key(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+        return keys.create_key(self.db, parse_model(Principal, principal), body)
+
+    @domain_rpc
+    def list_ingestion_keys(self, principal: dict[str, Any]) -> dict[str, Any]:
+        return keys.list_keys(self.db, parse_model(Principal, principal))
+
+    @domain_rpc
+    def revoke_ingestion_key(self, principal: dict[str, Any], key_id: str) -> None:
+        keys.revoke_key(self.db, parse_model(Principal, principal), key_id)
+
+    # The local copy of campaigns and accepted creators, and funnel facts, from events. Copies
+    # are idempotent upserts; funnel facts are collapsed by event id when read.
+
+    @event_handler("campaigns", "campaign_created")
+    def on_campaign_created(self, payload: dict[str, Any]) -> None:
+        directory.store_campaign(self.db, payload)
+
+    @event_handler("campaigns", "campaign_updated")
+    def on_campaign_updated(self, payload: dict[str, Any]) -> None:
+        directory.store_campaign(self.db, payload)
+
+    @event_handler("campaigns", "campaign_deleted")
+    def on_campaign_deleted(self, payload: dict[str, Any]) -> None:
+        directory.forget_campaign(self.db, payload["campaign_id"])
+
+    @event_handler("campaigns", "campaign_status_changed", requeue_on_error=True)
+    def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
+        directory.store_campaign(self.db, payload)
+        self._record_fact("campaigns", "campaign_status_changed", payload)
+
+    @event_handler("applications", "submitted", requeue_on_error=True)
+    def on_application_submitted(self, payload: dict[str, Any]) -> None:
+        self._record_fact("applications", "submitted", payload)
+
+    @event_handler("applications", "status_changed", requeue_on_error=True)
+    def on_application_status_changed(self, payload: dict[str, Any]) -> None:
+        if payload["status"] == "accepted":
+            directory.store_accepted(self.db, payload)
+        self._record_fact("applications", "status_changed", payload)
+
+    @event_handler("messaging", "message_sent", requeue_on_error=True)
+    def on_message_sent(self, payload: dict[str, Any]) -> None:
+        self._record_fact("messaging", "message_sent", payload)
+
+    def _record_fact(self, source: str, event_type: str, payload: dict[str, Any]) -> None:
+        fact = funnel_fact(source, event_type, payload)
+        if fact is None:
+            return
+        try:
+            warehouse.insert_funnel_event(self.clickhouse, fact)
+        except Exception:
+            # Requeued on error: pause so an outage is not a hot redelivery loop.
+            eventlet.sleep(FUNNEL_RETRY_SECONDS)
+            raise

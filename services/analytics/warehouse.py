@@ -1,0 +1,177 @@
+"""ClickHouse reads and writes for analytics. The client is connected to the analytics database.
+
+Reads take the hourly rollup (`events_hourly`, summed at query time because SummingMergeTree
+collapses rows only eventually) when the range starts and ends on whole hours, else the raw
+`events` table; both give the same figures for the same range.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from clickhouse_driver import Client
+
+from services.analytics.figures import Counts
+
+EVENT_COLUMNS = (
+    "event_id",
+    "campaign_id",
+    "creator_id",
+    "event_type",
+    "ts",
+    "platform",
+    "value",
+    "country",
+    "device",
+)
+
+
+def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
+    """A validated event (JSON form, as queued) -> a row for the events table."""
+    return (
+        uuid.UUID(event["event_id"]),
+        uuid.UUID(event["campaign_id"]),
+        uuid.UUID(event["creator_id"]),
+        event["event_type"],
+        dt.datetime.fromisoformat(event["ts"]).astimezone(dt.UTC),
+        event["platform"],
+        event["value"],
+        event.get("country") or "",
+        event.get("device") or "",
+    )
+
+
+def insert_events(client: Client, events: Sequence[dict[str, Any]]) -> None:
+    client.execute(
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES",
+        [event_row(event) for event in events],
+    )
+
+
+# Ids per lookup query: 2,000 quoted UUIDs stay well under ClickHouse's max_query_size (256 KiB).
+LOOKUP_CHUNK = 2000
+
+
+def existing_event_ids(client: Client, events: Sequence[dict[str, Any]]) -> set[str]:
+    """Which of these events are already stored. The campaign and time bounds let ClickHouse use
+    the primary key instead of scanning the table for the ids."""
+    found: set[str] = set()
+    for start in range(0, len(events), LOOKUP_CHUNK):
+        rows = [event_row(event) for event in events[start : start + LOOKUP_CHUNK]]
+        found.update(
+            row[0]
+            for row in client.execute(
+                "SELECT toString(event_id) FROM events WHERE campaign_id IN %(campaigns)s "
+                "AND ts >= toDateTime(%(start)s, 'UTC') AND ts <= toDateTime(%(end)s, 'UTC') "
+                "AND event_id IN %(ids)s",
+                {
+                    "campaigns": tuple({str(row[1]) for row in rows}),
+                    "start": int(min(row[4] for row in rows).timestamp()),
+                    "end": int(max(row[4] for row in rows).timestamp()),
+                    "ids": tuple(str(row[0]) for row in rows),
+                },
+            )
+        )
+    return found
+
+
+def _source(start: dt.datetime, to: dt.datetime, rollup: bool) -> tuple[str, str, str]:
+    """(table, time column, event count expression)"""
+    return ("events_hourly", "hour", "sum(events)") if rollup else ("events", "ts", "count()")
+
+
+def _range_params(campaign_id: str, start: dt.datetime, to: dt.datetime) -> dict[str, Any]:
+    return {"campaign": campaign_id, "start": int(start.timestamp()), "to": int(to.timestamp())}
+
+
+def _where(time_column: str) -> str:
+    return (
+        f"campaign_id = toUUID(%(campaign)s) AND {time_column} >= toDateTime(%(start)s, 'UTC') "
+        f"AND {time_column} < toDateTime(%(to)s, 'UTC')"
+    )
+
+
+def counts_by(
+    client: Client,
+    campaign_id: str,
+    start: dt.datetime,
+    to: dt.datetime,
+    rollup: bool,
+    key: str | None = None,
+) -> dict[str, Counts]:
+    """{key value: counts}; key is None (one group, ""), "creator_id" or "platform"."""
+    table, time_column, measure = _source(start, to, rollup)
+    key_expr = "toString(creator_id)" if key == "creator_id" else (key or "''")
+    # Table, columns and expressions come from the fixed choices above, never from input.
+    select = f"SELECT {key_expr} AS k, event_type, {measure}, sum(value) FROM {table} "  # noqa: S608
+    rows = client.execute(
+        select + f"WHERE {_where(time_column)} GROUP BY k, event_type",
+        _range_params(campaign_id, start, to),
+    )
+    grouped: dict[str, Counts] = {}
+    for group, event_type, events, value in rows:
+        grouped.setdefault(group, {})[event_type] = (int(events), int(value))
+    return grouped
+
+
+def granule_counts(
+    client: Client, campaign_id: str, start: dt.datetime, to: dt.datetime, rollup: bool
+) -> list[tuple[dt.datetime, str, int, int]]:
+    """Counts per hour (rollup) or per quarter hour (raw events, for ranges or zones that do
+    not fall on whole hours): fine enough for every zone's local hours and days."""
+    table, time_column, measure = _source(start, to, rollup)
+    granule = "hour" if rollup else "intDiv(toUInt32(ts), 900) * 900"
+    select = f"SELECT toUInt32({granule}) AS g, event_type, {measure}, sum(value) FROM {table} "  # noqa: S608
+    rows = client.execute(
+        select + f"WHERE {_where(time_column)} GROUP BY g, event_type",
+        _range_params(campaign_id, start, to),
+    )
+    return [
+        (dt.datetime.fromtimestamp(g, dt.UTC), event_type, int(events), int(value))
+        for g, event_type, events, value in rows
+    ]
+
+
+def insert_funnel_event(client: Client, fact: dict[str, Any]) -> None:
+    client.execute(
+        "INSERT INTO funnel_events "
+        "(event_id, kind, campaign_id, subject_id, actor_id, actor_role, occurred_at) VALUES",
+        [
+            (
+                uuid.UUID(fact["event_id"]),
+                fact["kind"],
+                uuid.UUID(fact["campaign_id"]),
+                uuid.UUID(fact["subject_id"]),
+                uuid.UUID(fact["actor_id"]),
+                fact["actor_role"],
+                dt.datetime.fromisoformat(fact["occurred_at"]).astimezone(dt.UTC),
+            )
+        ],
+    )
+
+
+def funnel_inputs(
+    client: Client, campaign_id: str
+) -> tuple[int, int, list[tuple[str, str, dt.datetime]]]:
+    """(applications, accepted, first message per conversation and sender role). A redelivered
+    domain event may be stored twice until ReplacingMergeTree merges: ids are counted once."""
+    counts = dict(
+        client.execute(
+            "SELECT kind, uniqExact(subject_id) FROM funnel_events "
+            "WHERE campaign_id = toUUID(%(campaign)s) "
+            "AND kind IN ('application_submitted', 'application_accepted') GROUP BY kind",
+            {"campaign": campaign_id},
+        )
+    )
+    firsts = client.execute(
+        "SELECT toString(subject_id), actor_role, toUInt32(min(occurred_at)) FROM funnel_events "
+        "WHERE campaign_id = toUUID(%(campaign)s) AND kind = 'message_sent' "
+        "GROUP BY subject_id, actor_role",
+        {"campaign": campaign_id},
+    )
+    return (
+        int(counts.get("application_submitted", 0)),
+        int(counts.get("application_accepted", 0)),
+        [(c, role, dt.datetime.fromtimestamp(at, dt.UTC)) for c, role, at in firsts],
+    )

@@ -1,0 +1,319 @@
+"""Analytics domain logic without I/O: figures and their definitions, ranges and time-zone
+buckets, who may send which events, the writer's batching policy, funnel facts."""
+
+import datetime as dt
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from dependencies.batch_consumer import BatchBuffer
+from services.analytics import figures
+from services.analytics.directory import CampaignInfo
+from services.analytics.funnel import funnel_fact
+from services.analytics.ingestion import Sender, check_events, first_of_each
+from services.analytics.schemas import AnalyticsQuery
+from services.common.errors import InvalidInput
+
+NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
+BRAND, CREATOR, OTHER_CREATOR = (str(uuid.uuid4()) for _ in range(3))
+CAMPAIGN = str(uuid.uuid4())
+
+
+def test_figures_follow_the_documented_definitions():
+    counts = {
+        "impression": (1000, 0),
+        "click": (50, 0),
+        "like": (30, 0),
+        "comment": (5, 0),
+        "share": (3, 0),
+        "save": (2, 0),
+        "follow": (7, 0),
+        "view": (400, 0),
+        "conversion": (4, 12_000),
+    }
+    summary = figures.summary(counts, spend=20_000)
+    assert summary["engagements"] == 40  # likes + comments + shares + saves; not follows
+    assert summary["ctr"] == 0.05
+    assert summary["engagement_rate"] == 0.04
+    assert summary["revenue"] == 12_000
+    assert summary["cpm"] == 20_000.0
+    assert summary["cpc"] == 400.0
+    assert summary["cpe"] == 500.0
+    assert summary["roi"] == -0.4
+    assert (summary["follows"], summary["views"]) == (7, 400)
+
+
+def test_ratios_without_a_denominator_are_null():
+    summary = figures.summary({}, spend=0)
+    assert [summary[k] for k in ("ctr", "engagement_rate", "cpm", "cpc", "cpe", "roi")] == [
+        None
+    ] * 6
+
+
+def test_funnel_measures_the_first_answer_from_the_other_side():
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    firsts = [
+        ("c1", "brand", t0),
+        ("c1", "creator", t0 + dt.timedelta(minutes=10)),
+        ("c2", "creator", t0),
+        ("c2", "brand", t0 + dt.timedelta(minutes=30)),
+        ("c3", "brand", t0),  # no answer yet
+    ]
+    result = figures.funnel(applications=4, accepted=1, first_messages=firsts)
+    assert result == {
+        "applications": 4,
+        "accepted": 1,
+        "acceptance_rate": 0.25,
+        "conversations": 3,
+        "replied_conversations": 2,
+        "median_first_reply_seconds": 1200.0,
+    }
+
+
+def test_range_defaults_to_the_30_days_up_to_the_next_hour():
+    start, to = figures.resolve_range(AnalyticsQuery(), NOW)
+    assert to == dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC)
+    assert to - start == dt.timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2026-11-20T00:00:00Z", "to": "2026-11-10T00:00:00Z"}, "from"),
+        ({"from": "2024-01-01T00:00:00Z", "to": "2026-01-10T00:00:00Z"}, "from"),
+        ({"from": "2026-09-01T00:00:00Z", "interval": "hour"}, "interval"),
+    ],
+)
+def test_bad_ranges_are_refused(query, field):
+    with pytest.raises(InvalidInput) as error:
+        figures.resolve_range(AnalyticsQuery.model_validate(query), NOW)
+    assert error.value.errors[0]["field"] == field
+
+
+def test_unknown_time_zone_is_refused():
+    with pytest.raises(InvalidInput):
+        figures.zone("Mars/Olympus_Mons")
+
+
+def test_day_buckets_follow_local_midnight_across_dst():
+    berlin = ZoneInfo("Europe/Berlin")
+    start = dt.datetime(2026, 10, 24, 12, tzinfo=dt.UTC)
+    to = dt.datetime(2026, 10, 27, tzinfo=dt.UTC)
+    starts = figures.bucket_starts(start, to, berlin, "day")
+    assert [s.astimezone(berlin).hour for s in starts] == [0, 0, 0, 0]
+    assert starts[2] - starts[1] == dt.timedelta(hours=25)  # the day the clocks go back
+
+
+def test_series_is_zero_filled_and_bucketed_in_the_zone():
+    kolkata = ZoneInfo("Asia/Kolkata")
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    to = dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
+    granules = [
+        (dt.datetime(2026, 11, 1, 18, 15, tzinfo=dt.UTC), "like", 2, 0),  # 23:45 local, Nov 1
+        (dt.datetime(2026, 11, 1, 18, 30, tzinfo=dt.UTC), "save", 3, 0),  # 00:00 local, Nov 2
+        (dt.datetime(2026, 11, 1, 18, 30, tzinfo=dt.UTC), "impression", 9, 0),
+    ]
+    points = figures.series(granules, start, to, kolkata, "day", "engagements")
+    assert [p["start"][:10] for p in points] == [
+        "2026-11-01",
+        "2026-11-02",
+        "2026-11-03",
+        "2026-11-04",
+    ]
+    assert [p["value"] for p in points] == [2, 3, 0, 0]
+
+
+def test_rollup_is_used_only_for_whole_hours():
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    to = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
+    assert figures.hour_aligned(start, to)
+    assert not figures.hour_aligned(start + dt.timedelta(minutes=1), to)
+    assert figures.whole_hour_offsets(ZoneInfo("Europe/Berlin"), start, to)
+    assert not figures.whole_hour_offsets(ZoneInfo("Asia/Kolkata"), start, to)
+
+
+def test_breakdowns_sort_largest_first_with_stable_ties():
+    items = [{"k": "b", "m": 1}, {"k": "a", "m": 1}, {"k": "c", "m": 5}]
+    assert [i["k"] for i in figures.sort_items(items, "m", "k")] == ["c", "a", "b"]
+
+
+class FakeDirectory:
+    def __init__(self, campaigns, accepted):
+        self._campaigns = campaigns
+        self._accepted = accepted
+
+    def campaigns(self, ids):
+        return {c: self._campaigns[c] for c in ids if c in self._campaigns}
+
+    def accepted(self, pairs):
+        return set(pairs) & self._accepted
+
+
+DIRECTORY = FakeDirectory(
+    {CAMPAIGN: CampaignInfo(CAMPAIGN, BRAND, "published", "EUR")}, {(CAMPAIGN, CREATOR)}
+)
+
+
+def event(**overrides):
+    return {
+        "event_id": str(uuid.uuid4()),
+        "campaign_id": CAMPAIGN,
+        "creator_id": CREATOR,
+        "event_type": "click",
+        "ts": (NOW - dt.timedelta(hours=1)).isoformat(),
+        "platform": "instagram",
+        **overrides,
+    }
+
+
+def codes(sender, events):
+    with pytest.raises(InvalidInput) as error:
+        check_events(sender, {"events": events}, DIRECTORY, NOW)
+    return {(e["field"], e["code"]) for e in error.value.errors}
+
+
+def test_the_brand_and_accepted_creators_may_send_events():
+    assert len(check_events(Sender("brand", BRAND), {"events": [event()]}, DIRECTORY, NOW)) == 1
+    own = check_events(Sender("creator", CREATOR), {"events": [event()]}, DIRECTORY, NOW)
+    assert own[0]["creator_id"] == CREATOR
+    assert own[0]["value"] == 0
+    assert check_events(Sender("key"), {"events": [event()]}, DIRECTORY, NOW)
+
+
+def test_every_bad_event_is_named_and_the_batch_refused():
+    found = codes(
+        Sender("brand", BRAND),
+        [
+            event(),
+            event(ts=(NOW + dt.timedelta(minutes=6)).isoformat()),
+            event(ts=(NOW - dt.timedelta(days=90, minutes=1)).isoformat()),
+            event(campaign_id=str(uuid.uuid4())),
+            event(creator_id=OTHER_CREATOR),
+            event(event_type="purchase"),
+            event(value=-1),
+            event(ts="2026-11-25T10:00:00"),  # no offset
+        ],
+    )
+    assert {
+        ("events.1.ts", "ts_in_future"),
+        ("events.2.ts", "ts_too_old"),
+        ("events.3.campaign_id", "unknown_campaign"),
+        ("events.4.creator_id", "creator_not_on_campaign"),
+    } <= found
+    fields = {field for field, _ in found}
+    assert {"events.5.event_type", "events.6.value"} <= fields
+    assert any(f.startswith("events.7.ts") for f in fields)
+    assert not any(f.startswith("events.0.") for f in fields)
+
+
+def test_clock_skew_of_five_minutes_is_accepted():
+    skewed = event(ts=(NOW + dt.timedelta(minutes=4)).isoformat())
+    assert check_events(Sender("brand", BRAND), {"events": [skewed]}, DIRECTORY, NOW)
+
+
+def test_others_may_not_send_for_a_campaign():
+    assert codes(Sender("brand", str(uuid.uuid4())), [event()]) == {
+        ("events.0.campaign_id", "unknown_campaign")
+    }
+    assert codes(Sender("creator", CREATOR), [event(creator_id=OTHER_CREATOR)]) == {
+        ("events.0.creator_id", "not_own_events")
+    }
+    assert codes(Sender("creator", OTHER_CREATOR), [event(creator_id=OTHER_CREATOR)]) == {
+        ("events.0.creator_id", "creator_not_on_campaign")
+    }
+    assert codes(Sender("key", brand_id=str(uuid.uuid4())), [event()]) == {
+        ("events.0.campaign_id", "unknown_campaign")
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"events": []}, {"events": "x"}, [], {"events": [{}] * 1001}, {"events": [], "x": 1}],
+)
+def test_malformed_batches_are_refused(body):
+    with pytest.raises(InvalidInput):
+        check_events(Sender("brand", BRAND), body, DIRECTORY, NOW)
+
+
+def test_a_batch_keeps_the_first_of_repeated_ids():
+    first = event()
+    again = {**first, "event_type": "like"}
+    assert first_of_each([first, again, event()])[0] is first
+    assert len(first_of_each([first, again])) == 1
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_buffer_flushes_at_size_or_age_whichever_first():
+    clock = Clock()
+    buffer = BatchBuffer(max_events=100, max_messages=10, max_wait=1.0, clock=clock)
+    assert buffer.time_left() is None and not buffer.ready()
+    buffer.add("a", 60)
+    assert not buffer.ready()
+    clock.now += 0.4
+    assert buffer.time_left() == pytest.approx(0.6)
+    buffer.add("b", 40)
+    assert buffer.ready()  # 100 events
+    assert buffer.take() == ["a", "b"]
+    buffer.add("c", 1)
+    clock.now += 1.0
+    assert buffer.ready()  # waited long enough
+    buffer.take()
+    for n in range(10):
+        buffer.add(n, 1)
+    assert buffer.ready()  # 10 messages
+
+
+def payload(**fields):
+    return {"event_id": str(uuid.uuid4()), "occurred_at": NOW.isoformat(), **fields}
+
+
+def test_funnel_facts_from_other_services_events():
+    application = payload(
+        application_id=str(uuid.uuid4()),
+        campaign_id=CAMPAIGN,
+        brand_id=BRAND,
+        creator_id=CREATOR,
+        status="accepted",
+        previous_status="shortlisted",
+    )
+    assert funnel_fact("applications", "status_changed", application)["kind"] == (
+        "application_accepted"
+    )
+    assert funnel_fact("applications", "status_changed", {**application, "status": "rejected"}) is (
+        None
+    )
+    submitted = funnel_fact("applications", "submitted", {**application, "status": "submitted"})
+    assert (submitted["kind"], submitted["actor_id"]) == ("application_submitted", CREATOR)
+    published = payload(campaign_id=CAMPAIGN, brand_id=BRAND, status="published")
+    assert funnel_fact("campaigns", "campaign_status_changed", published) is None
+    published["previous_status"] = "draft"
+    assert funnel_fact("campaigns", "campaign_status_changed", published)["kind"] == (
+        "campaign_published"
+    )
+    resumed = {**published, "previous_status": "paused"}
+    assert funnel_fact("campaigns", "campaign_status_changed", resumed) is None
+    message = payload(
+        conversation_id=str(uuid.uuid4()),
+        campaign_id=CAMPAIGN,
+        sender_id=CREATOR,
+        sender_role="creator",
+        seq=1,
+    )
+    fact = funnel_fact("messaging", "message_sent", message)
+    assert (fact["subject_id"], fact["actor_role"]) == (message["conversation_id"], "creator")
+    assert funnel_fact("messaging", "message_sent", {**message, "campaign_id": None}) is None
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2026-11-01T00:00:00", "yesterday"])
+def test_query_times_must_be_rfc3339_with_an_offset(value):
+    with pytest.raises(ValidationError):
+        AnalyticsQuery.model_validate({"from": value})
