@@ -157,11 +157,12 @@ def update_campaign(
         )
     if not changes:
         return view(row)
-    _check_editable(row, changes)
+    # Validate the merged terms first: an explicit null is a 422, never a crash in the edit policy.
     merged = view(row) | changes
     terms = parse_model(
         CampaignTerms, {name: merged[name] for name in CampaignTerms.model_fields}
     ).model_dump(mode="json")
+    _check_editable(row, {k: terms[k] for k in changes})
     for name, value in _columns({k: terms[k] for k in changes}).items():
         setattr(row, name, value)
     row.version += 1

@@ -66,6 +66,18 @@ def test_published_terms_are_frozen_but_copy_can_change(api):
     assert call(api, "GET", path, brand).json()["budget"]["amount"] == 500_000
 
 
+@pytest.mark.parametrize("field", ["max_creators", "application_deadline", "title", "budget"])
+def test_null_for_a_live_campaigns_field_is_a_validation_error(api, field):
+    """Found by schemathesis: a null reached the edit policy's comparisons and answered 500."""
+    brand = make_brand(api)
+    campaign = published_campaign(api, brand)
+    path = f"/api/v1/campaigns/{campaign['id']}"
+    response = call(api, "PATCH", path, brand, {field: None})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert call(api, "GET", path, brand).json()["version"] == campaign["version"]
+
+
 def test_etag_and_if_match(api):
     brand = make_brand(api)
     campaign = call(api, "POST", "/api/v1/campaigns", brand, campaign_body()).json()
