@@ -10,11 +10,14 @@ from gateway_http.authn import Authenticator
 from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
 from gateway_http.routes.campaigns import CampaignRoutes
+from gateway_http.routes.conversations import ConversationRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
 
 
-class GatewayService(OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes):
+class GatewayService(
+    OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes, ConversationRoutes
+):
     name = "gateway_http"
 
     config = Config()
@@ -24,3 +27,4 @@ class GatewayService(OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, Appli
     users_rpc = DeadlineRpcProxy("users")
     campaigns_rpc = DeadlineRpcProxy("campaigns")
     applications_rpc = DeadlineRpcProxy("applications")
+    messaging_rpc = DeadlineRpcProxy("messaging")

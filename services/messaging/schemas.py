@@ -13,7 +13,7 @@ CLIENT_MSG_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 class ConversationOpen(StrictModel):
     """A brand opens a conversation with a creator who applied to one of its campaigns."""
 
-    application_id: uuid.UUID
+    application_id: uuid.UUID = Field(strict=False)
 
 
 class MessageCreate(StrictModel):
