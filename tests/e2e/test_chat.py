@@ -444,3 +444,18 @@ def test_ws_health_and_metrics(hubs, chat):
     assert 'ws_frames_total{direction="in",type="ping"}' in text
     assert 'ws_frames_total{direction="out",type="pong"}' in text
     assert 'ws_errors_total{code="invalid_json"}' in text
+
+
+def test_history_survives_a_restart_of_messaging(api, hubs, chat):
+    path = f"{A}/conversations/{chat.conversation_id}/messages"
+    sent = call(api, "POST", path, chat.brand, {"client_msg_id": "keep", "body": "still here"})
+    assert sent.status_code == 201
+    stack = api.stack
+    messaging = next(p for p in stack.processes if p.name == "messaging")
+    stack.stop_one("messaging")
+    stack.start_one(messaging)
+    stack.wait_ready(timeout=60)
+    history = call(api, "GET", path, chat.creator).json()["items"]
+    assert [(m["seq"], m["body"]) for m in history] == [(1, "still here")]
+    again = call(api, "POST", path, chat.brand, {"client_msg_id": "keep", "body": "still here"})
+    assert again.status_code == 200 and again.json()["seq"] == 1
