@@ -4,17 +4,15 @@
   sequence numbers are the server's: unique indexes and `find_one_and_update` with `$inc`.
 - `embedded://<dir>`: montydb (pure-Python, pymongo-compatible API) on its SQLite engine, data on
   disk under <dir> (default `.state/mongo`). montydb accepts `create_index` but neither enforces
-  unique indexes nor uses indexes for queries, so this adapter enforces both unique keys itself,
-  under one process-wide lock, and keeps each conversation's messages in its own collection so a
-  query scans one conversation, not every message. One messaging process per directory.
+  unique indexes nor uses indexes for queries, so this adapter enforces the unique keys itself
+  and lays the data out so no query scans more than one conversation (see the class).
 
 Documents cross this interface as plain dicts with `id` (not `_id`); timestamps are ISO 8601 UTC
 strings of fixed width, so they sort as text in both backends.
 """
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -262,11 +260,28 @@ class MongoConversationStore:
         self.client.close()
 
 
-class EmbeddedConversationStore:
-    """montydb on disk, with the unique keys and the atomicity MongoDB would give enforced here.
+@dataclass
+class _EmbeddedConversation:
+    """What the embedded store keeps in memory about one conversation: the stored document, and
+    once touched, its counters and the unique keys of its messages."""
 
-    Every write runs under one lock (green under eventlet), so check-then-insert is atomic within
-    the process. Each conversation's messages are their own collection (`messages_<id>`)."""
+    document: dict[str, Any]
+    state: dict[str, Any] | None = None
+    senders: dict[int, str] = field(default_factory=dict)  # seq -> sender_id
+    client_keys: set[tuple[str, str]] = field(default_factory=set)  # (sender_id, client_msg_id)
+
+
+class EmbeddedConversationStore:
+    """montydb on disk, with what MongoDB's indexes would give done here.
+
+    montydb scans a whole collection for every query, indexes or not, and enforces no unique
+    index. So each conversation keeps its messages in their own collection (`messages_<id>`) and
+    its counters in another (`state_<id>`, one document), and this process keeps an in-memory
+    index: every conversation document (read at start), and per conversation once used, its
+    counters and the unique keys (seq, and sender + client_msg_id) of its messages. Writes go to
+    disk first, under one lock, then to the index. This is why one directory serves exactly one
+    messaging process; more replicas need MongoDB.
+    """
 
     def __init__(self, directory: str) -> None:
         from montydb import MontyClient, set_storage
@@ -279,69 +294,110 @@ class EmbeddedConversationStore:
         self.database = self.client[DATABASE]
         self.conversations = self.database["conversations"]
         self._lock = threading.RLock()
+        self._index: dict[str, _EmbeddedConversation] = {
+            document["_id"]: _EmbeddedConversation(_out(document))  # type: ignore[arg-type]
+            for document in self.conversations.find({})
+        }
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._lock:
-            yield
+    @staticmethod
+    def _suffix(conversation_id: str) -> str:
+        # conversation ids are UUIDs (checked by the domain): safe in a file name
+        return conversation_id.replace("-", "")
 
     def _messages(self, conversation_id: str) -> Any:
-        # conversation ids are UUIDs (checked by the domain), safe as collection names
-        return self.database[f"messages_{conversation_id.replace('-', '')}"]
+        return self.database[f"messages_{self._suffix(conversation_id)}"]
+
+    def _state_collection(self, conversation_id: str) -> Any:
+        return self.database[f"state_{self._suffix(conversation_id)}"]
+
+    def _loaded(self, conversation_id: str) -> _EmbeddedConversation | None:
+        entry = self._index.get(conversation_id)
+        if entry is None or entry.state is not None:
+            return entry
+        stored = self._state_collection(conversation_id).find_one({"_id": "state"}) or {}
+        for message in self._messages(conversation_id).find({}):
+            entry.senders[message["seq"]] = message["sender_id"]
+            entry.client_keys.add((message["sender_id"], message["client_msg_id"]))
+        document = entry.document
+        entry.state = {
+            # a seq taken but not recorded before a crash is never handed out again
+            "last_seq": max(
+                [int(stored.get("last_seq", document.get("last_seq", 0))), *entry.senders]
+            ),
+            "last_message_at": stored.get("last_message_at", document["last_message_at"]),
+            "read_seq": dict(stored.get("read_seq", document.get("read_seq", {}))),
+            "unread": dict(stored.get("unread", document.get("unread", {}))),
+        }
+        return entry
+
+    def _save_state(self, conversation_id: str, state: dict[str, Any]) -> None:
+        self._state_collection(conversation_id).replace_one(
+            {"_id": "state"}, {"_id": "state", **state}, upsert=True
+        )
+
+    def _view(self, entry: _EmbeddedConversation) -> dict[str, Any]:
+        return {**entry.document, **(entry.state or {})}
 
     def insert_conversation(self, conversation: dict[str, Any]) -> bool:
-        with self._locked():
-            if self.conversations.find_one({"_id": conversation["id"]}) is not None:
+        with self._lock:
+            if conversation["id"] in self._index:
                 return False
             self.conversations.insert_one(_in(conversation))
+            self._index[conversation["id"]] = _EmbeddedConversation(dict(conversation))
             return True
 
     def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
-        return _out(self.conversations.find_one({"_id": conversation_id}))
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            return None if entry is None else self._view(entry)
 
     def list_conversations(
         self, user_id: str | None, before: tuple[str, str] | None, limit: int
     ) -> list[dict[str, Any]]:
-        cursor = (
-            self.conversations.find(_activity_filter(user_id, before))
-            .sort([("last_message_at", -1), ("_id", -1)])
-            .limit(limit)
-        )
-        return [_out(document) for document in cursor]  # type: ignore[misc]
+        with self._lock:
+            rows = [
+                self._view(self._loaded(entry.document["id"]))  # type: ignore[arg-type]
+                for entry in list(self._index.values())
+                if user_id is None or user_id in entry.document["participants"]
+            ]
+        rows = [
+            row for row in rows if before is None or (row["last_message_at"], row["id"]) < before
+        ]
+        rows.sort(key=lambda row: (row["last_message_at"], row["id"]), reverse=True)
+        return rows[:limit]
 
     def next_seq(self, conversation_id: str) -> int:
-        with self._locked():
-            document = self.conversations.find_one_and_update(
-                {"_id": conversation_id}, {"$inc": {"last_seq": 1}}, return_document=True
-            )
-        if document is None:
-            raise KeyError(conversation_id)
-        return int(document["last_seq"])
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
+                raise KeyError(conversation_id)
+            entry.state["last_seq"] += 1
+            self._save_state(conversation_id, entry.state)
+            return int(entry.state["last_seq"])
 
     def insert_message(self, message: dict[str, Any]) -> None:
-        collection = self._messages(message["conversation_id"])
-        with self._locked():
-            clash = collection.find_one(
-                {
-                    "$or": [
-                        {"seq": message["seq"]},
-                        {
-                            "sender_id": message["sender_id"],
-                            "client_msg_id": message["client_msg_id"],
-                        },
-                    ]
-                }
-            )
-            if clash is not None:
+        conversation_id = message["conversation_id"]
+        key = (message["sender_id"], message["client_msg_id"])
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None:
+                raise KeyError(conversation_id)
+            if message["seq"] in entry.senders or key in entry.client_keys:
                 raise DuplicateMessage(
-                    f"conversation {message['conversation_id']} already has seq "
-                    f"{clash['seq']} for this (seq) or (sender_id, client_msg_id)"
+                    f"conversation {conversation_id} already has this seq or "
+                    "(sender_id, client_msg_id)"
                 )
-            collection.insert_one(_in(message))
+            self._messages(conversation_id).insert_one(_in(message))
+            entry.senders[message["seq"]] = message["sender_id"]
+            entry.client_keys.add(key)
 
     def find_by_client_msg_id(
         self, conversation_id: str, sender_id: str, client_msg_id: str
     ) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or (sender_id, client_msg_id) not in entry.client_keys:
+                return None
         return _out(
             self._messages(conversation_id).find_one(
                 {"sender_id": sender_id, "client_msg_id": client_msg_id}
@@ -368,33 +424,33 @@ class EmbeddedConversationStore:
     def record_message(
         self, conversation_id: str, seq: int, sender_id: str, created_at: str, others: list[str]
     ) -> None:
-        with self._locked():
-            update: dict[str, Any] = {
-                "$max": {"last_message_at": created_at, f"read_seq.{sender_id}": seq}
-            }
-            if others:
-                update["$inc"] = {f"unread.{user}": 1 for user in others}
-            self.conversations.update_one({"_id": conversation_id}, update)
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
+                return
+            state = entry.state
+            state["last_message_at"] = max(state["last_message_at"], created_at)
+            state["read_seq"][sender_id] = max(state["read_seq"].get(sender_id, 0), seq)
+            for user in others:
+                state["unread"][user] = state["unread"].get(user, 0) + 1
+            self._save_state(conversation_id, state)
 
     def mark_read(self, conversation_id: str, user_id: str, seq: int) -> dict[str, Any] | None:
-        with self._locked():
-            conversation = self.conversations.find_one({"_id": conversation_id})
-            if conversation is None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
                 return None
-            read_seq = max(int(conversation.get("read_seq", {}).get(user_id, 0)), seq)
-            unread = sum(
-                1
-                for message in self._messages(conversation_id).find({"seq": {"$gt": read_seq}})
-                if message["sender_id"] != user_id
+            state = entry.state
+            read_seq = max(int(state["read_seq"].get(user_id, 0)), seq)
+            state["read_seq"][user_id] = read_seq
+            state["unread"][user_id] = sum(
+                1 for s, sender in entry.senders.items() if s > read_seq and sender != user_id
             )
-            self.conversations.update_one(
-                {"_id": conversation_id},
-                {"$set": {f"read_seq.{user_id}": read_seq, f"unread.{user_id}": unread}},
-            )
-            return _out(self.conversations.find_one({"_id": conversation_id}))
+            self._save_state(conversation_id, state)
+            return self._view(entry)
 
     def ping(self) -> None:
-        self.conversations.find_one({"_id": "-"})
+        self.database.list_collection_names()
 
     def close(self) -> None:
         self.client.close()
