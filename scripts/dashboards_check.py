@@ -60,7 +60,7 @@ EXPORTERS: list[tuple[str, str]] = [
     (r"\brabbitmq_", "rabbitmq"),
 ]
 # Exporters whose metrics the generated load is expected to produce.
-LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq"}
+LOADED_EXPORTERS = {"gateway_http", "auth", "rabbitmq", "messaging", "ws"}
 
 
 def exporter_of(expr: str) -> str:
@@ -99,7 +99,82 @@ def breach_rate_limit(base: str) -> None:
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
 
-LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit]
+CHAT_URL = ""  # the stack's ws endpoint, set by main()
+
+
+def account(base: str, role: str) -> tuple[str, str]:
+    credentials = {"email": f"dash-{uuid.uuid4().hex[:10]}@example.com", "password": "x" * 20}
+    user_id = post(base, "/auth/register", {**credentials, "role": role}).json()["id"]
+    return user_id, post(base, "/auth/login", credentials).json()["access_token"]
+
+
+def put(base: str, path: str, body: Any, token: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.put(f"{base}/api/v1{path}", json=body, headers=headers, timeout=15)
+
+
+def chat(base: str) -> None:
+    """A brand and a creator with an accepted application chat over ws: messages_sent_total and
+    the ws_* panels (connections, frames in/out, an error frame)."""
+    import websocket
+
+    from scripts.seed import campaign_body
+
+    _, brand = account(base, "brand")
+    _, creator = account(base, "creator")
+    put(base, "/me/profile", {"company_name": "Dash Outdoor"}, brand)
+    creator_profile = {
+        "display_name": "Dash Creator",
+        "portfolio_url": "https://dash.example.com",
+        "platforms": [
+            {
+                "platform": "instagram",
+                "handle": "@dash",
+                "followers": 50_000,
+                "engagement_rate": 0.05,
+            }
+        ],
+        "country": "DE",
+    }
+    put(base, "/me/profile", creator_profile, creator)
+    campaign = post(base, "/campaigns", campaign_body("Dash", ["outdoors"], "instagram", 10), brand)
+    post(base, f"/campaigns/{campaign.json()['id']}/publish", None, brand)
+    application = post(
+        base,
+        f"/campaigns/{campaign.json()['id']}/applications",
+        {"pitch": "hi", "proposed_rate": {"amount": 1000, "currency": "EUR"}},
+        creator,
+    ).json()
+    post(base, f"/applications/{application['id']}/accept", None, brand)
+    conversation = post(base, "/conversations", {"application_id": application["id"]}, brand)
+    conversation_id = conversation.json()["id"]
+    sockets = {
+        token: websocket.create_connection(
+            CHAT_URL, header=[f"Authorization: Bearer {token}"], suppress_origin=True, timeout=15
+        )
+        for token in (brand, creator)
+    }
+    try:
+        for number in range(5):
+            frame = {"type": "send", "conversation_id": conversation_id, "body": f"hi {number}"}
+            sockets[brand].send(json.dumps({**frame, "client_msg_id": f"dash-{number}"}))
+            sockets[creator].send(
+                json.dumps({"type": "typing", "conversation_id": conversation_id})
+            )
+        sockets[creator].send(
+            json.dumps({"type": "read", "conversation_id": conversation_id, "seq": 5})
+        )
+        sockets[creator].send("not json")  # an error frame for ws_errors_total
+        for socket_ in sockets.values():
+            socket_.send(json.dumps({"type": "ping"}))
+            while json.loads(socket_.recv())["type"] != "pong":
+                pass
+    finally:
+        for socket_ in sockets.values():
+            socket_.close()
+
+
+LOAD_STEPS: list[Callable[[str], None]] = [sign_up_and_use, breach_rate_limit, chat]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
 
@@ -197,7 +272,9 @@ def event_consumers_running(processes: list[Any]) -> bool:
 
 
 def main() -> int:
+    global CHAT_URL
     gateway_port, prometheus_port = free_port(), free_port()
+    scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
     metrics_base = free_metrics_base(avoid=(gateway_port, prometheus_port))
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
@@ -209,9 +286,12 @@ def main() -> int:
         # 15 minutes must not be throttled by the per-IP login limit
         "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
         "LOG_LEVEL": "WARNING",
+        "MONGO_URL": f"embedded://{scratch / 'mongo'}",
     }
     migrate_database(DATABASE_URL)
     processes = default_processes(gateway_port, metrics_base)
+    ws_address = next(p.env["WS_ADDRESS"] for p in processes if p.name == "ws")
+    CHAT_URL = f"ws://{ws_address}/ws"
     targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
     for process in processes:
         if process.env.get("METRICS_PORT"):
@@ -227,7 +307,6 @@ def main() -> int:
         running.add("event consumers")
 
     stack = Stack(processes, env=env, echo=False)
-    scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
     config_file = scratch / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(prometheus_config(targets)))
     prometheus_process: subprocess.Popen[bytes] | None = None
