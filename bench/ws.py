@@ -5,10 +5,11 @@ Per tier and target:
 - handshake rate: N connections opened by 100 concurrent openers, N / elapsed;
 - memory per connection: the server process's RSS delta (after the N are open) / N;
 - delivery latency p50/p90/p99 at a fixed send rate (open loop: sends are scheduled on the clock,
-  never waiting for earlier answers). Hub: connections are pairs (brand, creator) sharing a
-  conversation; the brand sends, the latency is until the creator's socket has the message
-  (ws -> messaging RPC -> store -> RabbitMQ broadcast -> ws -> socket). Floor: the echo back to
-  the sender.
+  never waiting for earlier answers), measured once the hub has finished the presence work of
+  the new sockets (every queue of its vhost empty; `presence_settle_s` says how long that took).
+  Hub: connections are pairs (brand, creator) sharing a conversation; the brand sends, the
+  latency is until the creator's socket has the message (ws -> messaging RPC -> store ->
+  RabbitMQ broadcast -> ws -> socket). Floor: the echo back to the sender.
 
 `python -m bench.ws` (or `make bench`) runs messaging and ws (its own RabbitMQ vhost, Redis db,
 embedded store in a temporary directory, free ports), tokens minted with the local signing key,
@@ -128,17 +129,19 @@ class BenchClient:
             self.ws.close()
 
 
-def open_all(port: int, tokens: list[str | None]) -> tuple[list[BenchClient | None], float, int]:
+def open_all(
+    port: int, tokens: list[str | None]
+) -> tuple[list[BenchClient | None], float, dict[str, int]]:
     clients: list[BenchClient | None] = [None] * len(tokens)
-    failures = 0
+    failures: dict[str, int] = {}
     pool = eventlet.GreenPool(OPENERS)
 
     def open_one(index: int) -> None:
-        nonlocal failures
         try:
             clients[index] = BenchClient(port, tokens[index])
-        except (OSError, ConnectionError):
-            failures += 1
+        except (OSError, ConnectionError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:120]
+            failures[reason] = failures.get(reason, 0) + 1
 
     started = time.perf_counter()
     for index in range(len(tokens)):
@@ -203,6 +206,25 @@ def measure_latency(
     }
 
 
+def wait_for_broker_backlog(vhost: str, timeout: float = 300.0) -> float:
+    """Seconds until every queue of the vhost is empty: each socket just opened asks messaging
+    for its presence partners and announces itself (presence events through the hub's broadcast
+    queue); latency is measured once that storm has passed."""
+    import requests
+
+    from scripts.isolated_stack import RABBIT_API
+
+    started = time.perf_counter()
+    empty_in_a_row = 0
+    # the management API refreshes queue counts every 5 s: insist on 8 s of empty queues
+    while time.perf_counter() - started < timeout and empty_in_a_row < 5:
+        queues = requests.get(f"{RABBIT_API}/queues/{vhost}", timeout=10).json()
+        pending = sum(q.get("messages", 0) + q.get("messages_unacknowledged", 0) for q in queues)
+        empty_in_a_row = empty_in_a_row + 1 if pending == 0 else 0
+        eventlet.sleep(2.0)
+    return round(time.perf_counter() - started, 1)
+
+
 def run_tier(
     name: str, port: int, pid: int, tokens: list[str | None], pairs: list[str], args, chat: bool
 ) -> dict[str, Any]:
@@ -210,9 +232,10 @@ def run_tier(
     before = rss_bytes(pid)
     print(f"  {name}: opening {len(tokens)} connections", flush=True)
     clients, elapsed, failures = open_all(port, tokens)
-    eventlet.sleep(3)  # let presence work and allocations settle before reading RSS
+    settle = wait_for_broker_backlog(VHOST) if chat else 0.0
+    eventlet.sleep(3)  # let allocations settle before reading RSS
     after = rss_bytes(pid)
-    opened = len(tokens) - failures
+    opened = len(tokens) - sum(failures.values())
     print(f"  {name}: {opened} open in {elapsed:.1f}s; sending {args.rate}/s", flush=True)
     latency = measure_latency(clients, chat, pairs, args.rate, args.duration)
     for client in clients:
@@ -222,6 +245,7 @@ def run_tier(
         "connections": opened,
         "handshake_failures": failures,
         "handshakes_per_second": round(opened / elapsed, 1),
+        "presence_settle_s": settle,
         "rss_mb_before": round(before / 2**20, 1),
         "rss_mb_with_connections": round(after / 2**20, 1),
         "memory_per_connection_kb": round((after - before) / max(opened, 1) / 1024, 1),

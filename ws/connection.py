@@ -97,7 +97,7 @@ class ChatConnection:
         try:
             self.outbound.put_nowait(frame)
         except Full:
-            self._close_now(CLOSE_POLICY, "too slow reading frames; reconnect and sync")
+            self.close_now(CLOSE_POLICY, "too slow reading frames; reconnect and sync")
 
     def _write(self) -> None:
         while True:
@@ -105,7 +105,7 @@ class ChatConnection:
             if item is None:
                 return
             if isinstance(item, tuple):  # a close, after every frame queued before it
-                self._close_now(*item)
+                self.close_now(*item)
                 return
             try:
                 self.ws.send(encode(item))
@@ -121,9 +121,9 @@ class ChatConnection:
         try:
             self.outbound.put_nowait((code, reason))
         except Full:
-            self._close_now(code, reason)
+            self.close_now(code, reason)
 
-    def _close_now(self, code: int, reason: str) -> None:
+    def close_now(self, code: int, reason: str) -> None:
         self.closed = True
         log.info("closing %s of %s: %s %s", self.id, self.user_id, code, reason)
         with contextlib.suppress(OSError):

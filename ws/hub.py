@@ -48,6 +48,9 @@ class Hub:
     def users(self) -> list[str]:
         return list(self._by_user)
 
+    def all(self) -> list[Outlet]:
+        return [c for connections in self._by_user.values() for c in connections.values()]
+
     def deliver(
         self,
         user_ids: Iterable[str],

@@ -26,13 +26,13 @@ from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
 
+import redis  # noqa: E402
 from eventlet import wsgi  # noqa: E402
 from eventlet.websocket import WebSocketWSGI  # noqa: E402
 from kombu import Connection  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from dependencies.metrics import serve_metrics  # noqa: E402
-from dependencies.redis import make_redis  # noqa: E402
 from services.common.config import load_config  # noqa: E402
 from services.common.denylist import AccessDenylist  # noqa: E402
 from services.common.errors import Unauthenticated  # noqa: E402
@@ -42,6 +42,7 @@ from ws.fanout import EventPublisher, fanout_service  # noqa: E402
 from ws.hub import Hub  # noqa: E402
 from ws.metrics import HANDSHAKES  # noqa: E402
 from ws.presence import Presence  # noqa: E402
+from ws.protocol import CLOSE_GOING_AWAY  # noqa: E402
 from ws.rpc import RpcPool  # noqa: E402
 from ws.settings import WsSettings  # noqa: E402
 
@@ -82,7 +83,11 @@ class ChatApp:
             return self.readyz(start_response)
         if path != "/ws":
             return self.json(start_response, 404, {"detail": "not found"})
-        refusal = self.refuse(environ)
+        try:
+            refusal = self.refuse(environ)
+        except Exception:
+            log.exception("handshake check failed")
+            refusal = (503, "cannot accept connections right now; retry")
         if refusal is not None:
             status, detail = refusal
             HANDSHAKES.labels(str(status)).inc()
@@ -154,6 +159,21 @@ class ChatApp:
         return [payload]
 
 
+def bounded_redis(url: str, connections: int) -> redis.Redis:
+    """Thousands of sockets doing presence at once must queue for a few Redis connections, not
+    open one each (Redis is shared; its maxclients is not ours to exhaust)."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=connections,
+        timeout=10,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
 def refresh_presence(services: ChatServices) -> None:
     interval = max(1.0, services.settings.presence_ttl_seconds / 3)
     while True:
@@ -174,7 +194,7 @@ def main() -> None:
 
     process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     hub = Hub()
-    redis_client = make_redis(config)
+    redis_client = bounded_redis(config["REDIS_URL"], settings.redis_connections)
     rpc = RpcPool(config, settings.rpc_pool_size, settings.rpc_timeout_seconds)
     services = ChatServices(
         settings=settings,
@@ -194,6 +214,10 @@ def main() -> None:
     eventlet.spawn_n(refresh_presence, services)
 
     def stop(*_: Any) -> None:
+        # Tell every client to go elsewhere (1001) rather than leave them to find out by timeout.
+        for connection in hub.all():
+            if isinstance(connection, ChatConnection):
+                connection.close_now(CLOSE_GOING_AWAY, "server shutting down")
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)

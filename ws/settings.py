@@ -20,6 +20,7 @@ class WsSettings:
     outbound_queue: int
     rpc_pool_size: int
     rpc_timeout_seconds: float
+    redis_connections: int
 
     @property
     def hard_frame_bytes(self) -> int:
@@ -47,4 +48,5 @@ class WsSettings:
             outbound_queue=int(ws["OUTBOUND_QUEUE"]),
             rpc_pool_size=int(ws["RPC_POOL_SIZE"]),
             rpc_timeout_seconds=float(ws["RPC_TIMEOUT_SECONDS"]),
+            redis_connections=int(ws["REDIS_CONNECTIONS"]),
         )

@@ -459,3 +459,15 @@ def test_history_survives_a_restart_of_messaging(api, hubs, chat):
     assert [(m["seq"], m["body"]) for m in history] == [(1, "still here")]
     again = call(api, "POST", path, chat.brand, {"client_msg_id": "keep", "body": "still here"})
     assert again.status_code == 200 and again.json()["seq"] == 1
+
+
+def test_a_hub_shutting_down_closes_its_sockets_with_1001(hubs, chat):
+    client = Client(hubs.urls[1], chat.creator)
+    client.send({"type": "ping"})
+    client.until(of_type("pong"))
+    try:
+        hubs.stack.stop_one("ws-b")
+        _, code = drain_until_close(client)
+        assert code == 1001
+    finally:
+        hubs.restart(1)
