@@ -11,8 +11,10 @@ application in the wrong currency), so the positive-data-acceptance check is not
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -111,8 +113,10 @@ def main() -> None:
     os.environ["DATABASE_URL"] = DATABASE_URL
     migrate.main()
     port = free_port()
+    mongo_dir = tempfile.mkdtemp(prefix="fuzz-mongo-")
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
+        "MONGO_URL": f"embedded://{mongo_dir}",
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PER_IP": "1000000/minute",
@@ -136,6 +140,7 @@ def main() -> None:
     finally:
         stack.stop()
         delete_vhost(VHOST)
+        shutil.rmtree(mongo_dir, ignore_errors=True)
     if failures:
         sys.exit(f"schemathesis found problems as {', '.join(failures)}")
     print("schemathesis: no failures as brand or creator")
