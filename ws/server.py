@@ -28,7 +28,7 @@ from urllib.parse import parse_qs  # noqa: E402
 
 import redis  # noqa: E402
 from eventlet import wsgi  # noqa: E402
-from eventlet.websocket import WebSocketWSGI  # noqa: E402
+from eventlet.event import Event  # noqa: E402
 from kombu import Connection  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
@@ -45,9 +45,11 @@ from ws.presence import Presence  # noqa: E402
 from ws.protocol import CLOSE_GOING_AWAY  # noqa: E402
 from ws.rpc import RpcPool  # noqa: E402
 from ws.settings import WsSettings  # noqa: E402
+from ws.sockets import LingeringWebSocketWSGI  # noqa: E402
 
 log = logging.getLogger("ws")
 CLAIMS = "ws.claims"
+SHUTDOWN_SECONDS = 5.0
 StartResponse = Callable[..., Any]
 
 
@@ -73,7 +75,9 @@ class ChatApp:
         self.services = services
         self.codec = codec
         self.denylist = denylist
-        self.websocket = WebSocketWSGI(self.serve, max_frame_length=settings.hard_frame_bytes)
+        self.websocket = LingeringWebSocketWSGI(
+            self.serve, max_frame_length=settings.hard_frame_bytes
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -213,29 +217,42 @@ def main() -> None:
     listener = eventlet.listen((settings.host, settings.port), backlog=4096)
     eventlet.spawn_n(refresh_presence, services)
 
+    stopping = Event()
+
     def stop(*_: Any) -> None:
-        # Tell every client to go elsewhere (1001) rather than leave them to find out by timeout.
-        for connection in hub.all():
-            if isinstance(connection, ChatConnection):
-                connection.close_now(CLOSE_GOING_AWAY, "server shutting down")
-        raise SystemExit(0)
+        if not stopping.ready():
+            stopping.send()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     log.info("ws %s listening on %s:%s", process_id, settings.host, settings.port)
+    server = eventlet.spawn(
+        wsgi.server,
+        listener,
+        app,
+        max_size=settings.max_connections + 100,
+        log_output=False,
+        debug=False,
+        socket_timeout=None,
+    )
     try:
-        wsgi.server(
-            listener,
-            app,
-            max_size=settings.max_connections + 100,
-            log_output=False,
-            debug=False,
-            socket_timeout=None,
-        )
-    except (SystemExit, KeyboardInterrupt):
-        pass
+        stopping.wait()
     finally:
+        shut_down(hub, server, listener)
         fanout.stop()
         rpc.stop()
+
+
+def shut_down(hub: Hub, server: Any, listener: Any) -> None:
+    """Stop accepting, tell every client to go elsewhere (1001), then stop serving."""
+    listener.close()
+    closing = eventlet.GreenPool()
+    for connection in hub.all():
+        if isinstance(connection, ChatConnection):
+            closing.spawn_n(connection.close_now, CLOSE_GOING_AWAY, "server shutting down")
+    with eventlet.Timeout(SHUTDOWN_SECONDS, False):
+        closing.waitall()
+    server.kill()
 
 
 if __name__ == "__main__":

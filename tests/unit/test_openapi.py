@@ -35,6 +35,11 @@ EXPECTED = {
     ("post", "/api/v1/applications/{application_id}/accept"),
     ("post", "/api/v1/applications/{application_id}/reject"),
     ("post", "/api/v1/applications/{application_id}/withdraw"),
+    ("get", "/api/v1/conversations"),
+    ("post", "/api/v1/conversations"),
+    ("get", "/api/v1/conversations/{conversation_id}/messages"),
+    ("post", "/api/v1/conversations/{conversation_id}/messages"),
+    ("post", "/api/v1/conversations/{conversation_id}/read"),
 }
 
 
