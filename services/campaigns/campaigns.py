@@ -178,10 +178,12 @@ def _check_editable(row: CampaignRow, changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         if name in EDITABLE_WHEN_LIVE:
             continue
-        if name == "max_creators" and value >= row.max_creators:
+        # null is no value to compare (it was a 500): a live campaign's term stays frozen
+        if name == "max_creators" and value is not None and value >= row.max_creators:
             continue
         if (
             name == "application_deadline"
+            and value is not None
             and dt.datetime.fromisoformat(value) >= row.application_deadline
         ):
             continue

@@ -3,6 +3,7 @@ messaging on the embedded store, fan-out through RabbitMQ."""
 
 import json
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -13,7 +14,15 @@ import websocket
 from scripts.isolated_stack import free_port
 from scripts.stack import Process, Stack, ws_process
 from tests.e2e.chat import A, Client, accepted_chat, of_type
-from tests.e2e.marketplace import admin, apply, call, make_brand, make_creator, published_campaign
+from tests.e2e.marketplace import (
+    User,
+    admin,
+    apply,
+    call,
+    make_brand,
+    make_creator,
+    published_campaign,
+)
 
 pytestmark = pytest.mark.e2e
 MAX_CONNECTIONS_PER_USER = 3
@@ -471,3 +480,42 @@ def test_a_hub_shutting_down_closes_its_sockets_with_1001(hubs, chat):
         assert code == 1001
     finally:
         hubs.restart(1)
+
+
+@pytest.fixture(scope="module")
+def impatient_hub(running_stack):
+    """A hub that closes sockets after one idle second."""
+    port = free_port()
+    process = ws_process("ws-idle", port, free_port())
+    process.env["WS_IDLE_TIMEOUT_SECONDS"] = "1"
+    stack = Stack([process], env=running_stack.env, echo=False)
+    stack.start()
+    try:
+        stack.wait_ready(timeout=60)
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        stack.stop()
+
+
+def test_an_idle_socket_is_closed_with_4408(impatient_hub, chat):
+    client = Client(impatient_hub, chat.creator)
+    _, code = drain_until_close(client)
+    assert code == 4408
+
+
+def test_a_socket_is_closed_with_4401_when_its_token_expires(hubs, chat):
+    from services.common.config import load_config
+    from services.common.tokens import TokenCodec
+
+    codec = TokenCodec.from_config(load_config(), signing=True)
+    # expired five seconds ago: still inside the verification leeway, so the handshake passes
+    token, claims = codec.issue_access_token(
+        subject=chat.creator.id,
+        role="creator",
+        session_id=str(uuid.uuid4()),
+        now=time.time() - codec.access_ttl_seconds - 5,
+    )
+    assert claims.expires_at < time.time()
+    client = Client(hubs.urls[0], User(chat.creator.id, token, "creator"))
+    _, code = drain_until_close(client)
+    assert code == 4401

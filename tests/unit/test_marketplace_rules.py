@@ -108,6 +108,9 @@ def test_live_campaign_edit_policy():
         {"application_deadline": "2029-12-01T00:00:00+00:00"},
         {"budget": {"amount": 1, "currency": "EUR"}},
         {"requirements": {"min_followers": 0, "countries": []}},
+        # null for a live term (schemathesis found these answered 500)
+        {"max_creators": None},
+        {"application_deadline": None},
     ):
         with pytest.raises(Conflict):
             _check_editable(live_campaign(), frozen)
