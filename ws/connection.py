@@ -187,7 +187,7 @@ class ChatConnection:
         except ProtocolError as error:
             self.push(error.frame())
         except DomainError as error:
-            self.push(self._domain_error(error, raw))
+            self.push(self._domain_error(error))
         except Exception:
             log.exception("frame from %s failed", self.id)
             self.push(error_frame("internal", "the frame could not be processed"))
@@ -195,7 +195,7 @@ class ChatConnection:
             FRAMES.labels("in", frame_type).inc()
 
     @staticmethod
-    def _domain_error(error: DomainError, raw: str | bytes) -> dict[str, Any]:
+    def _domain_error(error: DomainError) -> dict[str, Any]:
         code = next((c for kind, c in ERROR_CODES if isinstance(error, kind)), "rejected")
         details: dict[str, Any] = {}
         if error.errors and isinstance(error, InvalidInput):
@@ -220,7 +220,7 @@ class ChatConnection:
             context = {"conversation_id": getattr(frame, "conversation_id", None)}
             if isinstance(frame, SendFrame):
                 context["client_msg_id"] = frame.client_msg_id
-            self.push({**self._domain_error(error, ""), **context})
+            self.push({**self._domain_error(error), **context})
 
     def _rpc(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.services.rpc.call("messaging", method, *args, **kwargs)
