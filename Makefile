@@ -58,7 +58,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-BENCH_MODULES ?= gateway marketplace analytics
+BENCH_MODULES ?= gateway marketplace analytics ws
 
 bench: venv provision keys migrate
 	set -e; for module in $(BENCH_MODULES); do \

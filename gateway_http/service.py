@@ -11,12 +11,19 @@ from gateway_http.routes.analytics import AnalyticsRoutes
 from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
 from gateway_http.routes.campaigns import CampaignRoutes
+from gateway_http.routes.conversations import ConversationRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
 
 
 class GatewayService(
-    OpsRoutes, AuthRoutes, ProfileRoutes, CampaignRoutes, ApplicationRoutes, AnalyticsRoutes
+    OpsRoutes,
+    AuthRoutes,
+    ProfileRoutes,
+    CampaignRoutes,
+    ApplicationRoutes,
+    AnalyticsRoutes,
+    ConversationRoutes,
 ):
     name = "gateway_http"
 
@@ -28,3 +35,4 @@ class GatewayService(
     campaigns_rpc = DeadlineRpcProxy("campaigns")
     applications_rpc = DeadlineRpcProxy("applications")
     analytics_rpc = DeadlineRpcProxy("analytics")
+    messaging_rpc = DeadlineRpcProxy("messaging")

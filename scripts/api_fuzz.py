@@ -11,8 +11,10 @@ application in the wrong currency), so the positive-data-acceptance check is not
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -115,8 +117,10 @@ def main() -> None:
     os.environ["CLICKHOUSE_URL"] = CLICKHOUSE_URL
     migrate.main()
     port = free_port()
+    mongo_dir = tempfile.mkdtemp(prefix="fuzz-mongo-")
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
+        "MONGO_URL": f"embedded://{mongo_dir}",
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
         "CLICKHOUSE_URL": CLICKHOUSE_URL,
@@ -141,6 +145,7 @@ def main() -> None:
     finally:
         stack.stop()
         delete_vhost(VHOST)
+        shutil.rmtree(mongo_dir, ignore_errors=True)
     if failures:
         sys.exit(f"schemathesis found problems as {', '.join(failures)}")
     print("schemathesis: no failures as brand or creator")

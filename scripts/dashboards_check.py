@@ -73,6 +73,8 @@ LOADED_EXPORTERS = {
     "campaigns",
     "applications",
     "analytics",
+    "messaging",
+    "ws",
     "rabbitmq",
 }
 
@@ -132,9 +134,16 @@ def breach_rate_limit(base: str) -> None:
         requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
 
-def campaign_with_accepted_creator(base: str) -> tuple[str, str, str]:
-    """A brand publishes a campaign, a creator applies, the brand accepts:
-    (brand token, campaign id, creator id)."""
+@dataclass
+class Marketplace:
+    brand: Account
+    creator: Account
+    campaign_id: str
+    application_id: str
+
+
+def campaign_with_accepted_creator(base: str) -> Marketplace:
+    """A brand publishes a campaign, a creator applies, the brand accepts."""
     brand = signed_up(base, "brand", {"company_name": "Dash Co", "country": "DE"})
     creator = signed_up(
         base,
@@ -181,13 +190,14 @@ def campaign_with_accepted_creator(base: str) -> tuple[str, str, str]:
         creator.token,
     )
     application.raise_for_status()
-    accepted = post(base, f"/applications/{application.json()['id']}/accept", token=brand.token)
-    accepted.raise_for_status()
-    return brand.token, campaign_id, creator.id
+    application_id = application.json()["id"]
+    post(base, f"/applications/{application_id}/accept", token=brand.token).raise_for_status()
+    return Marketplace(brand, creator, campaign_id, application_id)
 
 
 # Made by the first round's marketplace step; later steps (analytics, chat) reuse it.
-MARKETPLACE: list[tuple[str, str, str]] = []
+MARKETPLACE: list[Marketplace] = []
+CHAT_URL = ""  # the stack's ws endpoint, set by main()
 
 
 def run_marketplace(base: str) -> None:
@@ -195,12 +205,18 @@ def run_marketplace(base: str) -> None:
     if not MARKETPLACE:
         MARKETPLACE.append(marketplace)
         return
-    brand, campaign_id, _ = marketplace  # later rounds also pause theirs
-    post(base, f"/campaigns/{campaign_id}/pause", token=brand).raise_for_status()
+    # later rounds also pause theirs
+    pause = post(base, f"/campaigns/{marketplace.campaign_id}/pause", token=marketplace.brand.token)
+    pause.raise_for_status()
 
 
 def ingest_analytics_events(base: str) -> None:
-    brand, campaign_id, creator_id = MARKETPLACE[0]
+    marketplace = MARKETPLACE[0]
+    brand, campaign_id, creator_id = (
+        marketplace.brand.token,
+        marketplace.campaign_id,
+        marketplace.creator.id,
+    )
     now = dt.datetime.now(dt.UTC)
     events = [
         {
@@ -227,11 +243,50 @@ def ingest_analytics_events(base: str) -> None:
     )
 
 
+def chat(base: str) -> None:
+    """The marketplace's brand and creator chat over ws: messages_sent_total and the ws_* panels
+    (connections, frames in/out, an error frame)."""
+    import websocket
+
+    marketplace = MARKETPLACE[0]
+    brand, creator = marketplace.brand.token, marketplace.creator.token
+    conversation = post(
+        base, "/conversations", {"application_id": marketplace.application_id}, brand
+    )
+    conversation.raise_for_status()
+    conversation_id = conversation.json()["id"]
+    sockets = {
+        token: websocket.create_connection(
+            CHAT_URL, header=[f"Authorization: Bearer {token}"], suppress_origin=True, timeout=15
+        )
+        for token in (brand, creator)
+    }
+    try:
+        for number in range(5):
+            frame = {"type": "send", "conversation_id": conversation_id, "body": f"hi {number}"}
+            sockets[brand].send(json.dumps({**frame, "client_msg_id": str(uuid.uuid4())}))
+            sockets[creator].send(
+                json.dumps({"type": "typing", "conversation_id": conversation_id})
+            )
+        sockets[creator].send(
+            json.dumps({"type": "read", "conversation_id": conversation_id, "seq": 1})
+        )
+        sockets[creator].send("not json")  # an error frame for ws_errors_total
+        for socket_ in sockets.values():
+            socket_.send(json.dumps({"type": "ping"}))
+            while json.loads(socket_.recv())["type"] != "pong":
+                pass
+    finally:
+        for socket_ in sockets.values():
+            socket_.close()
+
+
 LOAD_STEPS: list[Callable[[str], None]] = [
     sign_up_and_use,
     breach_rate_limit,
     run_marketplace,
     ingest_analytics_events,
+    chat,
 ]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points
@@ -330,7 +385,9 @@ def event_consumers_running(processes: list[Any]) -> bool:
 
 
 def main() -> int:
+    global CHAT_URL
     gateway_port, prometheus_port = free_port(), free_port()
+    scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
     metrics_base = free_metrics_base(avoid=(gateway_port, prometheus_port))
     env = {
         "AMQP_URI": fresh_vhost(VHOST),
@@ -343,9 +400,12 @@ def main() -> int:
         "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
         "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
+        "MONGO_URL": f"embedded://{scratch / 'mongo'}",
     }
     migrate_database(DATABASE_URL, CLICKHOUSE_URL)
     processes = default_processes(gateway_port, metrics_base)
+    ws_address = next(p.env["WS_ADDRESS"] for p in processes if p.name == "ws")
+    CHAT_URL = f"ws://{ws_address}/ws"
     targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
     for process in processes:
         if process.env.get("METRICS_PORT"):
@@ -361,7 +421,6 @@ def main() -> int:
         running.add("event consumers")
 
     stack = Stack(processes, env=env, echo=False)
-    scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
     config_file = scratch / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(prometheus_config(targets)))
     prometheus_process: subprocess.Popen[bytes] | None = None

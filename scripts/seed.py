@@ -1,7 +1,9 @@
 """Demo data on the running stack (`make run` in another terminal), through the public API:
 brands with profiles, creators with platforms, campaigns in every state, applications in every
-status, and two weeks of analytics events for every campaign with an accepted creator.
-Idempotent: existing accounts are reused and a brand that already has campaigns gets no new ones.
+status, two weeks of analytics events for every campaign with an accepted creator, and a
+conversation with a few messages between brand@demo and creator@demo. Idempotent: existing
+accounts are reused, a brand that already has campaigns gets no new ones and the chat's messages
+are re-sent with the same client_msg_ids (stored once).
 """
 
 import datetime as dt
@@ -203,8 +205,10 @@ def main() -> None:
         api.call("PUT", "/me/profile", token, json=profile)
         creators.append((user_id, token, {p for p, _, _ in platforms}))
 
+    brand_tokens = {}
     for email, company, industry, country, niches in BRANDS:
         _, token = api.account(email, "brand", company)
+        brand_tokens[email] = token
         api.call(
             "PUT",
             "/me/profile",
@@ -221,7 +225,38 @@ def main() -> None:
             print(f"exists  campaigns of {company}")
             continue
         seed_campaigns(api, token, company, niches, creators)
+    seed_chat(api, brand_tokens[BRANDS[0][0]], creators[0][0], creators[0][1])
     print(f"demo password for every account: {DEMO_PASSWORD!r}")
+
+
+CHAT = [
+    ("brand", "Hi Ava, thanks for applying! Could you film on the Zugspitze trail?"),
+    ("creator", "Hi! Yes, I'm there next weekend. Two reels and a story?"),
+    ("brand", "Perfect. We'll ship the boots on Monday."),
+    ("creator", "Great, I'll send drafts by Friday."),
+]
+
+
+def seed_chat(api: Api, brand_token: str, creator_id: str, creator_token: str) -> None:
+    """A conversation between the first demo brand and creator, with a few messages. Re-running
+    re-sends the same client_msg_ids, which the chat answers with the stored messages."""
+    received = api.call("GET", "/applications?limit=100", brand_token)["items"]
+    application = next((a for a in received if a["creator_id"] == creator_id), None)
+    if application is None:
+        print("no application from the demo creator to the demo brand: no chat seeded")
+        return
+    conversation = api.call(
+        "POST", "/conversations", brand_token, json={"application_id": application["id"]}
+    )
+    tokens = {"brand": brand_token, "creator": creator_token}
+    for number, (who, body) in enumerate(CHAT):
+        api.call(
+            "POST",
+            f"/conversations/{conversation['id']}/messages",
+            tokens[who],
+            json={"client_msg_id": f"seed-{number}", "body": body},
+        )
+    print(f"chat     {conversation['id']} ({len(CHAT)} messages)")
 
 
 TITLES = ["spring drop", "summer launch", "creator week", "holiday edit", "next season"]

@@ -39,7 +39,24 @@ class Process:
     http_health: str | None = None  # or: this URL answers 200 when ready
 
 
-def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> list[Process]:
+def ws_process(name: str, port: int, metrics_port: int) -> Process:
+    """A chat hub; ready when its /healthz answers."""
+    return Process(
+        name,
+        [sys.executable, "-m", "ws.server"],
+        env={"WS_ADDRESS": f"127.0.0.1:{port}", "METRICS_PORT": str(metrics_port)},
+        http_health=f"http://127.0.0.1:{port}/healthz",
+    )
+
+
+def default_processes(
+    gateway_port: int = 8000, metrics_base: int = 9100, ws_port: int | None = None
+) -> list[Process]:
+    """`ws_port` None picks a free port (callers other than `make run` must not take 8001)."""
+    if ws_port is None:
+        from scripts.isolated_stack import free_port
+
+        ws_port = free_port()
     return [
         Process(
             "auth",
@@ -66,11 +83,18 @@ def default_processes(gateway_port: int = 8000, metrics_base: int = 9100) -> lis
             rpc_service="applications",
         ),
         Process(
+            "messaging",
+            [*NAMEKO, "services.messaging.service:MessagingService"],
+            env={"METRICS_PORT": str(metrics_base + 5)},
+            rpc_service="messaging",
+        ),
+        Process(
             "analytics",
             [*NAMEKO, "services.analytics.service:AnalyticsService"],
             env={"METRICS_PORT": str(metrics_base + 6)},
             rpc_service="analytics",
         ),
+        ws_process("ws", ws_port, metrics_base + 7),
         Process(
             "gateway_http",
             [*NAMEKO, "gateway_http.service:GatewayService"],
@@ -173,9 +197,11 @@ class Stack:
 
 
 def main() -> None:
-    gateway_port = int(load_config()["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
+    config = load_config()
+    gateway_port = int(config["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
+    ws_port = int(config["WS"]["ADDRESS"].rsplit(":", 1)[1])
     metrics_base = int(os.environ.get("METRICS_BASE_PORT", "9100"))
-    stack = Stack(default_processes(gateway_port, metrics_base))
+    stack = Stack(default_processes(gateway_port, metrics_base, ws_port))
     # Explicit handlers: a shell may start us with SIGINT ignored (e.g. as a background job).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -187,7 +213,9 @@ def main() -> None:
             "\n  stack is up (Ctrl-C stops everything)\n"
             f"  REST API      {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  health        {base}/healthz  {base}/readyz\n"
-            f"  metrics       {base}/metrics  auth: http://127.0.0.1:{metrics_base + 1}/metrics\n"
+            f"  chat          ws://127.0.0.1:{ws_port}/ws  (?jwt=<access token>)\n"
+            f"  metrics       {base}/metrics  auth: http://127.0.0.1:{metrics_base + 1}/metrics"
+            f"  ws: http://127.0.0.1:{metrics_base + 7}/metrics\n"
             "  nameko shell  make shell  (then n.rpc.auth.health())\n",
             flush=True,
         )

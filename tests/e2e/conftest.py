@@ -2,6 +2,8 @@
 RabbitMQ vhost, test database and Redis db, on free ports."""
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ class RunningStack:
     stack: Stack
     base_url: str
     env: dict[str, str]
+    ws_url: str = ""
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -30,25 +33,30 @@ class RunningStack:
 # its own vhost before their relay could.
 @pytest.fixture(scope="package")
 def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
-    gateway_port = free_port()
+    gateway_port, ws_port = free_port(), free_port()
+    mongo_dir = tempfile.mkdtemp(prefix="e2e-mongo-")
     env = {
         "AMQP_URI": fresh_vhost(E2E_VHOST),
         "DATABASE_URL": TEST_DATABASE_URL,
         "REDIS_URL": TEST_REDIS_URL,
         "CLICKHOUSE_URL": TEST_CLICKHOUSE_URL,
         "ANALYTICS_REPORT_CACHE_SECONDS": "0",
+        "MONGO_URL": f"embedded://{mongo_dir}",
         "RATE_LIMIT_PER_IP": "1000/minute",
         "LOG_LEVEL": "WARNING",
     }
-    metrics_base = free_metrics_base(avoid=(gateway_port,))
-    stack = Stack(default_processes(gateway_port, metrics_base), env=env, echo=False)
+    metrics_base = free_metrics_base(avoid=(gateway_port, ws_port))
+    stack = Stack(default_processes(gateway_port, metrics_base, ws_port), env=env, echo=False)
     stack.start()
     try:
         stack.wait_ready(timeout=90)
-        yield RunningStack(stack, f"http://127.0.0.1:{gateway_port}", env)
+        yield RunningStack(
+            stack, f"http://127.0.0.1:{gateway_port}", env, f"ws://127.0.0.1:{ws_port}/ws"
+        )
     finally:
         stack.stop()
         delete_vhost(E2E_VHOST)
+        shutil.rmtree(mongo_dir, ignore_errors=True)
 
 
 @pytest.fixture

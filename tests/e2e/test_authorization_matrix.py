@@ -1,11 +1,13 @@
-"""Every marketplace endpoint x every kind of caller -> the status it must answer.
+"""Every marketplace and chat endpoint x every kind of caller -> the status it must answer.
 
 Roles: anon (no token), owner (the brand owning the campaign), other_brand, applicant (the
-creator who applied), other_creator, admin. Mutating rows get fresh objects for every caller, so
-one caller's success never changes what the next one sees. (Auth endpoints are public by design
+creator who applied), other_creator, admin; the conversation is the owner's with the applicant.
+Mutating rows get fresh objects for every caller, so one caller's success never changes what the
+next one sees. (Auth endpoints are public by design
 and covered in test_auth_flow.py.)
 """
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,14 +35,24 @@ def statuses(anon, owner, other_brand, applicant, other_creator, admin_):
     )
 
 
-def profile_body(role):
+def profile_body(role, ids):
     return brand_profile() if role in ("owner", "other_brand") else creator_profile()
+
+
+def open_body(role, ids):
+    return {"application_id": ids["application"]}
+
+
+def message_body(role, ids):
+    return {"client_msg_id": uuid.uuid4().hex, "body": f"hello from {role}"}
 
 
 @dataclass(frozen=True)
 class Row:
     method: str
-    path: str  # {draft} {published} {paused} {application} {owner} {applicant} {ingestion_key}
+    # placeholders: {draft} {published} {paused} {application} {owner} {applicant}
+    # {ingestion_key} {conversation}
+    path: str
     expected: dict
     body: object = None
     fresh: bool = False  # mutating: new objects for every caller
@@ -162,6 +174,25 @@ MATRIX = [
         statuses(401, 403, 403, 403, 403, 204),
         fresh=True,
     ),
+    Row("GET", f"{A}/conversations", statuses(401, 200, 200, 200, 200, 200)),
+    Row("POST", f"{A}/conversations", statuses(401, 201, 404, 403, 403, 403), body=open_body),
+    Row(
+        "GET",
+        f"{A}/conversations/{{conversation}}/messages",
+        statuses(401, 200, 404, 200, 404, 200),
+    ),
+    Row(
+        "POST",
+        f"{A}/conversations/{{conversation}}/messages",
+        statuses(401, 201, 404, 201, 404, 403),
+        body=message_body,
+    ),
+    Row(
+        "POST",
+        f"{A}/conversations/{{conversation}}/read",
+        statuses(401, 200, 404, 200, 404, 403),
+        body={"seq": 0},
+    ),
 ]
 
 
@@ -178,7 +209,16 @@ class World:
         }
         self.shared = {kind: self.make(kind) for kind in self.KINDS}
 
-    KINDS = ("draft", "published", "paused", "application", "owner", "applicant", "ingestion_key")
+    KINDS = (
+        "draft",
+        "published",
+        "paused",
+        "application",
+        "owner",
+        "applicant",
+        "ingestion_key",
+        "conversation",
+    )
 
     def make(self, kind):
         api, owner = self.api, self.users["owner"]
@@ -194,6 +234,11 @@ class World:
         if kind == "draft":
             return call(api, "POST", f"{A}/campaigns", owner, campaign_body()).json()["id"]
         campaign = published_campaign(api, owner)
+        if kind == "conversation":
+            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+            opened = call(api, "POST", f"{A}/conversations", owner, {"application_id": application})
+            assert opened.status_code == 201, opened.text
+            return opened.json()["id"]
         if kind == "paused":
             call(api, "POST", f"{A}/campaigns/{campaign['id']}/pause", owner)
         if kind == "application":
@@ -212,7 +257,7 @@ def test_authorization_matrix(api):
     for row in MATRIX:
         for role in ROLES:
             ids = world.ids_for(row)
-            body = row.body(role) if callable(row.body) else row.body
+            body = row.body(role, ids) if callable(row.body) else row.body
             response = call(api, row.method, row.path.format(**ids), world.users[role], body)
             if response.status_code != row.expected[role]:
                 mismatches.append(
@@ -237,6 +282,7 @@ def test_matrix_covers_every_marketplace_route():
                 "/api/v1/campaigns",
                 "/api/v1/applications",
                 "/api/v1/analytics",
+                "/api/v1/conversations",
             )
         )
     }
@@ -248,6 +294,7 @@ def test_matrix_covers_every_marketplace_route():
         "{owner}": "{brand_id}",
         "{applicant}": "{creator_id}",
         "{ingestion_key}": "{key_id}",
+        "{conversation}": "{conversation_id}",
     }
     covered = set()
     for row in MATRIX:

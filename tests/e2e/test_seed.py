@@ -60,7 +60,23 @@ def test_seed_builds_a_marketplace_and_can_run_again(api):
     # Campaigns with an accepted creator have events (written by analytics a moment later).
     wait_until(lambda: sum(impressions(c) > 0 for c in live) >= 2, timeout=30, interval=0.5)
 
+    def chat_bodies():
+        conversations = requests.get(
+            api.url("/api/v1/conversations"), headers=headers, timeout=10
+        ).json()["items"]
+        seeded = [c for c in conversations if c["last_seq"] > 0]
+        assert len(seeded) == 1
+        history = requests.get(
+            api.url(f"/api/v1/conversations/{seeded[0]['id']}/messages?after_seq=0"),
+            headers=headers,
+            timeout=10,
+        ).json()["items"]
+        return [m["body"] for m in history]
+
+    assert len(chat_bodies()) == 4
+
     second = run_seed(api)
     assert "created" not in second
+    assert len(chat_bodies()) == 4
     again = requests.get(api.url("/api/v1/campaigns?mine=true"), headers=headers, timeout=10)
     assert len(again.json()["items"]) == 5

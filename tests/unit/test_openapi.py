@@ -43,6 +43,11 @@ EXPECTED = {
     ("post", "/api/v1/analytics/ingestion-keys"),
     ("get", "/api/v1/analytics/ingestion-keys"),
     ("delete", "/api/v1/analytics/ingestion-keys/{key_id}"),
+    ("get", "/api/v1/conversations"),
+    ("post", "/api/v1/conversations"),
+    ("get", "/api/v1/conversations/{conversation_id}/messages"),
+    ("post", "/api/v1/conversations/{conversation_id}/messages"),
+    ("post", "/api/v1/conversations/{conversation_id}/read"),
 }
 
 

@@ -1,0 +1,134 @@
+"""messaging: conversations and messages. Entrypoints only; logic in conversations.py, storage in
+store.py. After a message is stored it is published as `message_sent` (every ws process consumes
+it as a broadcast and pushes it to the participants' sockets)."""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import prometheus_client
+from nameko.events import EventDispatcher, event_handler
+from nameko.rpc import rpc
+
+from dependencies.metrics import Metrics
+from dependencies.mongo import MessageStore
+from dependencies.rpc import DeadlineRpcProxy
+from services.common.errors import DomainError
+from services.common.health import HealthRpc
+from services.common.schemas import Principal, parse_model
+from services.messaging import conversations
+from services.messaging.ordering import KeyedLocks
+
+domain_rpc = rpc(expected_exceptions=DomainError)
+RPC_TIMEOUT_SECONDS = 10.0
+MESSAGES_SENT = prometheus_client.Counter("messages_sent_total", "Messages stored (not re-sends).")
+
+# Sends to one conversation are stored and published one at a time, so this process publishes a
+# conversation's messages in seq order (consumers still order by seq across replicas).
+conversation_order = KeyedLocks()
+
+
+def event(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+        **payload,
+    }
+
+
+class MessagingService(HealthRpc):
+    name = "messaging"
+
+    store = MessageStore()
+    metrics = Metrics()
+    dispatch = EventDispatcher()
+    applications_rpc = DeadlineRpcProxy("applications", timeout_seconds=RPC_TIMEOUT_SECONDS)
+
+    @domain_rpc
+    def open_conversation(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+        """A brand opens the conversation of an application to one of its campaigns."""
+        caller = parse_model(Principal, principal)
+        request = conversations.check_open_request(caller, body)
+        application = self.applications_rpc.get_application(principal, str(request.application_id))
+        opened = conversations.open_for_application(self.store, application)
+        return {
+            "conversation": conversations.view(opened["conversation"], caller.user_id),
+            "created": opened["created"],
+        }
+
+    @domain_rpc
+    def get_conversation(self, principal: dict[str, Any], conversation_id: str) -> dict[str, Any]:
+        return conversations.get_conversation(
+            self.store, parse_model(Principal, principal), conversation_id
+        )
+
+    @domain_rpc
+    def list_conversations(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
+        return conversations.list_conversations(
+            self.store, parse_model(Principal, principal), query
+        )
+
+    @domain_rpc
+    def send_message(
+        self,
+        principal: dict[str, Any],
+        conversation_id: str,
+        body: Any,
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """`origin` names the sending socket (ws): it gets an ack, not the message again."""
+        caller = parse_model(Principal, principal)
+        with conversation_order.hold(str(conversation_id)):
+            sent = conversations.send_message(self.store, caller, conversation_id, body)
+            if not sent["duplicate"]:
+                self.dispatch(
+                    "message_sent",
+                    event(
+                        {
+                            "participants": sent["participants"],
+                            "message": sent["message"],
+                            "origin": origin,
+                        }
+                    ),
+                )
+                self.metrics.count_on_success(MESSAGES_SENT)
+        return {"message": sent["message"], "duplicate": sent["duplicate"]}
+
+    @domain_rpc
+    def history(
+        self, principal: dict[str, Any], conversation_id: str, query: Any
+    ) -> dict[str, Any]:
+        return conversations.history(
+            self.store, parse_model(Principal, principal), conversation_id, query
+        )
+
+    @domain_rpc
+    def mark_read(
+        self, principal: dict[str, Any], conversation_id: str, body: Any
+    ) -> dict[str, Any]:
+        caller = parse_model(Principal, principal)
+        conversation = conversations.mark_read(self.store, caller, conversation_id, body)
+        self.dispatch(
+            "conversation_read",
+            event(
+                {
+                    "conversation_id": conversation["id"],
+                    "participants": conversation["participants"],
+                    "user_id": caller.user_id,
+                    "seq": conversation["read_seq"],
+                }
+            ),
+        )
+        return conversation
+
+    @domain_rpc
+    def partners(self, user_id: str) -> list[str]:
+        """Users sharing a conversation with `user_id` (ws tells them about its presence)."""
+        return conversations.partners(self.store, user_id)
+
+    @event_handler("applications", "status_changed")
+    def on_application_status_changed(self, payload: dict[str, Any]) -> None:
+        # Idempotent by construction: the conversation id derives from the application id and
+        # is inserted only if absent, so a redelivered event finds it and changes nothing.
+        if payload.get("status") == "accepted":
+            conversations.open_for_application(self.store, payload)

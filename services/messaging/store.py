@@ -1,0 +1,465 @@
+"""Where conversations and messages live: one interface, two backends chosen by MONGO_URL.
+
+- `mongodb://...`: pymongo on a real MongoDB (compose, Kubernetes). Uniqueness and atomic
+  sequence numbers are the server's: unique indexes and `find_one_and_update` with `$inc`.
+- `embedded://<dir>`: montydb (pure-Python, pymongo-compatible API) on its SQLite engine, data on
+  disk under <dir> (default `.state/mongo`). montydb accepts `create_index` but neither enforces
+  unique indexes nor uses indexes for queries, so this adapter enforces the unique keys itself
+  and lays the data out so no query scans more than one conversation (see the class).
+
+Documents cross this interface as plain dicts with `id` (not `_id`); timestamps are ISO 8601 UTC
+strings of fixed width, so they sort as text in both backends.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from services.common.config import resolve_path
+
+DATABASE = "messaging"
+
+
+class DuplicateMessage(Exception):
+    """A message with this (conversation_id, sender_id, client_msg_id) is already stored."""
+
+
+class ConversationStore(Protocol):
+    def insert_conversation(self, conversation: dict[str, Any]) -> bool:
+        """Insert unless a conversation with this id exists; True when inserted."""
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None: ...
+
+    def list_conversations(
+        self, user_id: str | None, before: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Newest activity first; `user_id` None lists every conversation (admin);
+        `before` is the (last_message_at, id) of the previous page's last item."""
+
+    def next_seq(self, conversation_id: str) -> int:
+        """Atomically increment and return the conversation's message counter."""
+
+    def insert_message(self, message: dict[str, Any]) -> None:
+        """Raise DuplicateMessage if (conversation_id, sender_id, client_msg_id) exists."""
+
+    def find_by_client_msg_id(
+        self, conversation_id: str, sender_id: str, client_msg_id: str
+    ) -> dict[str, Any] | None: ...
+
+    def messages(
+        self,
+        conversation_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int,
+        descending: bool = False,
+    ) -> list[dict[str, Any]]: ...
+
+    def record_message(
+        self, conversation_id: str, seq: int, sender_id: str, created_at: str, others: list[str]
+    ) -> None:
+        """After a message is stored: last activity, the sender has read it, the others have one
+        more unread."""
+
+    def mark_read(self, conversation_id: str, user_id: str, seq: int) -> dict[str, Any] | None:
+        """Move the user's read marker forward to `seq` (never back), recount their unread
+        messages and return the conversation."""
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _out(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    if document is None:
+        return None
+    document = dict(document)
+    document["id"] = document.pop("_id")
+    return document
+
+
+def _in(document: dict[str, Any]) -> dict[str, Any]:
+    document = dict(document)
+    document["_id"] = document.pop("id")
+    return document
+
+
+def _activity_filter(user_id: str | None, before: tuple[str, str] | None) -> dict[str, Any]:
+    conditions: list[dict[str, Any]] = []
+    if user_id is not None:
+        conditions.append({"participants": user_id})
+    if before is not None:
+        at, last_id = before
+        conditions.append(
+            {
+                "$or": [
+                    {"last_message_at": {"$lt": at}},
+                    {"last_message_at": at, "_id": {"$lt": last_id}},
+                ]
+            }
+        )
+    return {"$and": conditions} if conditions else {}
+
+
+def _seq_filter(after_seq: int | None, before_seq: int | None) -> dict[str, Any]:
+    bounds: dict[str, int] = {}
+    if after_seq is not None:
+        bounds["$gt"] = after_seq
+    if before_seq is not None:
+        bounds["$lt"] = before_seq
+    return {"seq": bounds} if bounds else {}
+
+
+class MongoConversationStore:
+    """pymongo on a MongoDB server."""
+
+    def __init__(self, url: str) -> None:
+        import pymongo
+
+        self._pymongo = pymongo
+        self.client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000, tz_aware=True)
+        database = self.client.get_default_database(default=DATABASE)
+        self.conversations = database["conversations"]
+        self.messages_ = database["messages"]
+        self.ensure_indexes()
+
+    @classmethod
+    def from_client(cls, client: Any) -> "MongoConversationStore":
+        """Wrap an existing pymongo-compatible client (the contract tests use mongomock)."""
+        import pymongo
+
+        store = cls.__new__(cls)
+        store._pymongo = pymongo
+        store.client = client
+        database = client[DATABASE]
+        store.conversations = database["conversations"]
+        store.messages_ = database["messages"]
+        store.ensure_indexes()
+        return store
+
+    def ensure_indexes(self) -> None:
+        asc, desc = self._pymongo.ASCENDING, self._pymongo.DESCENDING
+        self.messages_.create_index(
+            [("conversation_id", asc), ("seq", asc)], unique=True, name="uq_conversation_seq"
+        )
+        self.messages_.create_index(
+            [("conversation_id", asc), ("sender_id", asc), ("client_msg_id", asc)],
+            unique=True,
+            name="uq_conversation_sender_client_msg",
+        )
+        self.conversations.create_index(
+            [("participants", asc), ("last_message_at", desc), ("_id", desc)],
+            name="ix_participant_activity",
+        )
+        self.conversations.create_index(
+            [("last_message_at", desc), ("_id", desc)], name="ix_activity"
+        )
+
+    def insert_conversation(self, conversation: dict[str, Any]) -> bool:
+        try:
+            self.conversations.insert_one(_in(conversation))
+        except self._pymongo.errors.DuplicateKeyError:
+            return False
+        return True
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        return _out(self.conversations.find_one({"_id": conversation_id}))
+
+    def list_conversations(
+        self, user_id: str | None, before: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self.conversations.find(_activity_filter(user_id, before))
+            .sort([("last_message_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        return [_out(document) for document in cursor]  # type: ignore[misc]
+
+    def next_seq(self, conversation_id: str) -> int:
+        document = self.conversations.find_one_and_update(
+            {"_id": conversation_id},
+            {"$inc": {"last_seq": 1}},
+            return_document=self._pymongo.ReturnDocument.AFTER,
+        )
+        if document is None:
+            raise KeyError(conversation_id)
+        return int(document["last_seq"])
+
+    def insert_message(self, message: dict[str, Any]) -> None:
+        try:
+            self.messages_.insert_one(_in(message))
+        except self._pymongo.errors.DuplicateKeyError as exc:
+            raise DuplicateMessage(str(exc)) from None
+
+    def find_by_client_msg_id(
+        self, conversation_id: str, sender_id: str, client_msg_id: str
+    ) -> dict[str, Any] | None:
+        return _out(
+            self.messages_.find_one(
+                {
+                    "conversation_id": conversation_id,
+                    "sender_id": sender_id,
+                    "client_msg_id": client_msg_id,
+                }
+            )
+        )
+
+    def messages(
+        self,
+        conversation_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int,
+        descending: bool = False,
+    ) -> list[dict[str, Any]]:
+        query = {"conversation_id": conversation_id, **_seq_filter(after_seq, before_seq)}
+        cursor = self.messages_.find(query).sort("seq", -1 if descending else 1).limit(limit)
+        return [_out(document) for document in cursor]  # type: ignore[misc]
+
+    def record_message(
+        self, conversation_id: str, seq: int, sender_id: str, created_at: str, others: list[str]
+    ) -> None:
+        self.conversations.update_one(
+            {"_id": conversation_id},
+            {
+                "$max": {"last_message_at": created_at, f"read_seq.{sender_id}": seq},
+                "$inc": {f"unread.{user}": 1 for user in others},
+            },
+        )
+
+    def mark_read(self, conversation_id: str, user_id: str, seq: int) -> dict[str, Any] | None:
+        self.conversations.update_one(
+            {"_id": conversation_id}, {"$max": {f"read_seq.{user_id}": seq}}
+        )
+        conversation = self.conversations.find_one({"_id": conversation_id})
+        if conversation is None:
+            return None
+        read_seq = int(conversation.get("read_seq", {}).get(user_id, 0))
+        unread = self.messages_.count_documents(
+            {
+                "conversation_id": conversation_id,
+                "seq": {"$gt": read_seq},
+                "sender_id": {"$ne": user_id},
+            }
+        )
+        return _out(
+            self.conversations.find_one_and_update(
+                {"_id": conversation_id},
+                {"$set": {f"unread.{user_id}": unread}},
+                return_document=self._pymongo.ReturnDocument.AFTER,
+            )
+        )
+
+    def ping(self) -> None:
+        self.client.admin.command("ping")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class _EmbeddedConversation:
+    """What the embedded store keeps in memory about one conversation: the stored document, and
+    once touched, its counters and the unique keys of its messages."""
+
+    document: dict[str, Any]
+    state: dict[str, Any] | None = None
+    senders: dict[int, str] = field(default_factory=dict)  # seq -> sender_id
+    client_keys: set[tuple[str, str]] = field(default_factory=set)  # (sender_id, client_msg_id)
+
+
+class EmbeddedConversationStore:
+    """montydb on disk, with what MongoDB's indexes would give done here.
+
+    montydb scans a whole collection for every query, indexes or not, and enforces no unique
+    index. So each conversation keeps its messages in their own collection (`messages_<id>`) and
+    its counters in another (`state_<id>`, one document), and this process keeps an in-memory
+    index: every conversation document (read at start), and per conversation once used, its
+    counters and the unique keys (seq, and sender + client_msg_id) of its messages. Writes go to
+    disk first, under one lock, then to the index. This is why one directory serves exactly one
+    messaging process; more replicas need MongoDB.
+    """
+
+    def __init__(self, directory: str) -> None:
+        from montydb import MontyClient, set_storage
+
+        path = resolve_path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        if not (path / "monty.storage.cfg").exists():
+            set_storage(str(path), storage="sqlite")
+        self.client: Any = MontyClient(str(path))
+        self.database = self.client[DATABASE]
+        self.conversations = self.database["conversations"]
+        self._lock = threading.RLock()
+        self._index: dict[str, _EmbeddedConversation] = {
+            document["_id"]: _EmbeddedConversation(_out(document))  # type: ignore[arg-type]
+            for document in self.conversations.find({})
+        }
+
+    @staticmethod
+    def _suffix(conversation_id: str) -> str:
+        # conversation ids are UUIDs (checked by the domain): safe in a file name
+        return conversation_id.replace("-", "")
+
+    def _messages(self, conversation_id: str) -> Any:
+        return self.database[f"messages_{self._suffix(conversation_id)}"]
+
+    def _state_collection(self, conversation_id: str) -> Any:
+        return self.database[f"state_{self._suffix(conversation_id)}"]
+
+    def _loaded(self, conversation_id: str) -> _EmbeddedConversation | None:
+        entry = self._index.get(conversation_id)
+        if entry is None or entry.state is not None:
+            return entry
+        stored = self._state_collection(conversation_id).find_one({"_id": "state"}) or {}
+        for message in self._messages(conversation_id).find({}):
+            entry.senders[message["seq"]] = message["sender_id"]
+            entry.client_keys.add((message["sender_id"], message["client_msg_id"]))
+        document = entry.document
+        entry.state = {
+            # a seq taken but not recorded before a crash is never handed out again
+            "last_seq": max(
+                [int(stored.get("last_seq", document.get("last_seq", 0))), *entry.senders]
+            ),
+            "last_message_at": stored.get("last_message_at", document["last_message_at"]),
+            "read_seq": dict(stored.get("read_seq", document.get("read_seq", {}))),
+            "unread": dict(stored.get("unread", document.get("unread", {}))),
+        }
+        return entry
+
+    def _save_state(self, conversation_id: str, state: dict[str, Any]) -> None:
+        self._state_collection(conversation_id).replace_one(
+            {"_id": "state"}, {"_id": "state", **state}, upsert=True
+        )
+
+    def _view(self, entry: _EmbeddedConversation) -> dict[str, Any]:
+        return {**entry.document, **(entry.state or {})}
+
+    def insert_conversation(self, conversation: dict[str, Any]) -> bool:
+        with self._lock:
+            if conversation["id"] in self._index:
+                return False
+            self.conversations.insert_one(_in(conversation))
+            self._index[conversation["id"]] = _EmbeddedConversation(dict(conversation))
+            return True
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            return None if entry is None else self._view(entry)
+
+    def list_conversations(
+        self, user_id: str | None, before: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [
+                self._view(self._loaded(entry.document["id"]))  # type: ignore[arg-type]
+                for entry in list(self._index.values())
+                if user_id is None or user_id in entry.document["participants"]
+            ]
+        rows = [
+            row for row in rows if before is None or (row["last_message_at"], row["id"]) < before
+        ]
+        rows.sort(key=lambda row: (row["last_message_at"], row["id"]), reverse=True)
+        return rows[:limit]
+
+    def next_seq(self, conversation_id: str) -> int:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
+                raise KeyError(conversation_id)
+            entry.state["last_seq"] += 1
+            self._save_state(conversation_id, entry.state)
+            return int(entry.state["last_seq"])
+
+    def insert_message(self, message: dict[str, Any]) -> None:
+        conversation_id = message["conversation_id"]
+        key = (message["sender_id"], message["client_msg_id"])
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None:
+                raise KeyError(conversation_id)
+            if message["seq"] in entry.senders or key in entry.client_keys:
+                raise DuplicateMessage(
+                    f"conversation {conversation_id} already has this seq or "
+                    "(sender_id, client_msg_id)"
+                )
+            self._messages(conversation_id).insert_one(_in(message))
+            entry.senders[message["seq"]] = message["sender_id"]
+            entry.client_keys.add(key)
+
+    def find_by_client_msg_id(
+        self, conversation_id: str, sender_id: str, client_msg_id: str
+    ) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or (sender_id, client_msg_id) not in entry.client_keys:
+                return None
+        return _out(
+            self._messages(conversation_id).find_one(
+                {"sender_id": sender_id, "client_msg_id": client_msg_id}
+            )
+        )
+
+    def messages(
+        self,
+        conversation_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int,
+        descending: bool = False,
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self._messages(conversation_id)
+            .find(_seq_filter(after_seq, before_seq))
+            .sort("seq", -1 if descending else 1)
+            .limit(limit)
+        )
+        return [_out(document) for document in cursor]  # type: ignore[misc]
+
+    def record_message(
+        self, conversation_id: str, seq: int, sender_id: str, created_at: str, others: list[str]
+    ) -> None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
+                return
+            state = entry.state
+            state["last_message_at"] = max(state["last_message_at"], created_at)
+            state["read_seq"][sender_id] = max(state["read_seq"].get(sender_id, 0), seq)
+            for user in others:
+                state["unread"][user] = state["unread"].get(user, 0) + 1
+            self._save_state(conversation_id, state)
+
+    def mark_read(self, conversation_id: str, user_id: str, seq: int) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._loaded(conversation_id)
+            if entry is None or entry.state is None:
+                return None
+            state = entry.state
+            read_seq = max(int(state["read_seq"].get(user_id, 0)), seq)
+            state["read_seq"][user_id] = read_seq
+            state["unread"][user_id] = sum(
+                1 for s, sender in entry.senders.items() if s > read_seq and sender != user_id
+            )
+            self._save_state(conversation_id, state)
+            return self._view(entry)
+
+    def ping(self) -> None:
+        self.database.list_collection_names()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_store(url: str) -> ConversationStore:
+    scheme = urlsplit(url).scheme
+    if scheme in ("mongodb", "mongodb+srv"):
+        return MongoConversationStore(url)
+    if scheme == "embedded":
+        return EmbeddedConversationStore(url.removeprefix("embedded://"))
+    raise ValueError(f"MONGO_URL must be mongodb://, mongodb+srv:// or embedded://, not {url!r}")

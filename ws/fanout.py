@@ -1,0 +1,70 @@
+"""Fan-out across ws processes through RabbitMQ. Every ws process runs a small Nameko container
+whose handlers are BROADCAST with reliable_delivery=False: each process gets its own auto-delete
+queue bound to the events, so every event reaches every process, and a process that goes away
+takes its queue with it (its clients reconnect elsewhere and sync from the store).
+
+Events come from messaging (`message_sent`, `conversation_read`) and from ws processes themselves
+(`typing`, `presence`: ephemeral, never stored)."""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from kombu import Exchange
+from nameko.amqp.publish import Publisher
+from nameko.constants import DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
+from nameko.events import BROADCAST, event_handler
+from nameko.standalone.events import get_event_exchange
+
+from ws.hub import Hub
+
+SOURCE = "ws"
+
+
+def fanout_service(hub: Hub) -> type:
+    def broadcast(source: str, event_type: str) -> Any:
+        return event_handler(source, event_type, handler_type=BROADCAST, reliable_delivery=False)
+
+    class WsFanout:
+        name = "ws_fanout"
+
+        @broadcast("messaging", "message_sent")
+        def on_message_sent(self, payload: dict[str, Any]) -> None:
+            hub.on_message_sent(payload)
+
+        @broadcast("messaging", "conversation_read")
+        def on_conversation_read(self, payload: dict[str, Any]) -> None:
+            hub.on_conversation_read(payload)
+
+        @broadcast(SOURCE, "typing")
+        def on_typing(self, payload: dict[str, Any]) -> None:
+            hub.on_typing(payload)
+
+        @broadcast(SOURCE, "presence")
+        def on_presence(self, payload: dict[str, Any]) -> None:
+            hub.on_presence(payload)
+
+    return WsFanout
+
+
+class EventPublisher:
+    """Publishes ws's own events (typing, presence) to its event exchange."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.exchange: Exchange = get_event_exchange(SOURCE, config)
+        self.publisher = Publisher(
+            config["AMQP_URI"],
+            serializer=config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            declare=[self.exchange],
+        )
+
+    def publish(self, event_type: str, payload: dict[str, Any]) -> None:
+        self.publisher.publish(
+            {
+                "event_id": str(uuid.uuid4()),
+                "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
+                **payload,
+            },
+            exchange=self.exchange,
+            routing_key=event_type,
+        )

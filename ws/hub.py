@@ -1,0 +1,99 @@
+"""The connection registry of one ws process and the routing of fanned-out events to sockets.
+
+Every frame for a socket goes through that connection's bounded outbound queue, drained by its
+own writer greenthread, so one slow reader never delays delivery to the others; a reader that
+lets its queue fill up is closed (1008) and recovers with sync after reconnecting.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from ws.metrics import CONNECTIONS
+
+
+class Outlet(Protocol):
+    id: str
+    user_id: str
+
+    def push(self, frame: dict[str, Any]) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_user: dict[str, dict[str, Outlet]] = defaultdict(dict)
+        self.count = 0
+
+    def add(self, connection: Outlet) -> int:
+        """Register; returns how many connections the user now has here."""
+        mine = self._by_user[connection.user_id]
+        mine[connection.id] = connection
+        self.count += 1
+        CONNECTIONS.set(self.count)
+        return len(mine)
+
+    def remove(self, connection: Outlet) -> int:
+        """Unregister; returns how many connections the user still has here."""
+        mine = self._by_user.get(connection.user_id, {})
+        if mine.pop(connection.id, None) is not None:
+            self.count -= 1
+            CONNECTIONS.set(self.count)
+        if not mine:
+            self._by_user.pop(connection.user_id, None)
+        return len(mine)
+
+    def connections_of(self, user_id: str) -> int:
+        return len(self._by_user.get(user_id, {}))
+
+    def users(self) -> list[str]:
+        return list(self._by_user)
+
+    def all(self) -> list[Outlet]:
+        return [c for connections in self._by_user.values() for c in connections.values()]
+
+    def deliver(
+        self,
+        user_ids: Iterable[str],
+        frame: dict[str, Any],
+        skip_connection: str | None = None,
+        skip_user: str | None = None,
+    ) -> int:
+        delivered = 0
+        for user_id in set(user_ids):
+            if user_id == skip_user:
+                continue
+            for connection in list(self._by_user.get(user_id, {}).values()):
+                if connection.id != skip_connection:
+                    connection.push(frame)
+                    delivered += 1
+        return delivered
+
+    # --- events from the broadcast handlers (every ws process gets each one) ----------------
+
+    def on_message_sent(self, payload: dict[str, Any]) -> int:
+        return self.deliver(
+            payload["participants"],
+            {"type": "message", **payload["message"]},
+            skip_connection=payload.get("origin"),
+        )
+
+    def on_conversation_read(self, payload: dict[str, Any]) -> int:
+        frame = {
+            "type": "read",
+            "conversation_id": payload["conversation_id"],
+            "user_id": payload["user_id"],
+            "seq": payload["seq"],
+        }
+        return self.deliver(payload["participants"], frame)
+
+    def on_typing(self, payload: dict[str, Any]) -> int:
+        frame = {
+            "type": "typing",
+            "conversation_id": payload["conversation_id"],
+            "user_id": payload["user_id"],
+        }
+        return self.deliver(payload["participants"], frame, skip_user=payload["user_id"])
+
+    def on_presence(self, payload: dict[str, Any]) -> int:
+        frame = {"type": "presence", "user_id": payload["user_id"], "status": payload["status"]}
+        return self.deliver(payload["notify"], frame)

@@ -1,0 +1,259 @@
+"""The chat hub process: `python -m ws.server`.
+
+An eventlet WSGI server (ws.settings: WS_ADDRESS, default 127.0.0.1:8001) serving
+- /ws: the WebSocket endpoint (eventlet.websocket.WebSocketWSGI). The handshake is refused with
+  an HTTP status before the upgrade: 401 without a valid, unrevoked access token (Authorization:
+  Bearer, or ?jwt= for browsers), 403 for an Origin not in WS_ALLOWED_ORIGINS (clients that send
+  no Origin, i.e. not browsers, are let through), 429 past MAX_CONNECTIONS_PER_USER here;
+- /healthz (process up) and /readyz (Redis and RabbitMQ reachable);
+and Prometheus metrics on METRICS_PORT. Next to it runs a Nameko container with the broadcast
+handlers of ws.fanout. The access log is off: query strings carry tokens; handshakes are logged
+here without them.
+"""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import logging.config  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
+
+import redis  # noqa: E402
+from eventlet import wsgi  # noqa: E402
+from eventlet.event import Event  # noqa: E402
+from kombu import Connection  # noqa: E402
+from nameko.containers import ServiceContainer  # noqa: E402
+
+from dependencies.metrics import serve_metrics  # noqa: E402
+from services.common.config import load_config  # noqa: E402
+from services.common.denylist import AccessDenylist  # noqa: E402
+from services.common.errors import Unauthenticated  # noqa: E402
+from services.common.tokens import AccessClaims, TokenCodec  # noqa: E402
+from ws.connection import ChatConnection, ChatServices  # noqa: E402
+from ws.fanout import EventPublisher, fanout_service  # noqa: E402
+from ws.hub import Hub  # noqa: E402
+from ws.metrics import HANDSHAKES  # noqa: E402
+from ws.presence import Presence  # noqa: E402
+from ws.protocol import CLOSE_GOING_AWAY  # noqa: E402
+from ws.rpc import RpcPool  # noqa: E402
+from ws.settings import WsSettings  # noqa: E402
+from ws.sockets import LingeringWebSocketWSGI  # noqa: E402
+
+log = logging.getLogger("ws")
+CLAIMS = "ws.claims"
+SHUTDOWN_SECONDS = 5.0
+StartResponse = Callable[..., Any]
+
+
+def handshake_token(environ: dict[str, Any]) -> str | None:
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    values = parse_qs(environ.get("QUERY_STRING", "")).get("jwt")
+    return values[0] if values else None
+
+
+class ChatApp:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        settings: WsSettings,
+        services: ChatServices,
+        codec: TokenCodec,
+        denylist: AccessDenylist,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.services = services
+        self.codec = codec
+        self.denylist = denylist
+        self.websocket = LingeringWebSocketWSGI(
+            self.serve, max_frame_length=settings.hard_frame_bytes
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return self.json(start_response, 200, {"status": "ok"})
+        if path == "/readyz":
+            return self.readyz(start_response)
+        if path != "/ws":
+            return self.json(start_response, 404, {"detail": "not found"})
+        try:
+            refusal = self.refuse(environ)
+        except Exception:
+            log.exception("handshake check failed")
+            refusal = (503, "cannot accept connections right now; retry")
+        if refusal is not None:
+            status, detail = refusal
+            HANDSHAKES.labels(str(status)).inc()
+            log.info("handshake refused %s: %s", status, detail)
+            return self.json(start_response, status, {"detail": detail})
+        HANDSHAKES.labels("101").inc()
+        return self.websocket(environ, start_response)
+
+    def refuse(self, environ: dict[str, Any]) -> tuple[int, str] | None:
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and origin not in self.settings.allowed_origins:
+            return 403, "origin not allowed"
+        token = handshake_token(environ)
+        if token is None:
+            return 401, "missing access token (Authorization: Bearer or ?jwt=)"
+        try:
+            claims = self.codec.decode_access_token(token)
+        except Unauthenticated as exc:
+            return 401, exc.detail
+        if self.denylist.is_denied(claims.token_id, claims.session_id):
+            return 401, "access token has been revoked"
+        hub = self.services.hub
+        if hub.connections_of(claims.subject) >= self.settings.max_connections_per_user:
+            return 429, "too many connections for this account"
+        if hub.count >= self.settings.max_connections:
+            return 503, "this hub is full"
+        environ[CLAIMS] = claims
+        return None
+
+    def serve(self, ws: Any) -> None:
+        claims: AccessClaims = ws.environ[CLAIMS]
+        connection = ChatConnection(ws, claims, self.services)
+        log.info("connected %s user=%s", connection.id, claims.subject)
+        connection.run()
+        log.info("disconnected %s user=%s", connection.id, claims.subject)
+
+    def readyz(self, start_response: StartResponse) -> Iterable[bytes]:
+        checks: dict[str, str] = {}
+        try:
+            self.services.presence.client.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable: {type(exc).__name__}"
+        try:
+            with Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:
+                connection.ensure_connection(max_retries=1)
+            checks["rabbitmq"] = "ok"
+        except Exception as exc:
+            checks["rabbitmq"] = f"unreachable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return self.json(start_response, 200 if ready else 503, body)
+
+    @staticmethod
+    def json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+        reasons = {
+            200: "OK",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            429: "Too Many Requests",
+            503: "Service Unavailable",
+        }
+        payload = json.dumps(body).encode()
+        start_response(
+            f"{status} {reasons[status]}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+
+def bounded_redis(url: str, connections: int) -> redis.Redis:
+    """Thousands of sockets doing presence at once must queue for a few Redis connections, not
+    open one each (Redis is shared; its maxclients is not ours to exhaust)."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=connections,
+        timeout=10,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def refresh_presence(services: ChatServices) -> None:
+    interval = max(1.0, services.settings.presence_ttl_seconds / 3)
+    while True:
+        eventlet.sleep(interval)
+        try:
+            services.presence.refresh(services.hub.users())
+        except Exception:
+            log.warning("presence refresh failed", exc_info=True)
+
+
+def main() -> None:
+    config = load_config()
+    logging.config.dictConfig(config["LOGGING"])
+    settings = WsSettings.from_config(config)
+    serve_metrics(
+        int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))
+    )
+
+    process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    hub = Hub()
+    redis_client = bounded_redis(config["REDIS_URL"], settings.redis_connections)
+    rpc = RpcPool(config, settings.rpc_pool_size, settings.rpc_timeout_seconds)
+    services = ChatServices(
+        settings=settings,
+        hub=hub,
+        rpc=rpc,
+        events=EventPublisher(config),
+        presence=Presence(redis_client, process_id, settings.presence_ttl_seconds),
+        process_id=process_id,
+    )
+    # One worker: events are pushed to sockets in the order they arrive.
+    fanout = ServiceContainer(fanout_service(hub), {**config, "max_workers": 1})
+    fanout.start()
+    app = ChatApp(
+        config, settings, services, TokenCodec.from_config(config), AccessDenylist(redis_client)
+    )
+    listener = eventlet.listen((settings.host, settings.port), backlog=4096)
+    eventlet.spawn_n(refresh_presence, services)
+
+    stopping = Event()
+
+    def stop(*_: Any) -> None:
+        if not stopping.ready():
+            stopping.send()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("ws %s listening on %s:%s", process_id, settings.host, settings.port)
+    server = eventlet.spawn(
+        wsgi.server,
+        listener,
+        app,
+        max_size=settings.max_connections + 100,
+        log_output=False,
+        debug=False,
+        socket_timeout=None,
+    )
+    try:
+        stopping.wait()
+    finally:
+        shut_down(hub, server, listener)
+        fanout.stop()
+        rpc.stop()
+
+
+def shut_down(hub: Hub, server: Any, listener: Any) -> None:
+    """Stop accepting, tell every client to go elsewhere (1001), then stop serving."""
+    listener.close()
+    closing = eventlet.GreenPool()
+    for connection in hub.all():
+        if isinstance(connection, ChatConnection):
+            closing.spawn_n(connection.close_now, CLOSE_GOING_AWAY, "server shutting down")
+    with eventlet.Timeout(SHUTDOWN_SECONDS, False):
+        closing.waitall()
+    server.kill()
+
+
+if __name__ == "__main__":
+    main()
