@@ -145,11 +145,15 @@ def list_conversations(
 def send_message(
     store: ConversationStore, principal: Principal, conversation_id: Any, body: Any
 ) -> dict[str, Any]:
-    """Store a message; {message, duplicate, participants}. A re-send of a client_msg_id
-    answers the stored message with duplicate=True and stores nothing."""
+    """Store a message; {message, duplicate, participants, campaign_id}. A re-send of a
+    client_msg_id answers the stored message with duplicate=True and stores nothing."""
     request = parse_model(MessageCreate, body)
     conversation = writable(store, principal, conversation_id)
-    result = {"participants": conversation["participants"], "duplicate": True}
+    result = {
+        "participants": conversation["participants"],
+        "campaign_id": conversation.get("campaign_id"),
+        "duplicate": True,
+    }
     existing = store.find_by_client_msg_id(
         conversation["id"], principal.user_id, request.client_msg_id
     )

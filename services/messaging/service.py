@@ -81,12 +81,20 @@ class MessagingService(HealthRpc):
         with conversation_order.hold(str(conversation_id)):
             sent = conversations.send_message(self.store, caller, conversation_id, body)
             if not sent["duplicate"]:
+                message = sent["message"]
                 self.dispatch(
                     "message_sent",
                     event(
                         {
+                            # the facts analytics' funnel reads (time to first reply)
+                            "conversation_id": message["conversation_id"],
+                            "campaign_id": sent["campaign_id"],
+                            "sender_id": message["sender_id"],
+                            "sender_role": caller.role,
+                            "seq": message["seq"],
+                            # what the ws hubs deliver
                             "participants": sent["participants"],
-                            "message": sent["message"],
+                            "message": message,
                             "origin": origin,
                         }
                     ),

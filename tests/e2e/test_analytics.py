@@ -208,3 +208,25 @@ def test_ingestion_keys(api, marketplace):
     assert ingest(api, None, events, headers={"X-Ingestion-Key": "ik_nonsense"}).status_code == 401
     summary = stored(api, brand, campaign_id, ref.metric(events, "impressions"))
     assert summary["clicks"] == ref.metric(events, "clicks")
+
+
+def test_time_to_first_reply_comes_from_the_chat(api, marketplace):
+    """messaging's message_sent events feed the funnel: the brand writes, the creator answers."""
+    brand, campaign_id, creators = marketplace
+    conversations = call(api, "GET", f"{A}/conversations", brand).json()["items"]
+    conversation = next(c for c in conversations if creators[0].id in c["participants"])
+    path = f"{A}/conversations/{conversation['id']}/messages"
+    for sender, text in [(brand, "Welcome aboard"), (creators[0], "Thanks!")]:
+        sent = call(api, "POST", path, sender, {"client_msg_id": str(uuid.uuid4()), "body": text})
+        assert sent.status_code == 201, sent.text
+
+    funnel = wait_until(
+        lambda: (
+            (f := report(api, brand, campaign_id, "summary")["funnel"])["replied_conversations"]
+            and f
+        ),
+        timeout=20,
+        interval=0.2,
+    )
+    assert (funnel["conversations"], funnel["replied_conversations"]) == (1, 1)
+    assert funnel["median_first_reply_seconds"] >= 0
