@@ -29,13 +29,13 @@ from urllib.parse import parse_qs  # noqa: E402
 import redis  # noqa: E402
 from eventlet import wsgi  # noqa: E402
 from eventlet.event import Event  # noqa: E402
-from kombu import Connection  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from dependencies.metrics import serve_metrics  # noqa: E402
 from services.common.config import load_config  # noqa: E402
 from services.common.denylist import AccessDenylist  # noqa: E402
 from services.common.errors import Unauthenticated  # noqa: E402
+from services.common.health import readiness  # noqa: E402
 from services.common.tokens import AccessClaims, TokenCodec  # noqa: E402
 from ws.connection import ChatConnection, ChatServices  # noqa: E402
 from ws.fanout import EventPublisher, fanout_service  # noqa: E402
@@ -129,20 +129,7 @@ class ChatApp:
         log.info("disconnected %s user=%s", connection.id, claims.subject)
 
     def readyz(self, start_response: StartResponse) -> Iterable[bytes]:
-        checks: dict[str, str] = {}
-        try:
-            self.services.presence.client.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"unreachable: {type(exc).__name__}"
-        try:
-            with Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:
-                connection.ensure_connection(max_retries=1)
-            checks["rabbitmq"] = "ok"
-        except Exception as exc:
-            checks["rabbitmq"] = f"unreachable: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        ready, body = readiness(self.services.presence.client, self.config["AMQP_URI"])
         return self.json(start_response, 200 if ready else 503, body)
 
     @staticmethod

@@ -3,12 +3,12 @@
 from typing import Any
 
 import prometheus_client
-from kombu import Connection
 from werkzeug.wrappers import Request, Response
 
 from gateway_http import openapi
 from gateway_http.bodies import json_response
 from gateway_http.edge import RouteSpec, route
+from services.common.health import readiness
 
 
 class OpsRoutes:
@@ -21,23 +21,8 @@ class OpsRoutes:
 
     @route("GET", "/readyz", RouteSpec("Dependencies reachable", "ops", authenticated=False))
     def readyz(self, request: Request) -> Response:
-        checks: dict[str, str] = {}
-        try:
-            self.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"unreachable: {type(exc).__name__}"
-        try:
-            with Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:
-                connection.ensure_connection(max_retries=1)
-            checks["rabbitmq"] = "ok"
-        except Exception as exc:
-            checks["rabbitmq"] = f"unreachable: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        return json_response(
-            {"status": "ok" if ready else "unavailable", "checks": checks},
-            status=200 if ready else 503,
-        )
+        ready, body = readiness(self.redis, self.config["AMQP_URI"])
+        return json_response(body, status=200 if ready else 503)
 
     @route(
         "GET",
