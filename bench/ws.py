@@ -58,6 +58,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second, open loop")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--settle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait for the connection storm's presence work before measuring latency "
+        "(--no-settle measures delivery during a reconnect storm)",
+    )
     return parser.parse_args(argv)
 
 
@@ -232,7 +239,7 @@ def run_tier(
     before = rss_bytes(pid)
     print(f"  {name}: opening {len(tokens)} connections", flush=True)
     clients, elapsed, failures = open_all(port, tokens)
-    settle = wait_for_broker_backlog(VHOST) if chat else 0.0
+    settle = wait_for_broker_backlog(VHOST) if chat and args.settle else 0.0
     eventlet.sleep(3)  # let allocations settle before reading RSS
     after = rss_bytes(pid)
     opened = len(tokens) - sum(failures.values())
@@ -382,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "rate": args.rate,
             "duration_s": args.duration,
+            "settled_before_measuring": args.settle,
             "openers": OPENERS,
             "rlimit_nofile": nofile,
             "store": "embedded (montydb/sqlite)",

@@ -7,11 +7,12 @@ import contextlib
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import eventlet
 from eventlet.queue import Full, LightQueue
+from eventlet.semaphore import Semaphore
 
 from services.common.errors import (
     DomainError,
@@ -55,6 +56,9 @@ ERROR_CODES: list[tuple[type[DomainError], str]] = [
     (InvalidInput, "invalid_input"),
     (ServiceUnavailable, "unavailable"),
 ]
+# Of the RPC pool's connections, at most this many look up presence partners at once: a reconnect
+# storm of thousands of sockets must not queue message sends behind their lookups.
+PRESENCE_LOOKUPS_IN_FLIGHT = 2
 _numbers = itertools.count(1)
 
 
@@ -68,6 +72,9 @@ class ChatServices:
     events: EventPublisher
     presence: Presence
     process_id: str
+    presence_lookups: Semaphore = field(
+        default_factory=lambda: Semaphore(PRESENCE_LOOKUPS_IN_FLIGHT)
+    )
 
 
 class ChatConnection:
@@ -299,7 +306,8 @@ class ChatConnection:
 
     def _partners(self) -> list[str]:
         if self.partners is None:
-            self.partners = list(self._rpc("partners", self.user_id))
+            with self.services.presence_lookups:
+                self.partners = list(self._rpc("partners", self.user_id))
         return self.partners
 
     def _came_online(self, first_here: bool) -> None:
