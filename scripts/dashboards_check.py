@@ -212,17 +212,13 @@ def run_marketplace(base: str) -> None:
 
 def ingest_analytics_events(base: str) -> None:
     marketplace = MARKETPLACE[0]
-    brand, campaign_id, creator_id = (
-        marketplace.brand.token,
-        marketplace.campaign_id,
-        marketplace.creator.id,
-    )
+    brand, campaign_id = marketplace.brand.token, marketplace.campaign_id
     now = dt.datetime.now(dt.UTC)
     events = [
         {
             "event_id": str(uuid.uuid4()),
             "campaign_id": campaign_id,
-            "creator_id": creator_id,
+            "creator_id": marketplace.creator.id,
             "event_type": ("impression", "click", "like", "conversion")[n % 4],
             "ts": (now - dt.timedelta(minutes=n)).isoformat(),
             "platform": "instagram",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from scripts.isolated_stack import free_port
 from services.common.config import PROJECT_ROOT, load_config
 
 # Readiness polls publish to queues that do not exist yet; amqp warns about each returned message.
@@ -54,8 +55,6 @@ def default_processes(
 ) -> list[Process]:
     """`ws_port` None picks a free port (callers other than `make run` must not take 8001)."""
     if ws_port is None:
-        from scripts.isolated_stack import free_port
-
         ws_port = free_port()
     return [
         Process(
