@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import websocket
 
 from tests.conftest import wait_until
-from tests.e2e.marketplace import User, apply, call, make_brand, make_creator, published_campaign
+from tests.e2e.marketplace import (
+    User,
+    accepted_application,
+    call,
+    make_brand,
+    make_creator,
+    published_campaign,
+)
 
 A = "/api/v1"
 
@@ -26,9 +33,7 @@ def accepted_chat(api) -> Chat:
     """Brand and creator whose accepted application opened a conversation (by the event)."""
     brand, creator = make_brand(api), make_creator(api)
     campaign = published_campaign(api, brand)
-    application = apply(api, creator, campaign["id"]).json()
-    accepted = call(api, "POST", f"{A}/applications/{application['id']}/accept", brand)
-    assert accepted.status_code == 200, accepted.text
+    application = accepted_application(api, brand, creator, campaign["id"])
 
     def opened():
         items = call(api, "GET", f"{A}/conversations", creator).json()["items"]
@@ -93,7 +98,7 @@ class Client:
             if remaining <= 0:
                 raise AssertionError(f"got {len(found)} of {count} {kind} frames")
             frame = self.receive(remaining)
-            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+            if of_type(kind, **match)(frame):
                 found.append(frame)
         return found
 

@@ -150,3 +150,13 @@ def apply(api, creator, campaign_id, amount=40_000):
             "proposed_rate": {"amount": amount, "currency": "EUR"},
         },
     )
+
+
+def accepted_application(api, brand, creator, campaign_id, amount=40_000) -> dict:
+    """The creator applies to the brand's campaign and the brand accepts: the application."""
+    application = apply(api, creator, campaign_id, amount=amount)
+    assert application.status_code == 201, application.text
+    path = f"/api/v1/applications/{application.json()['id']}/accept"
+    accepted = call(api, "POST", path, brand)
+    assert accepted.status_code == 200, accepted.text
+    return accepted.json()

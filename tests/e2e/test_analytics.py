@@ -9,18 +9,19 @@ import pytest
 
 from tests import analytics_reference as ref
 from tests.conftest import wait_until
-from tests.e2e.marketplace import admin, apply, call, make_brand, make_creator, published_campaign
+from tests.e2e.marketplace import (
+    accepted_application,
+    admin,
+    apply,
+    call,
+    make_brand,
+    make_creator,
+    published_campaign,
+)
 
 pytestmark = pytest.mark.e2e
 
 A = "/api/v1"
-
-
-def accept(api, brand, creator, campaign_id, amount):
-    application = apply(api, creator, campaign_id, amount=amount)
-    assert application.status_code == 201, application.text
-    accepted = call(api, "POST", f"{A}/applications/{application.json()['id']}/accept", brand)
-    assert accepted.status_code == 200, accepted.text
 
 
 def ingest(api, sender, events, headers=None):
@@ -63,8 +64,8 @@ def marketplace(api):
     brand = make_brand(api)
     campaign = published_campaign(api, brand)
     creators = [make_creator(api) for _ in range(3)]
-    accept(api, brand, creators[0], campaign["id"], 40_000)
-    accept(api, brand, creators[1], campaign["id"], 55_000)
+    accepted_application(api, brand, creators[0], campaign["id"], 40_000)
+    accepted_application(api, brand, creators[1], campaign["id"], 55_000)
     assert apply(api, creators[2], campaign["id"]).status_code == 201  # applied, not accepted
     return brand, campaign["id"], creators
 
