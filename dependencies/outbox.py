@@ -11,7 +11,6 @@ describe, then relayed to RabbitMQ after commit, so a broker outage loses nothin
   `event_id`.
 """
 
-import datetime as dt
 import logging
 import select
 import uuid
@@ -43,6 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dependencies.postgres import make_engine
+from services.common.events import event_envelope
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +81,12 @@ def notify_channel(table: Table) -> str:
 
 
 def record_event(session: Session, table: Table, event_type: str, payload: dict[str, Any]) -> str:
-    event_id = uuid.uuid4()
-    body = {
-        **payload,
-        "event_id": str(event_id),
-        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    session.execute(insert(table).values(id=event_id, event_type=event_type, payload=body))
+    body = event_envelope(payload)
+    session.execute(
+        insert(table).values(id=uuid.UUID(body["event_id"]), event_type=event_type, payload=body)
+    )
     session.execute(text(f"NOTIFY {notify_channel(table)}"))
-    return str(event_id)
+    return body["event_id"]
 
 
 def relay_pending(engine: Engine, table: Table, publish: Any, service_name: str) -> int:

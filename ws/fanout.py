@@ -6,8 +6,6 @@ takes its queue with it (its clients reconnect elsewhere and sync from the store
 Events come from messaging (`message_sent`, `conversation_read`) and from ws processes themselves
 (`typing`, `presence`: ephemeral, never stored)."""
 
-import datetime as dt
-import uuid
 from typing import Any
 
 from kombu import Exchange
@@ -16,6 +14,7 @@ from nameko.constants import DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
 from nameko.events import BROADCAST, event_handler
 from nameko.standalone.events import get_event_exchange
 
+from services.common.events import event_envelope
 from ws.hub import Hub
 
 SOURCE = "ws"
@@ -60,11 +59,5 @@ class EventPublisher:
 
     def publish(self, event_type: str, payload: dict[str, Any]) -> None:
         self.publisher.publish(
-            {
-                "event_id": str(uuid.uuid4()),
-                "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
-                **payload,
-            },
-            exchange=self.exchange,
-            routing_key=event_type,
+            event_envelope(payload), exchange=self.exchange, routing_key=event_type
         )

@@ -2,8 +2,6 @@
 store.py. After a message is stored it is published as `message_sent` (every ws process consumes
 it as a broadcast and pushes it to the participants' sockets)."""
 
-import datetime as dt
-import uuid
 from typing import Any
 
 import prometheus_client
@@ -14,6 +12,7 @@ from dependencies.metrics import Metrics
 from dependencies.mongo import MessageStore
 from dependencies.rpc import DeadlineRpcProxy
 from services.common.errors import DomainError
+from services.common.events import event_envelope
 from services.common.health import HealthRpc
 from services.common.schemas import Principal, parse_model
 from services.messaging import conversations
@@ -26,14 +25,6 @@ MESSAGES_SENT = prometheus_client.Counter("messages_sent_total", "Messages store
 # Sends to one conversation are stored and published one at a time, so this process publishes a
 # conversation's messages in seq order (consumers still order by seq across replicas).
 conversation_order = KeyedLocks()
-
-
-def event(payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
-        **payload,
-    }
 
 
 class MessagingService(HealthRpc):
@@ -84,7 +75,7 @@ class MessagingService(HealthRpc):
                 message = sent["message"]
                 self.dispatch(
                     "message_sent",
-                    event(
+                    event_envelope(
                         {
                             # the facts analytics' funnel reads (time to first reply)
                             "conversation_id": message["conversation_id"],
@@ -118,7 +109,7 @@ class MessagingService(HealthRpc):
         conversation = conversations.mark_read(self.store, caller, conversation_id, body)
         self.dispatch(
             "conversation_read",
-            event(
+            event_envelope(
                 {
                     "conversation_id": conversation["id"],
                     "participants": conversation["participants"],
