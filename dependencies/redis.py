@@ -6,15 +6,23 @@ import redis
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 
+CLIENT_OPTIONS: dict[str, Any] = {
+    "decode_responses": True,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
 
-def make_redis(config: dict[str, Any]) -> redis.Redis:
-    return redis.Redis.from_url(
-        config["REDIS_URL"],
-        decode_responses=True,
-        socket_timeout=5,
-        socket_connect_timeout=5,
-        health_check_interval=30,
+
+def make_redis(config: dict[str, Any], max_connections: int | None = None) -> redis.Redis:
+    """With `max_connections`, callers beyond it wait (up to 10 s) for a free connection instead
+    of opening one each: thousands of greenthreads must not exhaust a shared Redis."""
+    if max_connections is None:
+        return redis.Redis.from_url(config["REDIS_URL"], **CLIENT_OPTIONS)
+    pool = redis.BlockingConnectionPool.from_url(
+        config["REDIS_URL"], max_connections=max_connections, timeout=10, **CLIENT_OPTIONS
     )
+    return redis.Redis(connection_pool=pool)
 
 
 class Redis(DependencyProvider):

@@ -26,12 +26,12 @@ from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
 
-import redis  # noqa: E402
 from eventlet import wsgi  # noqa: E402
 from eventlet.event import Event  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from dependencies.metrics import serve_metrics  # noqa: E402
+from dependencies.redis import make_redis  # noqa: E402
 from services.common.config import load_config  # noqa: E402
 from services.common.denylist import AccessDenylist  # noqa: E402
 from services.common.errors import Unauthenticated  # noqa: E402
@@ -150,21 +150,6 @@ class ChatApp:
         return [payload]
 
 
-def bounded_redis(url: str, connections: int) -> redis.Redis:
-    """Thousands of sockets doing presence at once must queue for a few Redis connections, not
-    open one each (Redis is shared; its maxclients is not ours to exhaust)."""
-    pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=connections,
-        timeout=10,
-        decode_responses=True,
-        socket_timeout=5,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-    )
-    return redis.Redis(connection_pool=pool)
-
-
 def refresh_presence(services: ChatServices) -> None:
     interval = max(1.0, services.settings.presence_ttl_seconds / 3)
     while True:
@@ -185,7 +170,7 @@ def main() -> None:
 
     process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     hub = Hub()
-    redis_client = bounded_redis(config["REDIS_URL"], settings.redis_connections)
+    redis_client = make_redis(config, settings.redis_connections)
     rpc = RpcPool(config, settings.rpc_pool_size, settings.rpc_timeout_seconds)
     services = ChatServices(
         settings=settings,
