@@ -30,9 +30,13 @@ COPY --chown=root:root gateway_http ./gateway_http
 COPY --chown=root:root ws ./ws
 COPY --chown=root:root scripts ./scripts
 COPY --chown=root:root kong/kong.yml ./kong/kong.yml
-# Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config).
-RUN mkdir -p /var/lib/influencer/keys /var/lib/influencer/kong \
+COPY --chown=root:root deploy/processes.yml ./deploy/processes.yml
+# Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config,
+# RabbitMQ definitions).
+RUN mkdir -p /var/lib/influencer/jwt-private /var/lib/influencer/jwt-public \
+    /var/lib/influencer/kong /var/lib/influencer/broker \
+ && chmod 0700 /var/lib/influencer/jwt-private \
  && chown -R app:app /var/lib/influencer
 USER 10001:10001
-EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107
+EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107 9201 9202 9203 9204 9205 9206
 CMD ["nameko", "run", "--config", "config.yml", "gateway_http.service:GatewayService"]

@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
-        lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests
+        lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests \
+        compose-env
 
 help:
 	@echo "make run     install what is missing, start local services, migrate, run the stack"
@@ -35,8 +36,11 @@ keys: venv
 migrate: venv provision
 	$(BIN)/python -m scripts.migrate
 
+SCALE ?= 1
+
+# SCALE=2: two processes of every kind that can run twice on one box (deploy/processes.yml).
 run: venv provision keys migrate
-	$(BIN)/python -m scripts.stack
+	SCALE=$(SCALE) $(BIN)/python -m scripts.stack
 
 test: venv provision keys
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -81,9 +85,15 @@ dashboards-check: venv provision keys
 kong-config: venv keys
 	$(BIN)/python -m scripts.render_kong
 
-# Regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule after editing their sources.
+# Regenerate the Kubernetes manifests and docker-compose.yml after editing deploy/processes.yml,
+# the renderers or deploy/prometheus/rules.
 k8s-manifests: venv
 	$(BIN)/python -m scripts.render_k8s
+	$(BIN)/python -m scripts.render_compose
+
+# .env for docker-compose: generated passwords (PostgreSQL, Grafana, one per RabbitMQ account).
+compose-env: venv
+	$(BIN)/python -m scripts.compose_env
 
 clean:
 	rm -rf $(VENV) .state

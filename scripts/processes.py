@@ -42,6 +42,7 @@ class Scaling:
     max: int = 6
     metric: str = "cpu"  # or ws_connections
     local: int | None = None  # most `make run SCALE=N` may start; None: N
+    compose: int = 1  # docker-compose services (<name>-1, <name>-2, ... when more than one)
 
 
 @dataclass(frozen=True)
