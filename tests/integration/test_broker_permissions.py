@@ -15,7 +15,13 @@ from nameko.testing.services import dummy, entrypoint_hook
 
 from scripts.isolated_stack import RABBIT_API
 from scripts.processes import process
-from scripts.render_rabbitmq import broker_processes, broker_use, exchanges, permissions
+from scripts.render_rabbitmq import (
+    broker_processes,
+    broker_use,
+    exchanges,
+    password_hash,
+    permissions,
+)
 from ws.fanout import fanout_service
 from ws.hub import Hub
 
@@ -135,3 +141,30 @@ def test_an_account_cannot_listen_to_another_services_calls(accounts):
     assert refused(accounts["users"], bind("rpc-users", "auth.*"))
     assert refused(accounts["users"], bind("rpc-auth", "auth.*"))
     assert not refused(accounts["users"], bind("rpc-users", "users.*"))
+
+
+def test_a_user_from_the_definitions_logs_in_with_its_password():
+    """The password hash broker-config writes is one RabbitMQ accepts."""
+    user, password = f"perm-hash-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    requests.put(
+        f"{RABBIT_API}/users/{user}",
+        json={
+            "password_hash": password_hash(password),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": "",
+        },
+        timeout=10,
+    ).raise_for_status()
+    try:
+        requests.put(
+            f"{RABBIT_API}/permissions/%2F/{user}",
+            json={"configure": "^$", "write": "^$", "read": "^$"},
+            timeout=10,
+        ).raise_for_status()
+        with Connection(f"pyamqp://{user}:{password}@127.0.0.1:5672/%2F") as connection:
+            connection.ensure_connection(max_retries=1)
+        wrong = Connection(f"pyamqp://{user}:wrong@127.0.0.1:5672/%2F")
+        with pytest.raises(Exception, match=r"ACCESS_REFUSED|403"), wrong:
+            wrong.ensure_connection(max_retries=1)
+    finally:
+        requests.delete(f"{RABBIT_API}/users/{user}", timeout=10)
