@@ -330,3 +330,23 @@ def test_definitions_hash_passwords_as_rabbitmq_does():
     assert {u["hashing_algorithm"] for u in definitions["users"]} == {
         "rabbit_password_hashing_sha256"
     }
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+
+def test_overview_dashboard_shows_cpu_memory_restarts_and_handler_errors_per_service():
+    from scripts.ops_check import GRAFANA, dashboard_queries
+
+    dashboard = json.loads((GRAFANA / "dashboards" / "platform-overview.json").read_text())
+    queries = [expr for _, expr in dashboard_queries(dashboard)]
+
+    def shown(metric: str, by: str) -> bool:
+        return any(metric in q and f"by ({by})" in q for q in queries)
+
+    assert shown("process_cpu_seconds_total", "job")
+    assert shown("process_resident_memory_bytes", "job")
+    assert shown("process_start_time_seconds", "job")
+    assert shown("kube_pod_container_status_restarts_total", "container")
+    assert any('reason="OOMKilled"' in q for q in queries)
+    assert any('kind="event",outcome="error"' in q for q in queries)
