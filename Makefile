@@ -3,11 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Every package, transitive ones included, pinned with its hashes (requirements/*.lock, made by
+# `make lock` from pyproject.toml): a fresh clone installs exactly what CI and the image install.
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
         lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests \
-        compose-env
+        compose-env lock
 
 help:
 	@echo "make run     install what is missing, start local services, migrate, run the stack"
@@ -19,10 +22,11 @@ help:
 	@echo "make ops-check  validate Kong, compose, k8s, Prometheus rules, dashboards (+ dashboards-check)"
 	@echo "make fuzz    schemathesis against a live stack, as a brand and as a creator"
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
+	  || { rm -rf $(VENV); bash scripts/provision.sh python && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --quiet --require-virtualenv --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --require-virtualenv --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
@@ -90,6 +94,12 @@ kong-config: venv keys
 k8s-manifests: venv
 	$(BIN)/python -m scripts.render_k8s
 	$(BIN)/python -m scripts.render_compose
+
+# Re-pin every package (with hashes) after changing pyproject.toml's dependencies.
+LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: venv
+	$(BIN)/pip-compile -q $(LOCK_FLAGS) --output-file requirements/runtime.lock pyproject.toml
+	$(BIN)/pip-compile -q $(LOCK_FLAGS) --extra dev --extra bench --output-file $(LOCK) pyproject.toml
 
 # .env for docker-compose: generated passwords (PostgreSQL, Grafana, one per RabbitMQ account).
 compose-env: venv
