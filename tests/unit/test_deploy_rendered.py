@@ -350,3 +350,22 @@ def test_overview_dashboard_shows_cpu_memory_restarts_and_handler_errors_per_ser
     assert shown("kube_pod_container_status_restarts_total", "container")
     assert any('reason="OOMKilled"' in q for q in queries)
     assert any('kind="event",outcome="error"' in q for q in queries)
+
+
+def test_every_alert_rule_file_has_passing_promtool_tests():
+    import shutil
+    import subprocess
+
+    from scripts.ops_check import PROMETHEUS
+
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (bash scripts/provision.sh)")
+    rules = sorted(p.stem for p in (PROMETHEUS / "rules").glob("*.yml"))
+    tests = sorted(p.name.removesuffix(".test.yml") for p in (PROMETHEUS / "tests").glob("*.yml"))
+    assert rules == tests
+    done = subprocess.run(
+        ["promtool", "test", "rules", *sorted(map(str, (PROMETHEUS / "tests").glob("*.yml")))],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
