@@ -2,16 +2,20 @@
 # the process (see docker-compose.yml and deploy/k8s). Multi-stage: dependencies are installed into
 # a virtualenv in the build stage, the runtime stage copies only that and the source, runs as a
 # non-root user and works with a read-only root filesystem.
+# The base image is pinned by tag here; pin it by digest where images can be pulled
+# (`docker buildx imagetools inspect python:3.11.10-slim-bookworm`, then
+# --build-arg PYTHON_IMAGE=python:3.11.10-slim-bookworm@sha256:<digest>): this repository's
+# machines cannot reach a registry, so no digest is written down unverified (docs/operations.md).
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml ./
-# Only the pinned runtime dependencies from pyproject.toml: the project itself runs from /app.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --require-virtualenv -r requirements.txt
+# Every runtime package, transitive ones included, at the version and hashes of the lock file
+# (make lock); the project itself runs from /app.
+COPY requirements/runtime.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-virtualenv --require-hashes --no-deps -r runtime.lock
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
