@@ -1,7 +1,9 @@
 """The auth service in a real Nameko container on real PostgreSQL, Redis and RabbitMQ."""
 
 import pytest
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.events import event_handler
+from nameko.exceptions import MethodNotFound
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
@@ -75,10 +77,40 @@ def test_admin_role_cannot_be_self_assigned(auth, db_engine):
         assert connection.execute(text("SELECT count(*) FROM auth.users")).scalar_one() == 0
 
 
-def test_create_admin_by_rpc(auth):
-    admin = auth.create_admin("Ops@Example.com", PASSWORD)
-    assert admin["role"] == "admin" and admin["email"] == "ops@example.com"
-    assert "access_token" in login(auth, "ops@example.com")
+def as_user(service_config, access_token):
+    """auth as the gateway calls it for a signed-in user: the token in the RPC context."""
+    return ServiceRpcProxy(
+        "auth", service_config, context_data={AUTH_TOKEN_CONTEXT_KEY: access_token}
+    )
+
+
+def test_admins_are_created_by_the_operator_command_not_by_rpc(auth, service_config, monkeypatch):
+    import io
+
+    from services.auth import admin as operator
+
+    with pytest.raises(MethodNotFound):  # nobody on the bus mints an admin
+        auth.create_admin("Ops@Example.com", PASSWORD)
+    monkeypatch.setattr(operator, "load_config", lambda: service_config)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert operator.main(["create-admin", "--email", "Ops@Example.com"]) == 0
+    tokens = login(auth, "ops@example.com")
+    assert auth.verify(tokens["access_token"])["role"] == "admin"
+
+
+def test_operator_command_refuses_a_weak_password_and_creates_nothing(
+    service_config, db_engine, monkeypatch, capsys
+):
+    import io
+
+    from services.auth import admin as operator
+
+    monkeypatch.setattr(operator, "load_config", lambda: service_config)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert operator.main(["create-admin", "--email", "ops@example.com"]) == 1
+    assert "password" in capsys.readouterr().err
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM auth.users")).scalar_one() == 0
 
 
 def test_unknown_email_and_wrong_password_fail_alike(auth):
@@ -128,10 +160,13 @@ def test_refresh_rotates_and_reuse_revokes_the_family(auth):
         auth.verify(second["access_token"])  # and so are its access tokens
 
 
-def test_logout_denies_the_token_and_survives_a_redis_flush(auth, redis_client, db_engine):
+def test_logout_denies_the_token_and_survives_a_redis_flush(
+    auth, service_config, redis_client, db_engine
+):
     register(auth)
     tokens = login(auth)
-    auth.logout(tokens["access_token"], {"refresh_token": tokens["refresh_token"]})
+    with as_user(service_config, tokens["access_token"]) as signed_in:
+        signed_in.logout({"refresh_token": tokens["refresh_token"]})
     with pytest.raises(Unauthenticated):
         auth.verify(tokens["access_token"])
     with pytest.raises(Unauthenticated):
@@ -149,13 +184,13 @@ def test_logout_denies_the_token_and_survives_a_redis_flush(auth, redis_client, 
         auth.verify(tokens["access_token"])
 
 
-def test_logout_with_someone_elses_refresh_token_is_refused(auth):
+def test_logout_with_someone_elses_refresh_token_is_refused(auth, service_config):
     register(auth)
     register(auth, email="other@example.com")
     mine = login(auth)
     theirs = login(auth, email="other@example.com")
-    with pytest.raises(Unauthenticated):
-        auth.logout(mine["access_token"], {"refresh_token": theirs["refresh_token"]})
+    with pytest.raises(Unauthenticated), as_user(service_config, mine["access_token"]) as mine_auth:
+        mine_auth.logout({"refresh_token": theirs["refresh_token"]})
     assert auth.refresh({"refresh_token": theirs["refresh_token"]})["access_token"]
 
 
