@@ -106,3 +106,18 @@ def test_public_reads_need_no_token(users):
         as_creator.users.replace_profile(creator_profile())
     with bare_client(users) as anonymous:
         assert anonymous.users.get_creator(creator)["id"] == creator
+
+
+def test_shell_helper_acts_as_the_signed_in_user(container_factory, service_config):
+    from scripts.act_as import act_as
+    from services.auth.service import AuthService
+
+    container_factory(AuthService, service_config).start()
+    with ClusterRpcProxy(service_config, timeout=20) as rpc:
+        account = rpc.auth.register(
+            {"email": "dev@example.com", "password": "correct horse battery", "role": "brand"}
+        )
+        with pytest.raises(Unauthenticated):
+            rpc.auth.get_own_account()  # n.rpc alone acts for nobody
+    developer = act_as(service_config, "dev@example.com", "correct horse battery")
+    assert developer.auth.get_own_account()["id"] == account["id"]
