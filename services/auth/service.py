@@ -71,7 +71,9 @@ class AuthService(HealthRpc):
     def logout(self, request: dict[str, Any] | None = None) -> None:
         """Ends the session of the access token relayed with the call."""
         body = parse_model(LogoutRequest, request or {})
-        accounts.logout(self.db, self.denylist, self.caller.claims(), body.refresh_token)
+        accounts.logout(
+            self.db, self.tokens, self.denylist, self.caller.claims(), body.refresh_token
+        )
 
     @domain_rpc
     def verify(self, access_token: str) -> dict[str, Any]:
@@ -86,4 +88,4 @@ class AuthService(HealthRpc):
 
     @timer(interval=DENYLIST_RESYNC_SECONDS)
     def resync_denylist(self) -> None:
-        accounts.resync_denylist(self.db, self.denylist, self.tokens.access_ttl_seconds)
+        accounts.resync_denylist(self.db, self.denylist, self.tokens)
