@@ -145,6 +145,9 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.request_context.RequestContext": (),
     "dependencies.health.HealthServer": (),
     "gateway_http.authn.Authenticator": ("redis",),
+    "dependencies.caller.Caller": ("redis",),  # verifies relayed tokens: denylist in Redis
+    "dependencies.caller.TokenlessEventDispatcher": ("rabbitmq",),
+    "dependencies.caller.TokenlessPublisher": ("rabbitmq",),
     "nameko.dependency_providers.Config": (),
     "nameko.events.EventDispatcher": ("rabbitmq",),
     "nameko.messaging.Publisher": ("rabbitmq",),
