@@ -3,8 +3,8 @@
 is "N passed, N failed, N skipped" and the exit status is 1 if anything failed.
 
   kong        deck validate kong/kong.yml, and a copy rendered with a throwaway key
-  compose     docker-compose.yml: services, pinned images, healthchecks, depends_on conditions,
-              commands agree with the Kubernetes process table, `docker compose config`
+  compose     docker-compose.yml: generated from deploy/processes.yml and up to date, services,
+              pinned images, healthchecks, depends_on conditions, `docker compose config`
   k8s         generated manifests up to date, `kubectl kustomize` of base and overlays,
               kubernetes-validate (strict) of every core object, hardening/probes/HPA/PDB,
               placeholder-only Secrets, a NetworkPolicy per data store
