@@ -102,6 +102,20 @@ class ProcessSpec:
         return getattr(importlib.import_module(module), name)
 
 
+class RawLoader(yaml.SafeLoader):
+    """SafeLoader without nameko's `${VAR:default}` resolver: load_config() (nameko's
+    setup_yaml_parser) installs it on yaml.SafeLoader for the whole process, and files such as
+    docker-compose.yml must be read as written."""
+
+
+def load_raw_yaml(text: str) -> Any:
+    RawLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "!env_var"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return yaml.load(text, Loader=RawLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def _spec(entry: dict[str, Any], job: bool = False) -> ProcessSpec:
     values = dict(entry)
     values["stores"] = tuple(values.get("stores", ()))

@@ -14,11 +14,11 @@ import yaml
 
 from dependencies.clickhouse import make_client
 from scripts import render_compose, render_rabbitmq
-from scripts.processes import PROCESSES
+from scripts.processes import PROCESSES, load_raw_yaml
 from tests.unit.test_process_table import kustomize
 
 OVERLAYS = ("overlays/local", "overlays/production")
-COMPOSE = yaml.safe_load(render_compose.COMPOSE_FILE.read_text())
+COMPOSE = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())
 KONG = yaml.safe_load(render_compose.KONG_FILE.read_text())
 
 
@@ -369,3 +369,15 @@ def test_every_alert_rule_file_has_passing_promtool_tests():
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_is_read_as_written_even_after_load_config():
+    # nameko's setup_yaml_parser (run by load_config) makes yaml.safe_load resolve ${VAR:...}
+    # process-wide; the checks above must see the file's own text.
+    from services.common.config import load_config
+
+    load_config()
+    services = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())["services"]
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == (
+        "${GRAFANA_ADMIN_PASSWORD:?run make compose-env}"
+    )

@@ -16,6 +16,7 @@ from scripts.processes import (
     PROCESSES,
     STORE_ENV,
     ProcessSpec,
+    load_raw_yaml,
     stores_used,
 )
 from scripts.stack import default_processes
@@ -125,7 +126,7 @@ def test_deployment_environment_gives_exactly_the_stores_used(process):
 
 @pytest.mark.parametrize("process", [*PROCESSES, *JOBS], ids=lambda p: p.name)
 def test_compose_service_gives_exactly_the_stores_used(process):
-    services = yaml.safe_load(render_compose.COMPOSE_FILE.read_text())["services"]
+    services = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())["services"]
     for name in render_compose.compose_names(process):
         service = services[name]
         given = set(service["environment"]) & set(STORE_ENV.values())
