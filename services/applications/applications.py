@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from services.applications import deliverables
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.schemas import Application, ApplicationCreate, ApplicationQuery
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,7 +35,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
-def view(row: ApplicationRow) -> dict[str, Any]:
+def view(row: ApplicationRow, progress: dict[str, int] | None = None) -> dict[str, Any]:
     return Application.model_validate(
         {
             "id": row.id,
@@ -48,6 +49,7 @@ def view(row: ApplicationRow) -> dict[str, Any]:
                 "currency": row.proposed_rate_currency,
             },
             "deliverable_plan": row.deliverable_plan,
+            "deliverables_progress": progress,
             "created_at": row.created_at,
             "updated_at": row.updated_at,
         },
@@ -73,6 +75,7 @@ def store_campaign_snapshot(session: Session, campaign: dict[str, Any]) -> None:
         "min_followers": campaign["requirements"]["min_followers"],
         "countries": campaign["requirements"]["countries"],
         "platforms": campaign["platforms"],
+        "deliverables": campaign.get("deliverables", []),
         "version": campaign["version"],
     }
     statement = insert(CampaignSlots).values(**values)
@@ -151,7 +154,7 @@ def submit(
     session.refresh(row)
     result = view(row)
     record_event(session, outbox, "submitted", _event(result))
-    return result
+    return _with_progress(session, row)
 
 
 def _check_requirements(campaign: dict[str, Any], creator: dict[str, Any]) -> None:
@@ -219,7 +222,11 @@ def get_application(session: Session, principal: Principal, application_id: str)
     row = session.get(ApplicationRow, _uuid(application_id, "application"))
     if row is None or not _can_read(row, principal):
         raise NotFound("no such application")
-    return view(row)
+    return _with_progress(session, row)
+
+
+def _with_progress(session: Session, row: ApplicationRow) -> dict[str, Any]:
+    return view(row, deliverables.progress_for(session, [row])[row.id])
 
 
 def change_status(
@@ -261,7 +268,7 @@ def change_status(
     session.refresh(row)
     result = view(row)
     record_event(session, outbox, "status_changed", _event(result, previous))
-    return result
+    return _with_progress(session, row)
 
 
 def reject_pending_on_close(session: Session, campaign_id: str) -> int:
@@ -340,7 +347,8 @@ def _list(session: Session, query: Any, condition: Any) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    return page([view(row) for row in rows], params.limit, "created_at")
+    progress = deliverables.progress_for(session, rows)
+    return page([view(row, progress[row.id]) for row in rows], params.limit, "created_at")
 
 
 def campaign_owner(session: Session, campaign_id: str) -> str | None:
