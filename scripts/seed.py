@@ -158,7 +158,7 @@ def campaign_body(title: str, niches: list[str], platform: str, days: int) -> di
             {
                 "type": "reel" if platform != "twitch" else "stream",
                 "platform": platform,
-                "quantity": RANDOM.randint(1, 4),
+                "quantity": RANDOM.randint(2, 5),
             }
         ],
         "budget": {"amount": RANDOM.randint(5, 200) * 10_000, "currency": "EUR"},
@@ -326,12 +326,13 @@ DELIVERABLE_STATES = ["approved", "changes_requested", "resubmitted", "submitted
 def seed_deliverables(
     api: Api, brand_token: str, creator_token: str, application: dict[str, Any], campaign: dict
 ) -> None:
-    """The accepted creator submits what the campaign owes; the brand reviews each piece into a
-    different state, so the demo shows every step of the review."""
+    """The accepted creator submits all but one piece the campaign owes (the last is left for
+    the README's walkthrough); the brand reviews each into a different state, so the demo shows
+    every step of the review."""
     owed = campaign["deliverables"][0]
     offset = RANDOM.randrange(len(DELIVERABLE_STATES))
     states = []
-    for number in range(owed["quantity"]):
+    for number in range(owed["quantity"] - 1):
         state = DELIVERABLE_STATES[(offset + number) % len(DELIVERABLE_STATES)]
         slug = uuid.uuid4().hex[:10]
         item = api.call(
