@@ -285,6 +285,7 @@ def seed_campaigns(
         api.call("POST", f"/campaigns/{cid}/publish", token)
         eligible = [c for c in creators if platform in c[2]]
         applications = []
+        deliverables: list[str] = []
         tokens_by_creator = {}
         for creator_id, creator_token, _ in eligible:
             tokens_by_creator[creator_id] = creator_token
@@ -307,7 +308,7 @@ def seed_campaigns(
         ):
             api.call("POST", f"/applications/{application['id']}/{action}", token)
             if action == "accept":
-                seed_deliverables(
+                deliverables = seed_deliverables(
                     api, token, tokens_by_creator[application["creator_id"]], application, campaign
                 )
                 events = demo_events(cid, application["creator_id"], platform)
@@ -317,7 +318,10 @@ def seed_campaigns(
             api.call("POST", f"/campaigns/{cid}/pause", token)
         if state == "closed":
             api.call("POST", f"/campaigns/{cid}/close", token)
-        print(f"campaign {state:9} {title} ({len(applications)} applications, analytics events)")
+        print(
+            f"campaign {state:9} {title} ({len(applications)} applications, analytics events"
+            f"{', deliverables ' + ' '.join(deliverables) if deliverables else ''})"
+        )
 
 
 DELIVERABLE_STATES = ["approved", "changes_requested", "resubmitted", "submitted"]
@@ -325,7 +329,7 @@ DELIVERABLE_STATES = ["approved", "changes_requested", "resubmitted", "submitted
 
 def seed_deliverables(
     api: Api, brand_token: str, creator_token: str, application: dict[str, Any], campaign: dict
-) -> None:
+) -> list[str]:
     """The accepted creator submits all but one piece the campaign owes (the last is left for
     the README's walkthrough); the brand reviews each into a different state, so the demo shows
     every step of the review."""
@@ -361,7 +365,7 @@ def seed_deliverables(
                 json={"url": f"https://{owed['platform']}.example.com/p/{slug}-v2"},
             )
         states.append(state)
-    print(f"         deliverables: {', '.join(states)}")
+    return states
 
 
 EVENT_MIX = [
