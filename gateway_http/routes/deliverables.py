@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.applications.schemas import (
     ChangeRequest,
@@ -42,10 +42,10 @@ class DeliverableRoutes:
         ),
     )
     def submit_deliverable(self, request: Request, application_id: str) -> Response:
-        principal = self.auth.require(request, "creator")
+        self.auth.require(request, "creator")
         body = read_json(request)
         return json_response(
-            self.applications_rpc.submit_deliverable(caller(principal), application_id, body),
+            self.applications_rpc.submit_deliverable(application_id, body),
             status=201,
         )
 
@@ -60,10 +60,10 @@ class DeliverableRoutes:
         ),
     )
     def list_application_deliverables(self, request: Request, application_id: str) -> Response:
-        principal = self.auth.authenticate(request)
+        self.auth.authenticate(request)
         return json_response(
             self.applications_rpc.list_application_deliverables(
-                caller(principal), application_id, query_params(request)
+                application_id, query_params(request)
             )
         )
 
@@ -78,11 +78,9 @@ class DeliverableRoutes:
         ),
     )
     def list_campaign_deliverables(self, request: Request, campaign_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "admin")
+        self.auth.require(request, "brand", "admin")
         return json_response(
-            self.applications_rpc.list_campaign_deliverables(
-                caller(principal), campaign_id, query_params(request)
-            )
+            self.applications_rpc.list_campaign_deliverables(campaign_id, query_params(request))
         )
 
     @route(
@@ -95,10 +93,8 @@ class DeliverableRoutes:
         ),
     )
     def get_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.applications_rpc.get_deliverable(caller(principal), deliverable_id)
-        )
+        self.auth.authenticate(request)
+        return json_response(self.applications_rpc.get_deliverable(deliverable_id))
 
     @route(
         "PUT",
@@ -111,11 +107,9 @@ class DeliverableRoutes:
         ),
     )
     def resubmit_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        principal = self.auth.require(request, "creator")
+        self.auth.require(request, "creator")
         body = read_json(request)
-        return json_response(
-            self.applications_rpc.resubmit_deliverable(caller(principal), deliverable_id, body)
-        )
+        return json_response(self.applications_rpc.resubmit_deliverable(deliverable_id, body))
 
     @route(
         "POST",
@@ -127,10 +121,8 @@ class DeliverableRoutes:
         ),
     )
     def approve_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        principal = self.auth.require(request, "brand")
-        return json_response(
-            self.applications_rpc.review_deliverable(caller(principal), deliverable_id, "approve")
-        )
+        self.auth.require(request, "brand")
+        return json_response(self.applications_rpc.review_deliverable(deliverable_id, "approve"))
 
     @route(
         "POST",
@@ -143,10 +135,8 @@ class DeliverableRoutes:
         ),
     )
     def request_deliverable_changes(self, request: Request, deliverable_id: str) -> Response:
-        principal = self.auth.require(request, "brand")
+        self.auth.require(request, "brand")
         body = read_json(request)
         return json_response(
-            self.applications_rpc.review_deliverable(
-                caller(principal), deliverable_id, "request_changes", body
-            )
+            self.applications_rpc.review_deliverable(deliverable_id, "request_changes", body)
         )

@@ -6,6 +6,7 @@ import prometheus_client
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
+from dependencies.caller import Caller
 from dependencies.consumers import claim_event
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
@@ -15,7 +16,6 @@ from services.applications import applications, deliverables
 from services.applications.models import outbox, processed_events
 from services.common.errors import DomainError, NotFound
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
@@ -38,33 +38,30 @@ class ApplicationsService(HealthRpc):
     name = "applications"
 
     db = Database()
+    caller = Caller()
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
     campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
     users_rpc = DeadlineRpcProxy("users", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
     @domain_rpc
-    def submit(self, principal: dict[str, Any], campaign_id: str, body: Any) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
+    def submit(self, campaign_id: str, body: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
         request = applications.check_submission(caller, body)  # before any RPC
-        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)
+        campaign = self.campaigns_rpc.get_campaign(campaign_id)  # relays the caller's token
         creator = self.users_rpc.creator_summary(caller.user_id)
         application = applications.submit(self.db, caller, campaign_id, request, campaign, creator)
         self.metrics.count_on_success(APPLICATIONS_SUBMITTED)
         return application
 
     @domain_rpc
-    def get_application(self, principal: dict[str, Any], application_id: str) -> dict[str, Any]:
-        return applications.get_application(
-            self.db, parse_model(Principal, principal), application_id
-        )
+    def get_application(self, application_id: str) -> dict[str, Any]:
+        return applications.get_application(self.db, self.caller.principal(), application_id)
 
     @domain_rpc
-    def change_status(
-        self, principal: dict[str, Any], application_id: str, action: str
-    ) -> dict[str, Any]:
+    def change_status(self, application_id: str, action: str) -> dict[str, Any]:
         application = applications.change_status(
-            self.db, parse_model(Principal, principal), application_id, action
+            self.db, self.caller.principal(), application_id, action
         )
         self.metrics.count_on_success(
             APPLICATION_STATUS_CHANGES.labels(status=application["status"])
@@ -72,48 +69,40 @@ class ApplicationsService(HealthRpc):
         return application
 
     @domain_rpc
-    def list_for_campaign(
-        self, principal: dict[str, Any], campaign_id: str, query: Any
-    ) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
-        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)  # 404 if invisible
+    def list_for_campaign(self, campaign_id: str, query: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
+        campaign = self.campaigns_rpc.get_campaign(campaign_id)  # 404 if invisible
         return applications.list_for_campaign(
             self.db, caller, campaign_id, query, campaign["brand_id"]
         )
 
     @domain_rpc
-    def list_own(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
-        return applications.list_own(self.db, parse_model(Principal, principal), query)
+    def list_own(self, query: Any) -> dict[str, Any]:
+        return applications.list_own(self.db, self.caller.principal(), query)
 
     # Deliverables of accepted applications (logic in deliverables.py)
 
     @domain_rpc
-    def submit_deliverable(
-        self, principal: dict[str, Any], application_id: str, body: Any
-    ) -> dict[str, Any]:
+    def submit_deliverable(self, application_id: str, body: Any) -> dict[str, Any]:
         return self._counted(
-            deliverables.submit(self.db, parse_model(Principal, principal), application_id, body)
+            deliverables.submit(self.db, self.caller.principal(), application_id, body)
         )
 
     @domain_rpc
-    def resubmit_deliverable(
-        self, principal: dict[str, Any], deliverable_id: str, body: Any
-    ) -> dict[str, Any]:
+    def resubmit_deliverable(self, deliverable_id: str, body: Any) -> dict[str, Any]:
         return self._counted(
-            deliverables.resubmit(self.db, parse_model(Principal, principal), deliverable_id, body)
+            deliverables.resubmit(self.db, self.caller.principal(), deliverable_id, body)
         )
 
     @domain_rpc
     def review_deliverable(
-        self, principal: dict[str, Any], deliverable_id: str, action: str, body: Any = None
+        self, deliverable_id: str, action: str, body: Any = None
     ) -> dict[str, Any]:
         """action: approve | request_changes (body {note})."""
         if action not in deliverables.REVIEWS:
             raise NotFound(f"no such action {action}")
         return self._counted(
-            deliverables.review(
-                self.db, parse_model(Principal, principal), deliverable_id, action, body
-            )
+            deliverables.review(self.db, self.caller.principal(), deliverable_id, action, body)
         )
 
     def _counted(self, deliverable: dict[str, Any]) -> dict[str, Any]:
@@ -121,35 +110,23 @@ class ApplicationsService(HealthRpc):
         return deliverable
 
     @domain_rpc
-    def get_deliverable(self, principal: dict[str, Any], deliverable_id: str) -> dict[str, Any]:
-        return deliverables.get_deliverable(
-            self.db, parse_model(Principal, principal), deliverable_id
-        )
+    def get_deliverable(self, deliverable_id: str) -> dict[str, Any]:
+        return deliverables.get_deliverable(self.db, self.caller.principal(), deliverable_id)
 
     @domain_rpc
-    def list_application_deliverables(
-        self, principal: dict[str, Any], application_id: str, query: Any
-    ) -> dict[str, Any]:
+    def list_application_deliverables(self, application_id: str, query: Any) -> dict[str, Any]:
         return deliverables.list_for_application(
-            self.db, parse_model(Principal, principal), application_id, query
+            self.db, self.caller.principal(), application_id, query
         )
 
     @domain_rpc
-    def list_campaign_deliverables(
-        self, principal: dict[str, Any], campaign_id: str, query: Any
-    ) -> dict[str, Any]:
-        return deliverables.list_for_campaign(
-            self.db, parse_model(Principal, principal), campaign_id, query
-        )
+    def list_campaign_deliverables(self, campaign_id: str, query: Any) -> dict[str, Any]:
+        return deliverables.list_for_campaign(self.db, self.caller.principal(), campaign_id, query)
 
     @domain_rpc
-    def campaign_deliverables_progress(
-        self, principal: dict[str, Any], campaign_id: str
-    ) -> dict[str, Any]:
+    def campaign_deliverables_progress(self, campaign_id: str) -> dict[str, Any]:
         """The campaign's deliverables over its accepted applications (its brand, admins)."""
-        return deliverables.campaign_progress(
-            self.db, parse_model(Principal, principal), campaign_id
-        )
+        return deliverables.campaign_progress(self.db, self.caller.principal(), campaign_id)
 
     @event_handler("campaigns", "campaign_created")
     def on_campaign_created(self, payload: dict[str, Any]) -> None:

@@ -15,8 +15,9 @@ from dependencies.postgres import make_engine
 from services.applications import applications, deliverables
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.service import ApplicationsService
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from services.common.schemas import Principal
+from tests.acting import acting_as
 from tests.conftest import TEST_DATABASE_URL, wait_until
 
 pytestmark = pytest.mark.integration
@@ -292,14 +293,17 @@ def test_the_service_relays_deliverable_events(container_factory, service_config
     for service in (ApplicationsService, DeliverableListener):
         container_factory(service, service_config).start()
     brand, creator, application_id = seed(sessions)
-    with ClusterRpcProxy(service_config, timeout=20) as rpc:
-        item = rpc.applications.submit_deliverable(creator.model_dump(), application_id, REEL)
-        rpc.applications.review_deliverable(
-            brand.model_dump(), item["id"], "request_changes", {"note": "brighter"}
-        )
+    with (
+        acting_as(service_config, creator.model_dump()) as as_creator,
+        acting_as(service_config, brand.model_dump()) as as_brand,
+    ):
+        item = as_creator.applications.submit_deliverable(application_id, REEL)
+        as_brand.applications.review_deliverable(item["id"], "request_changes", {"note": "x"})
         with pytest.raises(InvalidInput):
-            rpc.applications.submit_deliverable(creator.model_dump(), application_id, {})
+            as_creator.applications.submit_deliverable(application_id, {})
+    with ClusterRpcProxy(service_config, timeout=20) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.applications.get_deliverable(item["id"])  # no token relayed: acts for nobody
     wait_until(lambda: len(SEEN) == 2)
     assert [name for name, _ in SEEN] == ["deliverable_submitted", "deliverable_changes_requested"]
-    assert SEEN[1][1]["note"] == "brighter"
+    assert SEEN[1][1]["note"] == "x"
     assert SEEN[1][1]["deliverable_id"] == item["id"]
