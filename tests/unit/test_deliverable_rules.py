@@ -134,3 +134,26 @@ def test_system_message_texts_fit_a_message():
     long_note = {**base, "status": "changes_requested", "note": "x" * MAX_BODY_CHARS}
     text = deliverable_notice_text("deliverable_changes_requested", long_note)
     assert len(text) == MAX_BODY_CHARS
+
+
+def test_the_owners_campaign_etag_follows_the_progress_and_if_match_reads_the_version():
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from gateway_http.caller import etag, expected_version
+
+    progress = {"owed": 2, "submitted": 1, "approved": 0}
+    assert etag(7) == '"7"'
+    tagged = etag(7, progress)
+    assert tagged.startswith('"7.') and tagged == etag(7, dict(reversed(progress.items())))
+    assert etag(7, {**progress, "approved": 1}) != tagged
+
+    def if_match(value):
+        return expected_version(Request(EnvironBuilder(headers={"If-Match": value}).get_environ()))
+
+    assert (if_match(tagged), if_match('"7"'), if_match('W/"7"'), if_match('"x.1"')) == (
+        7,
+        7,
+        7,
+        -1,
+    )
