@@ -13,12 +13,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
 from services.applications import deliverables
+from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.schemas import Application, ApplicationCreate, ApplicationQuery
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -62,32 +62,6 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise NotFound(f"no such {what}") from None
-
-
-def store_campaign_snapshot(session: Session, campaign: dict[str, Any]) -> None:
-    """Upsert the local copy from a campaign view or event payload, unless ours is newer."""
-    values = {
-        "campaign_id": uuid.UUID(campaign.get("campaign_id") or campaign["id"]),
-        "brand_id": uuid.UUID(campaign["brand_id"]),
-        "status": campaign["status"],
-        "max_creators": campaign["max_creators"],
-        "application_deadline": dt.datetime.fromisoformat(campaign["application_deadline"]),
-        "min_followers": campaign["requirements"]["min_followers"],
-        "countries": campaign["requirements"]["countries"],
-        "platforms": campaign["platforms"],
-        "deliverables": campaign.get("deliverables", []),
-        "version": campaign["version"],
-    }
-    statement = insert(CampaignSlots).values(**values)
-    updatable = {k: v for k, v in values.items() if k != "campaign_id"}
-    # max_creators can only grow on a live campaign, so it never drops below accepted_count.
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CampaignSlots.campaign_id],
-            set_=updatable,
-            where=CampaignSlots.version < statement.excluded.version,
-        )
-    )
 
 
 def check_submission(principal: Principal, body: Any) -> ApplicationCreate:

@@ -22,13 +22,14 @@ deliverable_changes_requested.
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import (
     ApplicationRow,
     CampaignSlots,
@@ -271,11 +272,22 @@ def _open_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignSlots | 
 
 
 def submit(
-    session: Session, principal: Principal, application_id: str, body: Any
+    session: Session,
+    principal: Principal,
+    application_id: str,
+    body: Any,
+    read_campaign: Callable[[str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """`read_campaign(campaign_id)` reads the campaign's terms from campaigns (an RPC), used only
+    when the local copy does not know what the campaign owes (a copy written before copies kept
+    deliverables) and the application has no plan of its own."""
     application = _readable_application(session, principal, application_id)
     _require_creator(principal, application.creator_id, "submits deliverables")
     request = parse_model(DeliverableSubmission, body)
+    if read_campaign is not None and not application.deliverable_plan:
+        known = session.get(CampaignSlots, application.campaign_id)
+        if known is None or not known.deliverables:
+            store_campaign_snapshot(session, read_campaign(str(application.campaign_id)))
     slots = _open_campaign(session, application.campaign_id)
     # Lock order: campaign copy, then application (as accepting does); submissions of one
     # application queue here, so the owed quantity is checked and used atomically.

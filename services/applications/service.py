@@ -85,7 +85,13 @@ class ApplicationsService(HealthRpc):
     @domain_rpc
     def submit_deliverable(self, application_id: str, body: Any) -> dict[str, Any]:
         return self._counted(
-            deliverables.submit(self.db, self.caller.principal(), application_id, body)
+            deliverables.submit(
+                self.db,
+                self.caller.principal(),
+                application_id,
+                body,
+                self.campaigns_rpc.campaign_for_applications,
+            )
         )
 
     @domain_rpc

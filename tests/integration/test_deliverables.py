@@ -204,6 +204,37 @@ def test_the_applications_own_plan_takes_precedence(sessions):
     )
 
 
+def test_a_campaign_copy_from_before_deliverables_is_refreshed_from_campaigns(sessions):
+    """Copies written before they kept deliverables say nothing is owed: the campaign's terms
+    are read (an RPC in the service) and the copy of the same version filled in."""
+    brand, creator, application_id = seed(sessions)
+    with sessions() as session, session.begin():
+        slots = session.execute(select(CampaignSlots)).scalar_one()
+        slots.deliverables = []
+        campaign_id, version = str(slots.campaign_id), slots.version
+    reads = []
+
+    def read_campaign(wanted):
+        reads.append(wanted)
+        return {
+            "id": wanted,
+            "brand_id": brand.user_id,
+            "status": "published",
+            "max_creators": 5,
+            "application_deadline": "2030-01-01T00:00:00+00:00",
+            "requirements": {"min_followers": 0, "countries": []},
+            "platforms": ["instagram"],
+            "deliverables": [{"type": "reel", "platform": "instagram", "quantity": 1}],
+            "version": version,
+        }
+
+    run(sessions, deliverables.submit, creator, application_id, REEL, read_campaign)
+    assert reads == [campaign_id]
+    with pytest.raises(Conflict):  # the one reel the campaign owes is in
+        run(sessions, deliverables.submit, creator, application_id, REEL, read_campaign)
+    assert reads == [campaign_id]  # the copy knows now: no second read
+
+
 def test_concurrent_reviews_serialise_on_the_row(sessions):
     """An approve and a change request racing on one submission: exactly one wins, the other is
     a 409, and the row and its revision agree."""
