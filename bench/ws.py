@@ -3,7 +3,9 @@ eventlet WebSocket echo server (bench/ws_floor.py) measured in the same run.
 
 Per tier and target:
 - handshake rate: N connections opened by 100 concurrent openers, N / elapsed;
-- memory per connection: the server process's RSS delta (after the N are open) / N;
+- memory per connection: the server process's RSS delta (after the N are open) / N; and the
+  marginal cost, which leaves out what a process grows once whatever its load (RPC and Redis
+  pools, allocator arenas): (RSS with N open - RSS with the first N/5 open) / (N - N/5);
 - delivery latency p50/p90/p99 at a fixed send rate (open loop: sends are scheduled on the clock,
   never waiting for earlier answers), measured once the hub has finished the presence work of
   the new sockets (every queue of its vhost empty; `presence_settle_s` says how long that took).
@@ -238,7 +240,17 @@ def run_tier(
     eventlet.sleep(2)
     before = rss_bytes(pid)
     print(f"  {name}: opening {len(tokens)} connections", flush=True)
-    clients, elapsed, failures = open_all(port, tokens)
+    first = len(tokens) // 5
+    clients, elapsed, failures = open_all(port, tokens[:first])
+    if chat and args.settle:
+        wait_for_broker_backlog(VHOST)
+    eventlet.sleep(3)
+    at_first = rss_bytes(pid)
+    rest, rest_elapsed, rest_failures = open_all(port, tokens[first:])
+    clients += rest
+    elapsed += rest_elapsed
+    for reason, count in rest_failures.items():
+        failures[reason] = failures.get(reason, 0) + count
     settle = wait_for_broker_backlog(VHOST) if chat and args.settle else 0.0
     eventlet.sleep(3)  # let allocations settle before reading RSS
     after = rss_bytes(pid)
@@ -256,6 +268,9 @@ def run_tier(
         "rss_mb_before": round(before / 2**20, 1),
         "rss_mb_with_connections": round(after / 2**20, 1),
         "memory_per_connection_kb": round((after - before) / max(opened, 1) / 1024, 1),
+        "marginal_memory_per_connection_kb": round(
+            (after - at_first) / max(len(tokens) - first, 1) / 1024, 1
+        ),
         **latency,
     }
 
@@ -291,6 +306,14 @@ def plot(report: dict[str, Any], path: Path) -> None:
         rows = [report["tiers"][t][target] for t in tiers]
         axes[0].bar(xs, [r["handshakes_per_second"] for r in rows], width, label=target)
         axes[1].bar(xs, [r["memory_per_connection_kb"] for r in rows], width, label=target)
+        axes[1].scatter(
+            xs,
+            [r["marginal_memory_per_connection_kb"] for r in rows],
+            marker="_",
+            s=400,
+            color="black",
+            zorder=3,
+        )
         axes[2].bar(xs, [r["latency_ms"]["p50"] or 0 for r in rows], width, label=f"{target} p50")
         axes[2].scatter(
             xs,
@@ -302,7 +325,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         )
     titles = (
         "handshakes / s",
-        "memory per connection (KiB)",
+        "memory per connection KiB (bar; marginal -)",
         "delivery latency ms (p50 bar, p99 -)",
     )
     for axis, title in zip(axes, titles, strict=True):
@@ -373,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
             for target, port, chat in (("ws", ws_port, True), ("floor", floor_port, False)):
                 pid = stack.running[target].pid
                 results[target] = run_tier(target, port, pid, tokens[:tier], pair_ids, args, chat)
+            results["ratio"] = {
+                key: round(results["ws"][key] / max(results["floor"][key], 0.1), 2)
+                for key in ("memory_per_connection_kb", "marginal_memory_per_connection_kb")
+            }
             report_tiers[str(tier)] = results
     except Exception:
         for name, lines in stack.output.items():
@@ -401,10 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.output.with_suffix(".png"))
     for tier, results in report_tiers.items():
-        for target, row in results.items():
+        print(f"{tier:>5} memory ws/floor: {results['ratio']}")
+        for target in ("ws", "floor"):
+            row = results[target]
             print(
                 f"{tier:>5} {target:>5}: {row['handshakes_per_second']:8.1f} hs/s  "
-                f"{row['memory_per_connection_kb']:6.1f} KiB/conn  "
+                f"{row['memory_per_connection_kb']:6.1f} KiB/conn "
+                f"({row['marginal_memory_per_connection_kb']:.1f} marginal)  "
                 f"p50 {row['latency_ms']['p50']} ms  p99 {row['latency_ms']['p99']} ms  "
                 f"delivered {row['delivered']}/{row['sent']}"
             )

@@ -106,7 +106,7 @@ class ChatApp:
         self.denylist = denylist
         self.websocket = ChatWebSocketWSGI(self.serve, max_frame_length=settings.hard_frame_bytes)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return self.json(start_response, 200, {"status": "ok"})
@@ -125,7 +125,7 @@ class ChatApp:
             log.info("handshake refused %s: %s", status, detail)
             return self.json(start_response, status, {"detail": detail})
         HANDSHAKES.labels("101").inc()
-        return self.websocket(environ, start_response)
+        return self.websocket.upgrade(environ, start_response)
 
     def refuse(self, environ: dict[str, Any]) -> tuple[int, str] | None:
         origin = environ.get("HTTP_ORIGIN")
@@ -245,7 +245,7 @@ def main() -> None:
     server = eventlet.spawn(
         wsgi.server,
         listener,
-        app,
+        app.wsgi,
         max_size=settings.max_connections + 100,
         log=access_log,
         log_output=True,
