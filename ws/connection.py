@@ -120,6 +120,7 @@ class SocketEnded(BaseException):
 class ChatConnection:
     # Thousands of these live in one process: slots, and nothing per socket that isn't needed.
     __slots__ = (
+        "access_token",
         "backlog",
         "closed",
         "ending",
@@ -134,7 +135,6 @@ class ChatConnection:
         "role",
         "services",
         "session_id",
-        "token",
         "token_expires_at",
         "user_id",
         "waiting",
@@ -143,7 +143,7 @@ class ChatConnection:
     )
 
     def __init__(
-        self, ws: Any, claims: AccessClaims, services: ChatServices, token: str = ""
+        self, ws: Any, claims: AccessClaims, access_token: str, services: ChatServices
     ) -> None:
         settings = services.settings
         self.ws = ws
@@ -152,7 +152,7 @@ class ChatConnection:
         self.user_id = claims.subject
         self.role = claims.role
         self.session_id = claims.session_id
-        self.token = token
+        self.access_token = access_token  # relayed with its RPC calls
         self.token_expires_at = float(claims.expires_at)
         self.rate = TokenBucket(settings.messages_per_second, settings.burst)
         # Refused frames use up patience; a client that keeps flooding runs out and is closed.

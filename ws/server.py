@@ -58,7 +58,7 @@ from ws.sockets import BEARER_PROTOCOL, ChatWebSocketWSGI  # noqa: E402
 log = logging.getLogger("ws")
 access_log = logging.getLogger("ws.access")
 CLAIMS = "ws.claims"
-TOKEN = "ws.token"  # noqa: S105 - an environ key, not a secret
+ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
 SHUTDOWN_SECONDS = 5.0
 SWEEP_SECONDS = 1.0
 StartResponse = Callable[..., Any]
@@ -148,12 +148,12 @@ class ChatApp:
             return 429, "too many connections for this account"
         if hub.count >= self.settings.max_connections:
             return 503, "this hub is full"
-        environ[CLAIMS], environ[TOKEN] = claims, token
+        environ[CLAIMS], environ[ACCESS_TOKEN] = claims, token
         return None
 
     def serve(self, ws: Any) -> None:
         claims: AccessClaims = ws.environ.pop(CLAIMS)
-        connection = ChatConnection(ws, claims, self.services, ws.environ.pop(TOKEN))
+        connection = ChatConnection(ws, claims, ws.environ.pop(ACCESS_TOKEN), self.services)
         log.info("connected %s user=%s", connection.id, claims.subject)
         connection.run()
         log.info("disconnected %s user=%s", connection.id, claims.subject)
