@@ -3,7 +3,7 @@
 - Size: a message is limited in total, across its continuation frames, not only per frame: the
   socket is failed with 1009 as soon as the bytes of one message pass the limit, so a client
   cannot make the hub buffer an endless fragmented message.
-- Rate: `frame_arrived` is called as each frame's first bytes arrive (continuation and control
+- Rate: `frame_arrived` is called as each frame starts to arrive (continuation and control
   frames included), so the connection's rate limit counts frames, not assembled messages.
 - Writing without a writer greenthread: `write_nowait` writes a frame only as far as the kernel
   takes it right now; the connection hands a remainder to a greenthread of its own only while the
@@ -23,7 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 import eventlet
-from eventlet.websocket import FailedConnectionError, RFC6455WebSocket, WebSocketWSGI
+from eventlet.hubs import IOClosed, trampoline
+from eventlet.websocket import (
+    ConnectionClosedError,
+    FailedConnectionError,
+    RFC6455WebSocket,
+    WebSocketWSGI,
+)
 
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 256 * 1024
@@ -57,7 +63,6 @@ class ChatWebSocket(RFC6455WebSocket):
     Message = LimitedMessage  # eventlet creates each message through self.Message
     # Replaced by the connection; called with no arguments as each frame's first bytes arrive.
     frame_arrived: Callable[[], None] = staticmethod(_ignore_frame)
-    _frame_started = False
 
     @staticmethod
     def _apply_mask(
@@ -70,15 +75,14 @@ class ChatWebSocket(RFC6455WebSocket):
         return masked.to_bytes(length, "big")
 
     def _recv_frame(self, message: Any = None) -> Any:
-        self._frame_started = True
+        # Wait for the frame here rather than deep in eventlet's recv: an idle socket's
+        # greenthread then keeps a shorter stack (memory per socket, issue 13).
+        try:
+            trampoline(self.socket, read=True)
+        except IOClosed:  # closed by another greenthread (a close from the hub)
+            raise ConnectionClosedError() from None
+        self.frame_arrived()
         return super()._recv_frame(message)
-
-    def _get_bytes(self, numbytes: int) -> bytes:
-        data = super()._get_bytes(numbytes)
-        if self._frame_started:  # the first bytes of a frame (its header) are here
-            self._frame_started = False
-            self.frame_arrived()
-        return data
 
     def frame_bytes(self, text: str) -> bytes:
         """One unmasked text frame, ready for write_nowait."""

@@ -74,7 +74,8 @@ def test_a_message_fragmented_past_the_limit_closes_with_1009_and_others_keep_ch
         chat_once(brand, creator, chat.conversation_id, "before")
         attacker.ws.send_frame(ABNF.create_frame('{"type":"ping","pad":"', ABNF.OPCODE_TEXT, 0))
         fragment, sent = "x" * 8192, 0
-        # Never more than the limit + 1 MiB: a hub that reads on past that fails the test.
+        # Never more than the limit + 1 MiB: a hub that does not close on the limit never ends
+        # the message and the test times out waiting for its close.
         while sent < MESSAGE_LIMIT + MIB:
             if select.select([attacker.ws.sock], [], [], 0)[0]:
                 break  # the hub answered (its close frame)
@@ -87,7 +88,6 @@ def test_a_message_fragmented_past_the_limit_closes_with_1009_and_others_keep_ch
                 chat_once(brand, creator, chat.conversation_id, "during")
         _, code = drain_until_close(attacker)
         assert code == 1009
-        assert sent < MESSAGE_LIMIT + MIB
         chat_once(brand, creator, chat.conversation_id, "after")
         assert pong(brand)["type"] == "pong"
     finally:
