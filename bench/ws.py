@@ -11,7 +11,9 @@ Per tier and target:
   the new sockets (every queue of its vhost empty; `presence_settle_s` says how long that took).
   Hub: connections are pairs (brand, creator) sharing a conversation; the brand sends, the
   latency is until the creator's socket has the message (ws -> messaging RPC -> store ->
-  RabbitMQ broadcast -> ws -> socket). Floor: the echo back to the sender.
+  RabbitMQ broadcast -> ws -> socket). Floor: the echo back to the sender. `fanout_only`: the
+  hub's own share, messaging's `message_sent` events published at the same rate straight to the
+  broker (broadcast queue -> hub -> socket), without messaging and its store.
 
 `python -m bench.ws` (or `make bench`) runs messaging and ws (its own RabbitMQ vhost, Redis db,
 embedded store in a temporary directory, free ports), tokens minted with the local signing key,
@@ -57,7 +59,7 @@ OPENERS = 100
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiers", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--rate", type=float, default=50.0, help="messages per second, open loop")
+    parser.add_argument("--rate", type=float, default=500.0, help="messages per second, open loop")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
@@ -160,8 +162,16 @@ def open_all(
 
 
 def measure_latency(
-    clients: list[BenchClient | None], chat: bool, pairs: list[str], rate: float, duration: float
+    clients: list[BenchClient | None],
+    chat: bool,
+    pairs: list[str],
+    rate: float,
+    duration: float,
+    publish: Any = None,
 ) -> dict[str, Any]:
+    """`publish(conversation_id, sender, recipient, key)`, when given, puts messaging's
+    `message_sent` event on the broker instead of a socket sending the message: the hub's own
+    share of delivery (broadcast queue -> hub -> socket), without messaging and its store."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
 
@@ -190,6 +200,9 @@ def measure_latency(
         sent_at[key] = time.perf_counter()
         sender = clients[pair]
         assert sender is not None
+        if publish is not None:
+            eventlet.spawn_n(publish, pairs[pair // 2], pair, key)
+            continue
         if chat:
             frame = {
                 "type": "send",
@@ -234,8 +247,42 @@ def wait_for_broker_backlog(vhost: str, timeout: float = 300.0) -> float:
     return round(time.perf_counter() - started, 1)
 
 
+class FanoutPublisher:
+    """Publishes `messaging.message_sent` as messaging would, from a pool of publishers."""
+
+    def __init__(self, users: list[tuple[str, str]], amqp_uri: str) -> None:
+        from nameko.amqp.publish import Publisher
+        from nameko.standalone.events import get_event_exchange
+
+        config = {**load_config(), "AMQP_URI": amqp_uri}
+        self.users = users
+        self.exchange = get_event_exchange("messaging", config)
+        self.publisher = Publisher(config["AMQP_URI"], declare=[self.exchange])
+
+    def publish(self, conversation_id: str, pair: int, key: str) -> None:
+        brand, creator = self.users[pair // 2]
+        message = {
+            "id": key,
+            "conversation_id": conversation_id,
+            "seq": 1,
+            "sender_id": brand,
+            "body": "bench",
+            "client_msg_id": key,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        payload = {"participants": [brand, creator], "message": message, "origin": None}
+        self.publisher.publish(payload, exchange=self.exchange, routing_key="message_sent")
+
+
 def run_tier(
-    name: str, port: int, pid: int, tokens: list[str | None], pairs: list[str], args, chat: bool
+    name: str,
+    port: int,
+    pid: int,
+    tokens: list[str | None],
+    pairs: list[str],
+    args,
+    chat: bool,
+    users: list[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     eventlet.sleep(2)
     before = rss_bytes(pid)
@@ -257,6 +304,11 @@ def run_tier(
     opened = len(tokens) - sum(failures.values())
     print(f"  {name}: {opened} open in {elapsed:.1f}s; sending {args.rate}/s", flush=True)
     latency = measure_latency(clients, chat, pairs, args.rate, args.duration)
+    if chat:
+        print(f"  {name}: fan-out only, {args.rate}/s", flush=True)
+        publish = FanoutPublisher(users, args.amqp_uri)
+        fanout = measure_latency(clients, chat, pairs, args.rate, args.duration, publish.publish)
+        latency["fanout_only"] = fanout
     for client in clients:
         if client is not None:
             client.close()
@@ -356,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "WS_IDLE_TIMEOUT_SECONDS": "600",
         "LOG_LEVEL": "WARNING",
     }
+    args.amqp_uri = env["AMQP_URI"]
     config = load_config()
     codec = TokenCodec.from_config(config, signing=True)
     pair_ids, users = seed_conversations(mongo_dir, max(args.tiers) // 2)
@@ -395,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for target, port, chat in (("ws", ws_port, True), ("floor", floor_port, False)):
                 pid = stack.running[target].pid
-                results[target] = run_tier(target, port, pid, tokens[:tier], pair_ids, args, chat)
+                results[target] = run_tier(
+                    target, port, pid, tokens[:tier], pair_ids, args, chat, users
+                )
             results["ratio"] = {
                 key: round(results["ws"][key] / max(results["floor"][key], 0.1), 2)
                 for key in ("memory_per_connection_kb", "marginal_memory_per_connection_kb")
@@ -438,6 +493,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"p50 {row['latency_ms']['p50']} ms  p99 {row['latency_ms']['p99']} ms  "
                 f"delivered {row['delivered']}/{row['sent']}"
             )
+            if "fanout_only" in row:
+                only = row["fanout_only"]
+                print(
+                    f"{tier:>5} {target:>5}  fan-out only: p50 {only['latency_ms']['p50']} ms  "
+                    f"p99 {only['latency_ms']['p99']} ms  "
+                    f"delivered {only['delivered']}/{only['sent']}"
+                )
     print(f"-> {args.output}")
     return 0
 
