@@ -132,7 +132,6 @@ class ChatConnection:
         "rate",
         "reader",
         "refused",
-        "role",
         "services",
         "session_id",
         "token_expires_at",
@@ -150,9 +149,8 @@ class ChatConnection:
         self.services = services
         self.id = f"{services.process_id}/{next(_numbers)}"
         self.user_id = claims.subject
-        self.role = claims.role
         self.session_id = claims.session_id
-        self.access_token = access_token  # relayed with its RPC calls
+        self.access_token = access_token  # messaging verifies it on every call
         self.token_expires_at = float(claims.expires_at)
         self.rate = TokenBucket(settings.messages_per_second, settings.burst)
         # Refused frames use up patience; a client that keeps flooding runs out and is closed.
@@ -169,10 +167,6 @@ class ChatConnection:
         # client is behind; otherwise push() writes straight to the socket.
         self.backlog: deque[Any] | None = None
         self.writer: GreenThread | None = None
-
-    @property
-    def principal(self) -> dict[str, str]:
-        return {"user_id": self.user_id, "role": self.role}
 
     # --- outbound -------------------------------------------------------------------------
 
@@ -365,12 +359,11 @@ class ChatConnection:
             self.push({**self._domain_error(error), **context})
 
     def _rpc(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self.services.rpc.call("messaging", method, *args, **kwargs)
+        return self.services.rpc.call(self.access_token, "messaging", method, *args, **kwargs)
 
     def send(self, frame: SendFrame) -> None:
         sent = self._rpc(
             "send_message",
-            self.principal,
             frame.conversation_id,
             {"client_msg_id": frame.client_msg_id, "body": frame.body},
             origin=self.id,
@@ -393,7 +386,6 @@ class ChatConnection:
         while more and sent < SYNC_MAX:
             found = self._rpc(
                 "history",
-                self.principal,
                 frame.conversation_id,
                 {"after_seq": str(after), "limit": str(SYNC_PAGE)},
             )
@@ -416,7 +408,7 @@ class ChatConnection:
             self.participants = {}
         participants = self.participants.get(frame.conversation_id)
         if participants is None:
-            conversation = self._rpc("get_conversation", self.principal, frame.conversation_id)
+            conversation = self._rpc("get_conversation", frame.conversation_id)
             participants = conversation["participants"]
             self.participants[frame.conversation_id] = participants
         if self.user_id not in participants:
@@ -431,7 +423,7 @@ class ChatConnection:
         )
 
     def read(self, frame: ReadFrame) -> None:
-        self._rpc("mark_read", self.principal, frame.conversation_id, {"seq": frame.seq})
+        self._rpc("mark_read", frame.conversation_id, {"seq": frame.seq})
 
     # --- presence -------------------------------------------------------------------------
 
@@ -439,7 +431,7 @@ class ChatConnection:
 
     def _partners(self) -> list[str]:
         if self.partners is None:
-            self.partners = list(self._rpc("partners", self.user_id))
+            self.partners = list(self._rpc("partners"))
         return self.partners
 
     def _came_online(self, first_here: bool) -> None:

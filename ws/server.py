@@ -148,7 +148,8 @@ class ChatApp:
             return 429, "too many connections for this account"
         if hub.count >= self.settings.max_connections:
             return 503, "this hub is full"
-        environ[CLAIMS], environ[ACCESS_TOKEN] = claims, token
+        environ[CLAIMS] = claims
+        environ[ACCESS_TOKEN] = token  # relayed with the connection's RPC calls
         return None
 
     def serve(self, ws: Any) -> None:
