@@ -174,11 +174,14 @@ def measure_latency(
     share of delivery (broadcast queue -> hub -> socket), without messaging and its store."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+    errors: dict[str, int] = {}
 
     def read(client: BenchClient) -> None:
         try:
             for frame in client.frames():
                 key = frame.get("client_msg_id") if chat else frame.get("id")
+                if chat and frame.get("type") == "error":
+                    errors[frame["code"]] = errors.get(frame["code"], 0) + 1
                 if chat and frame.get("type") != "message":
                     continue
                 started = sent_at.pop(key, None) if key else None
@@ -219,10 +222,14 @@ def measure_latency(
         eventlet.sleep(0.1)
     for reader in readers:
         reader.kill()
+    for client in clients:
+        if client is not None:  # the kill ended eventlet's frame generator: a fresh one
+            client.ws.iterator = client.ws._iter_frames()
     return {
         "sent": total,
         "delivered": len(latencies),
         "lost_or_late_15s": len(sent_at),
+        "error_frames": errors,
         "achieved_send_rate": round(achieved, 1),
         "latency_ms": percentiles(latencies),
     }
