@@ -21,6 +21,7 @@ from eventlet.greenthread import GreenThread
 from eventlet.hubs import get_hub
 from eventlet.queue import LightQueue
 from eventlet.websocket import ConnectionClosedError
+from greenlet import GreenletExit
 
 from services.common.errors import (
     DomainError,
@@ -273,7 +274,10 @@ class ChatConnection:
                 services.presence_workers.submit(self._went_offline)
             writer = self.writer
             if writer is not None:  # let it flush (and send our close code)
-                with eventlet.Timeout(WRITER_DRAIN_SECONDS, False):
+                with (
+                    eventlet.Timeout(WRITER_DRAIN_SECONDS, False),
+                    contextlib.suppress(GreenletExit),
+                ):
                     writer.wait()
                 writer.kill()
             self.ws.frame_arrived = None
