@@ -3,13 +3,17 @@ eventlet WebSocket echo server (bench/ws_floor.py) measured in the same run.
 
 Per tier and target:
 - handshake rate: N connections opened by 100 concurrent openers, N / elapsed;
-- memory per connection: the server process's RSS delta (after the N are open) / N;
+- memory per connection: the server process's RSS delta (after the N are open) / N; and the
+  marginal cost, which leaves out what a process grows once whatever its load (RPC and Redis
+  pools, allocator arenas): (RSS with N open - RSS with the first N/5 open) / (N - N/5);
 - delivery latency p50/p90/p99 at a fixed send rate (open loop: sends are scheduled on the clock,
   never waiting for earlier answers), measured once the hub has finished the presence work of
   the new sockets (every queue of its vhost empty; `presence_settle_s` says how long that took).
   Hub: connections are pairs (brand, creator) sharing a conversation; the brand sends, the
   latency is until the creator's socket has the message (ws -> messaging RPC -> store ->
-  RabbitMQ broadcast -> ws -> socket). Floor: the echo back to the sender.
+  RabbitMQ broadcast -> ws -> socket). Floor: the echo back to the sender. `fanout_only`: the
+  hub's own share, messaging's `message_sent` events published at the same rate straight to the
+  broker (broadcast queue -> hub -> socket), without messaging and its store.
 
 `python -m bench.ws` (or `make bench`) runs messaging and ws (its own RabbitMQ vhost, Redis db,
 embedded store in a temporary directory, free ports), tokens minted with the local signing key,
@@ -55,7 +59,7 @@ OPENERS = 100
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiers", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--rate", type=float, default=50.0, help="messages per second, open loop")
+    parser.add_argument("--rate", type=float, default=500.0, help="messages per second, open loop")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
@@ -158,15 +162,26 @@ def open_all(
 
 
 def measure_latency(
-    clients: list[BenchClient | None], chat: bool, pairs: list[str], rate: float, duration: float
+    clients: list[BenchClient | None],
+    chat: bool,
+    pairs: list[str],
+    rate: float,
+    duration: float,
+    publish: Any = None,
 ) -> dict[str, Any]:
+    """`publish(conversation_id, sender, recipient, key)`, when given, puts messaging's
+    `message_sent` event on the broker instead of a socket sending the message: the hub's own
+    share of delivery (broadcast queue -> hub -> socket), without messaging and its store."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+    errors: dict[str, int] = {}
 
     def read(client: BenchClient) -> None:
         try:
             for frame in client.frames():
                 key = frame.get("client_msg_id") if chat else frame.get("id")
+                if chat and frame.get("type") == "error":
+                    errors[frame["code"]] = errors.get(frame["code"], 0) + 1
                 if chat and frame.get("type") != "message":
                     continue
                 started = sent_at.pop(key, None) if key else None
@@ -188,6 +203,9 @@ def measure_latency(
         sent_at[key] = time.perf_counter()
         sender = clients[pair]
         assert sender is not None
+        if publish is not None:
+            eventlet.spawn_n(publish, pairs[pair // 2], pair, key)
+            continue
         if chat:
             frame = {
                 "type": "send",
@@ -204,10 +222,14 @@ def measure_latency(
         eventlet.sleep(0.1)
     for reader in readers:
         reader.kill()
+    for client in clients:
+        if client is not None:  # the kill ended eventlet's frame generator: a fresh one
+            client.ws.iterator = client.ws._iter_frames()
     return {
         "sent": total,
         "delivered": len(latencies),
         "lost_or_late_15s": len(sent_at),
+        "error_frames": errors,
         "achieved_send_rate": round(achieved, 1),
         "latency_ms": percentiles(latencies),
     }
@@ -232,19 +254,70 @@ def wait_for_broker_backlog(vhost: str, timeout: float = 300.0) -> float:
     return round(time.perf_counter() - started, 1)
 
 
+class FanoutPublisher:
+    """Publishes `messaging.message_sent` as messaging would, from a pool of publishers."""
+
+    def __init__(self, users: list[tuple[str, str]], amqp_uri: str) -> None:
+        from nameko.amqp.publish import Publisher
+        from nameko.standalone.events import get_event_exchange
+
+        config = {**load_config(), "AMQP_URI": amqp_uri}
+        self.users = users
+        self.exchange = get_event_exchange("messaging", config)
+        self.publisher = Publisher(config["AMQP_URI"], declare=[self.exchange])
+
+    def publish(self, conversation_id: str, pair: int, key: str) -> None:
+        brand, creator = self.users[pair // 2]
+        message = {
+            "id": key,
+            "conversation_id": conversation_id,
+            "seq": 1,
+            "sender_id": brand,
+            "body": "bench",
+            "client_msg_id": key,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        payload = {"participants": [brand, creator], "message": message, "origin": None}
+        self.publisher.publish(payload, exchange=self.exchange, routing_key="message_sent")
+
+
 def run_tier(
-    name: str, port: int, pid: int, tokens: list[str | None], pairs: list[str], args, chat: bool
+    name: str,
+    port: int,
+    pid: int,
+    tokens: list[str | None],
+    pairs: list[str],
+    args,
+    chat: bool,
+    users: list[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     eventlet.sleep(2)
     before = rss_bytes(pid)
     print(f"  {name}: opening {len(tokens)} connections", flush=True)
-    clients, elapsed, failures = open_all(port, tokens)
+    first = len(tokens) // 5
+    clients, elapsed, failures = open_all(port, tokens[:first])
+    if chat and args.settle:
+        wait_for_broker_backlog(VHOST)
+    eventlet.sleep(3)
+    at_first = rss_bytes(pid)
+    rest, rest_elapsed, rest_failures = open_all(port, tokens[first:])
+    clients += rest
+    elapsed += rest_elapsed
+    for reason, count in rest_failures.items():
+        failures[reason] = failures.get(reason, 0) + count
     settle = wait_for_broker_backlog(VHOST) if chat and args.settle else 0.0
     eventlet.sleep(3)  # let allocations settle before reading RSS
     after = rss_bytes(pid)
     opened = len(tokens) - sum(failures.values())
     print(f"  {name}: {opened} open in {elapsed:.1f}s; sending {args.rate}/s", flush=True)
+    fanout = None
+    if chat:  # first: a backlog left by the full path must not delay it
+        print(f"  {name}: fan-out only, {args.rate}/s", flush=True)
+        publish = FanoutPublisher(users, args.amqp_uri)
+        fanout = measure_latency(clients, chat, pairs, args.rate, args.duration, publish.publish)
     latency = measure_latency(clients, chat, pairs, args.rate, args.duration)
+    if fanout is not None:
+        latency["fanout_only"] = fanout
     for client in clients:
         if client is not None:
             client.close()
@@ -256,6 +329,9 @@ def run_tier(
         "rss_mb_before": round(before / 2**20, 1),
         "rss_mb_with_connections": round(after / 2**20, 1),
         "memory_per_connection_kb": round((after - before) / max(opened, 1) / 1024, 1),
+        "marginal_memory_per_connection_kb": round(
+            (after - at_first) / max(len(tokens) - first, 1) / 1024, 1
+        ),
         **latency,
     }
 
@@ -291,6 +367,14 @@ def plot(report: dict[str, Any], path: Path) -> None:
         rows = [report["tiers"][t][target] for t in tiers]
         axes[0].bar(xs, [r["handshakes_per_second"] for r in rows], width, label=target)
         axes[1].bar(xs, [r["memory_per_connection_kb"] for r in rows], width, label=target)
+        axes[1].scatter(
+            xs,
+            [r["marginal_memory_per_connection_kb"] for r in rows],
+            marker="_",
+            s=400,
+            color="black",
+            zorder=3,
+        )
         axes[2].bar(xs, [r["latency_ms"]["p50"] or 0 for r in rows], width, label=f"{target} p50")
         axes[2].scatter(
             xs,
@@ -302,7 +386,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         )
     titles = (
         "handshakes / s",
-        "memory per connection (KiB)",
+        "memory per connection KiB (bar; marginal -)",
         "delivery latency ms (p50 bar, p99 -)",
     )
     for axis, title in zip(axes, titles, strict=True):
@@ -333,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "WS_IDLE_TIMEOUT_SECONDS": "600",
         "LOG_LEVEL": "WARNING",
     }
+    args.amqp_uri = env["AMQP_URI"]
     config = load_config()
     codec = TokenCodec.from_config(config, signing=True)
     pair_ids, users = seed_conversations(mongo_dir, max(args.tiers) // 2)
@@ -372,7 +457,13 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for target, port, chat in (("ws", ws_port, True), ("floor", floor_port, False)):
                 pid = stack.running[target].pid
-                results[target] = run_tier(target, port, pid, tokens[:tier], pair_ids, args, chat)
+                results[target] = run_tier(
+                    target, port, pid, tokens[:tier], pair_ids, args, chat, users
+                )
+            results["ratio"] = {
+                key: round(results["ws"][key] / max(results["floor"][key], 0.1), 2)
+                for key in ("memory_per_connection_kb", "marginal_memory_per_connection_kb")
+            }
             report_tiers[str(tier)] = results
     except Exception:
         for name, lines in stack.output.items():
@@ -401,13 +492,23 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.output.with_suffix(".png"))
     for tier, results in report_tiers.items():
-        for target, row in results.items():
+        print(f"{tier:>5} memory ws/floor: {results['ratio']}")
+        for target in ("ws", "floor"):
+            row = results[target]
             print(
                 f"{tier:>5} {target:>5}: {row['handshakes_per_second']:8.1f} hs/s  "
-                f"{row['memory_per_connection_kb']:6.1f} KiB/conn  "
+                f"{row['memory_per_connection_kb']:6.1f} KiB/conn "
+                f"({row['marginal_memory_per_connection_kb']:.1f} marginal)  "
                 f"p50 {row['latency_ms']['p50']} ms  p99 {row['latency_ms']['p99']} ms  "
                 f"delivered {row['delivered']}/{row['sent']}"
             )
+            if "fanout_only" in row:
+                only = row["fanout_only"]
+                print(
+                    f"{tier:>5} {target:>5}  fan-out only: p50 {only['latency_ms']['p50']} ms  "
+                    f"p99 {only['latency_ms']['p99']} ms  "
+                    f"delivered {only['delivered']}/{only['sent']}"
+                )
     print(f"-> {args.output}")
     return 0
 

@@ -3,8 +3,9 @@ whose handlers are BROADCAST with reliable_delivery=False: each process gets its
 queue bound to the events, so every event reaches every process, and a process that goes away
 takes its queue with it (its clients reconnect elsewhere and sync from the store).
 
-Events come from messaging (`message_sent`, `conversation_read`) and from ws processes themselves
-(`typing`, `presence`: ephemeral, never stored)."""
+Events come from messaging (`message_sent`, `conversation_read`), from auth (`session_revoked`:
+the session's sockets close with 4401) and from ws processes themselves (`typing`, `presence`:
+ephemeral, never stored)."""
 
 from typing import Any
 
@@ -42,6 +43,10 @@ def fanout_service(hub: Hub) -> type:
         @broadcast(SOURCE, "presence")
         def on_presence(self, payload: dict[str, Any]) -> None:
             hub.on_presence(payload)
+
+        @broadcast("auth", "session_revoked")
+        def on_session_revoked(self, payload: dict[str, Any]) -> None:
+            hub.on_session_revoked(payload)
 
     return WsFanout
 

@@ -1,8 +1,9 @@
 """The connection registry of one ws process and the routing of fanned-out events to sockets.
 
-Every frame for a socket goes through that connection's bounded outbound queue, drained by its
-own writer greenthread, so one slow reader never delays delivery to the others; a reader that
-lets its queue fill up is closed (1008) and recovers with sync after reconnecting.
+A frame for a socket is written at once if the kernel takes it without waiting; otherwise it goes
+to that connection's bounded backlog, drained by a greenthread that lives only while the client
+is behind, so one slow reader never delays delivery to the others; a reader that lets its backlog
+fill up is closed (1008) and recovers with sync after reconnecting.
 """
 
 from collections import defaultdict
@@ -10,13 +11,17 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from ws.metrics import CONNECTIONS
+from ws.protocol import CLOSE_TOKEN_EXPIRED
 
 
 class Outlet(Protocol):
     id: str
     user_id: str
+    session_id: str
 
     def push(self, frame: dict[str, Any]) -> None: ...
+
+    def end(self, code: int, reason: str) -> None: ...
 
 
 class Hub:
@@ -97,3 +102,12 @@ class Hub:
     def on_presence(self, payload: dict[str, Any]) -> int:
         frame = {"type": "presence", "user_id": payload["user_id"], "status": payload["status"]}
         return self.deliver(payload["notify"], frame)
+
+    def on_session_revoked(self, payload: dict[str, Any]) -> int:
+        """auth ended a session (logout, refresh-token reuse): its sockets close with 4401."""
+        ended = 0
+        for connection in list(self._by_user.get(payload["user_id"], {}).values()):
+            if connection.session_id == payload["session_id"]:
+                connection.end(CLOSE_TOKEN_EXPIRED, "session revoked; sign in again")
+                ended += 1
+        return ended

@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 
 class TokenBucket:
+    __slots__ = ("_clock", "_tokens", "_updated", "burst", "rate")
+
     def __init__(
         self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -12,6 +12,7 @@ import time
 import redis
 
 KEY = "ws:presence:{}"
+REFRESH_BATCH = 200
 
 
 class Presence:
@@ -55,8 +56,11 @@ class Presence:
         return not self.is_online(user_id)
 
     def refresh(self, user_ids: list[str]) -> None:
+        """In batches: one pipeline for thousands of users would briefly take megabytes that the
+        process keeps afterwards."""
         now = time.time()
-        pipe = self.client.pipeline(transaction=False)
-        for user_id in user_ids:
-            self._vouch(pipe, user_id, now)
-        pipe.execute()
+        for start in range(0, len(user_ids), REFRESH_BATCH):
+            pipe = self.client.pipeline(transaction=False)
+            for user_id in user_ids[start : start + REFRESH_BATCH]:
+                self._vouch(pipe, user_id, now)
+            pipe.execute()

@@ -13,7 +13,7 @@ CLOSE_GOING_AWAY = 1001  # the server is shutting down: reconnect (to another pr
 CLOSE_POLICY = 1008  # kept flooding after rate_limited errors, or too slow to read its frames
 CLOSE_TOO_BIG = 1009  # a frame above the hard size limit (closed by eventlet while reading)
 CLOSE_INTERNAL = 1011
-CLOSE_TOKEN_EXPIRED = 4401  # the access token expired: reconnect with a fresh one
+CLOSE_TOKEN_EXPIRED = 4401  # the access token expired or its session was revoked: sign in again
 CLOSE_IDLE = 4408  # nothing received for IDLE_TIMEOUT_SECONDS (send {"type":"ping"} to stay)
 
 ConversationId = Annotated[str, Field(min_length=1, max_length=64)]

@@ -1,14 +1,16 @@
 """The chat hub process: `python -m ws.server`.
 
 An eventlet WSGI server (ws.settings: WS_ADDRESS, default 127.0.0.1:8001) serving
-- /ws: the WebSocket endpoint (eventlet.websocket.WebSocketWSGI). The handshake is refused with
+- /ws: the WebSocket endpoint (ws.sockets, on eventlet.websocket). The handshake is refused with
   an HTTP status before the upgrade: 401 without a valid, unrevoked access token (Authorization:
-  Bearer, or ?jwt= for browsers), 403 for an Origin not in WS_ALLOWED_ORIGINS (clients that send
-  no Origin, i.e. not browsers, are let through), 429 past MAX_CONNECTIONS_PER_USER here;
+  Bearer; for browsers the subprotocols `bearer, <token>`, answered with `bearer`, or ?jwt=),
+  403 for an Origin not in WS_ALLOWED_ORIGINS (clients that send no Origin, i.e. not browsers,
+  are let through), 429 past MAX_CONNECTIONS_PER_USER here;
 - /healthz (process up) and /readyz (Redis and RabbitMQ reachable);
 and Prometheus metrics on METRICS_PORT. Next to it runs a Nameko container with the broadcast
-handlers of ws.fanout. The access log is off: query strings carry tokens; handshakes are logged
-here without them.
+handlers of ws.fanout, and one sweeper that ends sockets past their idle timeout or token expiry.
+The access log (logger `ws.access`) and the hub's own log go through RedactTokens: a `jwt` in a
+query string is logged as `jwt=[redacted]`.
 """
 
 import eventlet
@@ -19,6 +21,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import logging.config  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
@@ -37,7 +40,12 @@ from services.common.denylist import AccessDenylist  # noqa: E402
 from services.common.errors import Unauthenticated  # noqa: E402
 from services.common.health import readiness  # noqa: E402
 from services.common.tokens import AccessClaims, TokenCodec  # noqa: E402
-from ws.connection import ChatConnection, ChatServices  # noqa: E402
+from ws.connection import (  # noqa: E402
+    ChatConnection,
+    ChatServices,
+    PresenceWorkers,
+    end_overdue,
+)
 from ws.fanout import EventPublisher, fanout_service  # noqa: E402
 from ws.hub import Hub  # noqa: E402
 from ws.metrics import HANDSHAKES  # noqa: E402
@@ -45,19 +53,39 @@ from ws.presence import Presence  # noqa: E402
 from ws.protocol import CLOSE_GOING_AWAY  # noqa: E402
 from ws.rpc import RpcPool  # noqa: E402
 from ws.settings import WsSettings  # noqa: E402
-from ws.sockets import LingeringWebSocketWSGI  # noqa: E402
+from ws.sockets import BEARER_PROTOCOL, ChatWebSocketWSGI  # noqa: E402
 
 log = logging.getLogger("ws")
+access_log = logging.getLogger("ws.access")
 CLAIMS = "ws.claims"
 ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
 SHUTDOWN_SECONDS = 5.0
+SWEEP_SECONDS = 1.0
 StartResponse = Callable[..., Any]
 
 
+class RedactTokens(logging.Filter):
+    """Rewrites `jwt=<token>` in a log line (a request line, a traceback) to `jwt=[redacted]`."""
+
+    PATTERN = re.compile(r"(\bjwt=)[^&\s\"']+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "jwt=" in message.lower():
+            record.msg, record.args = self.PATTERN.sub(r"\1[redacted]", message), None
+        return True
+
+
 def handshake_token(environ: dict[str, Any]) -> str | None:
+    """The access token: `Authorization: Bearer <token>`, else the subprotocols offered as
+    `bearer, <token>` (what a browser can send), else `?jwt=<token>`."""
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
+    offered = [p.strip() for p in environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "").split(",")]
+    if BEARER_PROTOCOL in offered:
+        rest = [p for p in offered if p and p != BEARER_PROTOCOL]
+        return rest[0] if len(rest) == 1 else None
     values = parse_qs(environ.get("QUERY_STRING", "")).get("jwt")
     return values[0] if values else None
 
@@ -76,11 +104,9 @@ class ChatApp:
         self.services = services
         self.codec = codec
         self.denylist = denylist
-        self.websocket = LingeringWebSocketWSGI(
-            self.serve, max_frame_length=settings.hard_frame_bytes
-        )
+        self.websocket = ChatWebSocketWSGI(self.serve, max_frame_length=settings.hard_frame_bytes)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return self.json(start_response, 200, {"status": "ok"})
@@ -99,7 +125,7 @@ class ChatApp:
             log.info("handshake refused %s: %s", status, detail)
             return self.json(start_response, status, {"detail": detail})
         HANDSHAKES.labels("101").inc()
-        return self.websocket(environ, start_response)
+        return self.websocket.upgrade(environ, start_response)
 
     def refuse(self, environ: dict[str, Any]) -> tuple[int, str] | None:
         origin = environ.get("HTTP_ORIGIN")
@@ -107,7 +133,10 @@ class ChatApp:
             return 403, "origin not allowed"
         token = handshake_token(environ)
         if token is None:
-            return 401, "missing access token (Authorization: Bearer or ?jwt=)"
+            return (
+                401,
+                "missing access token (Authorization: Bearer, subprotocols bearer, or ?jwt=)",
+            )
         try:
             claims = self.codec.decode_access_token(token)
         except Unauthenticated as exc:
@@ -124,8 +153,8 @@ class ChatApp:
         return None
 
     def serve(self, ws: Any) -> None:
-        claims: AccessClaims = ws.environ[CLAIMS]
-        connection = ChatConnection(ws, claims, ws.environ[ACCESS_TOKEN], self.services)
+        claims: AccessClaims = ws.environ.pop(CLAIMS)
+        connection = ChatConnection(ws, claims, ws.environ.pop(ACCESS_TOKEN), self.services)
         log.info("connected %s user=%s", connection.id, claims.subject)
         connection.run()
         log.info("disconnected %s user=%s", connection.id, claims.subject)
@@ -162,9 +191,21 @@ def refresh_presence(services: ChatServices) -> None:
             log.warning("presence refresh failed", exc_info=True)
 
 
+def sweep(services: ChatServices) -> None:
+    """One greenthread for every socket's idle timeout and token expiry."""
+    while True:
+        eventlet.sleep(SWEEP_SECONDS)
+        try:
+            end_overdue(services.hub.all(), services.settings.idle_timeout_seconds)
+        except Exception:
+            log.warning("sweep failed", exc_info=True)
+
+
 def main() -> None:
     config = load_config()
     logging.config.dictConfig(config["LOGGING"])
+    for logger in (log, access_log):
+        logger.addFilter(RedactTokens())
     settings = WsSettings.from_config(config)
     serve_metrics(
         int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))
@@ -181,6 +222,7 @@ def main() -> None:
         events=EventPublisher(config),
         presence=Presence(redis_client, process_id, settings.presence_ttl_seconds),
         process_id=process_id,
+        presence_workers=PresenceWorkers(),
     )
     # One worker: events are pushed to sockets in the order they arrive.
     fanout = ServiceContainer(fanout_service(hub), {**config, "max_workers": 1})
@@ -190,6 +232,7 @@ def main() -> None:
     )
     listener = eventlet.listen((settings.host, settings.port), backlog=4096)
     eventlet.spawn_n(refresh_presence, services)
+    eventlet.spawn_n(sweep, services)
 
     stopping = Event()
 
@@ -203,9 +246,10 @@ def main() -> None:
     server = eventlet.spawn(
         wsgi.server,
         listener,
-        app,
+        app.wsgi,
         max_size=settings.max_connections + 100,
-        log_output=False,
+        log=access_log,
+        log_output=True,
         debug=False,
         socket_timeout=None,
     )

@@ -221,11 +221,21 @@ def login(
 
 
 def _revoke_family(session: Session, family_id: uuid.UUID, reason: str) -> None:
-    session.execute(
+    """End a session (refresh-token family). `session_revoked` tells the ws hubs, which close the
+    session's open sockets (4401) instead of waiting for its access token to expire."""
+    user_id = session.execute(
         update(RefreshFamily)
         .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
         .values(revoked_at=_now(), revoke_reason=reason)
-    )
+        .returning(RefreshFamily.user_id)
+    ).scalar_one_or_none()
+    if user_id is not None:
+        record_event(
+            session,
+            outbox,
+            "session_revoked",
+            {"session_id": str(family_id), "user_id": str(user_id), "reason": reason},
+        )
 
 
 def refresh(

@@ -3,10 +3,14 @@
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import websocket
 
+from scripts.isolated_stack import free_port
+from scripts.stack import Process, Stack, ws_process
 from tests.conftest import wait_until
 from tests.e2e.marketplace import (
     User,
@@ -18,6 +22,41 @@ from tests.e2e.marketplace import (
 )
 
 A = "/api/v1"
+MAX_CONNECTIONS_PER_USER = 3
+# Roomy enough for the bursts these tests send; flooding sends far more than burst + patience.
+LIMITS = {"WS_MESSAGES_PER_SECOND": "50", "WS_BURST": "100", "WS_FLOOD_CLOSE_AFTER": "50"}
+
+
+@dataclass
+class Hubs:
+    stack: Stack
+    processes: list[Process]
+    urls: list[str]
+
+    def restart(self, index: int) -> None:
+        self.stack.start_one(self.processes[index])
+        self.stack.wait_ready(timeout=60)
+
+
+@contextmanager
+def two_hubs(running_stack, **env: str) -> Iterator[Hubs]:
+    """Two more ws processes (ws-a, ws-b) on the running stack's broker, Redis and services."""
+    processes, urls = [], []
+    for name in ("ws-a", "ws-b"):
+        port = free_port()
+        process = ws_process(name, port, free_port())
+        process.env["WS_MAX_CONNECTIONS_PER_USER"] = str(MAX_CONNECTIONS_PER_USER)
+        process.env.update(LIMITS)
+        process.env.update(env)
+        processes.append(process)
+        urls.append(f"ws://127.0.0.1:{port}/ws")
+    stack = Stack(processes, env=running_stack.env, echo=False)
+    stack.start()
+    try:
+        stack.wait_ready(timeout=60)
+        yield Hubs(stack, processes, urls)
+    finally:
+        stack.stop()
 
 
 @dataclass
@@ -108,3 +147,18 @@ class Client:
 
 def of_type(kind: str, **match):
     return lambda frame: frame["type"] == kind and all(frame.get(k) == v for k, v in match.items())
+
+
+def drain_until_close(client: Client) -> tuple[list[str], int | None]:
+    """Frames (error code or type) until the server closes; and the close code it sent."""
+    seen: list[str] = []
+    while True:
+        try:
+            opcode, data = client.ws.recv_data(control_frame=True)
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return seen, None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return seen, int.from_bytes(data[:2], "big")
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            frame = json.loads(data)
+            seen.append(frame.get("code", frame["type"]))

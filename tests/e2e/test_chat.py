@@ -5,15 +5,22 @@ import json
 import signal
 import time
 import uuid
-from dataclasses import dataclass
 
 import pytest
 import requests
 import websocket
 
 from scripts.isolated_stack import free_port
-from scripts.stack import Process, Stack, ws_process
-from tests.e2e.chat import A, Client, accepted_chat, of_type
+from scripts.stack import Stack, ws_process
+from tests.e2e.chat import (
+    MAX_CONNECTIONS_PER_USER,
+    A,
+    Client,
+    accepted_chat,
+    drain_until_close,
+    of_type,
+    two_hubs,
+)
 from tests.e2e.marketplace import (
     User,
     admin,
@@ -25,40 +32,13 @@ from tests.e2e.marketplace import (
 )
 
 pytestmark = pytest.mark.e2e
-MAX_CONNECTIONS_PER_USER = 3
-# Roomy enough for the bursts these tests send; flooding sends far more than burst + patience.
-LIMITS = {"WS_MESSAGES_PER_SECOND": "50", "WS_BURST": "100", "WS_FLOOD_CLOSE_AFTER": "50"}
 FLOOD_FRAMES = 600
-
-
-@dataclass
-class Hubs:
-    stack: Stack
-    processes: list[Process]
-    urls: list[str]
-
-    def restart(self, index: int) -> None:
-        self.stack.start_one(self.processes[index])
-        self.stack.wait_ready(timeout=60)
 
 
 @pytest.fixture(scope="module")
 def hubs(running_stack):
-    processes, urls = [], []
-    for name in ("ws-a", "ws-b"):
-        port = free_port()
-        process = ws_process(name, port, free_port())
-        process.env["WS_MAX_CONNECTIONS_PER_USER"] = str(MAX_CONNECTIONS_PER_USER)
-        process.env.update(LIMITS)
-        processes.append(process)
-        urls.append(f"ws://127.0.0.1:{port}/ws")
-    stack = Stack(processes, env=running_stack.env, echo=False)
-    stack.start()
-    try:
-        stack.wait_ready(timeout=60)
-        yield Hubs(stack, processes, urls)
-    finally:
-        stack.stop()
+    with two_hubs(running_stack) as started:
+        yield started
 
 
 @pytest.fixture
@@ -231,21 +211,6 @@ def test_bad_frames_are_answered_and_the_connection_survives(hubs, chat):
         assert client.until(of_type("pong"))
     finally:
         client.close()
-
-
-def drain_until_close(client: Client) -> tuple[list[str], int | None]:
-    """Frames (error code or type) until the server closes; and the close code it sent."""
-    seen: list[str] = []
-    while True:
-        try:
-            opcode, data = client.ws.recv_data(control_frame=True)
-        except (websocket.WebSocketConnectionClosedException, ConnectionError):
-            return seen, None
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return seen, int.from_bytes(data[:2], "big")
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            frame = json.loads(data)
-            seen.append(frame.get("code", frame["type"]))
 
 
 def test_a_frame_above_the_hard_limit_closes_with_1009(hubs, chat):

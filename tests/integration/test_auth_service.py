@@ -1,5 +1,6 @@
 """The auth service in a real Nameko container on real PostgreSQL, Redis and RabbitMQ."""
 
+import jwt
 import pytest
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.events import event_handler
@@ -295,3 +296,38 @@ def test_refresh_sessions_end_after_their_absolute_lifetime(
                 {"id": auth.verify(rotated["access_token"])["session_id"]},
             ).scalar_one()
         assert expires_in <= 10 * 60  # the new refresh token ends with the session
+
+
+REVOKED: list[dict] = []
+
+
+class RevocationListener:
+    name = "revocation_listener"
+
+    @event_handler("auth", "session_revoked")
+    def on_revoked(self, payload):
+        REVOKED.append(payload)
+
+
+def test_logout_and_refresh_reuse_publish_session_revoked_once_per_session(
+    auth, container_factory, service_config
+):
+    REVOKED.clear()
+    container_factory(RevocationListener, service_config).start()
+    account = register(auth)
+    first, second = login(auth), login(auth)
+    with as_user(service_config, first["access_token"]) as signed_in:
+        signed_in.logout({})
+    rotated = auth.refresh({"refresh_token": second["refresh_token"]})
+    with pytest.raises(Unauthenticated):
+        auth.refresh({"refresh_token": second["refresh_token"]})  # reuse
+    revoked = wait_until(lambda: len(REVOKED) >= 2 and REVOKED)
+
+    def session_of(tokens):
+        return jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+
+    assert [(r["session_id"], r["user_id"], r["reason"]) for r in revoked] == [
+        (session_of(first), account["id"], "logout"),
+        (session_of(rotated), account["id"], "refresh token reuse"),
+    ]
+    assert all(r["event_id"] for r in revoked)
