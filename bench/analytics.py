@@ -320,7 +320,8 @@ def main() -> None:
         "ANALYTICS_REPORT_CACHE_SECONDS": "0",
         "RATE_LIMIT_PER_IP": "10000000/minute",
         "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
-        "LOGIN_ATTEMPTS_PER_IP": "10000000/minute",
+        "LOGIN_FAILURES_PER_IP": "10000000/minute",
+        "REGISTRATIONS_PER_IP": "10000000/minute",
         "LOG_LEVEL": "WARNING",
     }
     wanted = {"auth", "users", "campaigns", "analytics", "gateway_http"}

@@ -126,7 +126,8 @@ def main() -> None:
         "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "RATE_LIMIT_PER_IP": "1000000/minute",
         "RATE_LIMIT_PER_SUBJECT": "1000000/minute",
-        "LOGIN_ATTEMPTS_PER_IP": "1000000/minute",
+        "LOGIN_FAILURES_PER_IP": "1000000/minute",
+        "REGISTRATIONS_PER_IP": "1000000/minute",
         "LOG_LEVEL": "WARNING",
     }
     stack = Stack(

@@ -392,8 +392,9 @@ def main() -> int:
         "RATE_LIMIT_PER_SUBJECT": f"{PER_SUBJECT_LIMIT}/minute",
         "RATE_LIMIT_PER_IP": "100000/minute",
         # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
-        # 15 minutes must not be throttled by the per-IP login limit
-        "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
+        # 15 minutes must not be throttled by the per-IP login and registration limits
+        "LOGIN_FAILURES_PER_IP": "100000/15minute",
+        "REGISTRATIONS_PER_IP": "100000/15minute",
         "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
         "MONGO_URL": f"embedded://{scratch / 'mongo'}",
