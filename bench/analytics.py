@@ -88,7 +88,8 @@ def add_campaign(engine, brand_id: str, creators: list[str]) -> str:
         for creator in creators:
             connection.execute(
                 text(
-                    "INSERT INTO analytics.accepted_creators VALUES (:c, :cr, 40000, 'EUR', now())"
+                    "INSERT INTO analytics.accepted_creators "
+                    "VALUES (:c, :cr, 40000, 'EUR', now() - interval '90 days')"
                 ),
                 {"c": campaign_id, "cr": creator},
             )

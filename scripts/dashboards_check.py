@@ -220,7 +220,8 @@ def ingest_analytics_events(base: str) -> None:
             "campaign_id": campaign_id,
             "creator_id": marketplace.creator.id,
             "event_type": ("impression", "click", "like", "conversion")[n % 4],
-            "ts": (now - dt.timedelta(minutes=n)).isoformat(),
+            # within the minutes since the accept: events may not predate it
+            "ts": (now - dt.timedelta(seconds=n)).isoformat(),
             "platform": "instagram",
             "value": 500 if n % 4 == 3 else 0,
         }

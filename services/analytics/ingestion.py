@@ -88,6 +88,10 @@ def check_events(
             errors.append(_error(index, "ts", "is in the future", "ts_in_future"))
         elif event.ts < now - MAX_AGE:
             errors.append(_error(index, "ts", "is older than 90 days", "ts_too_old"))
+        if event.value and event.event_type != "conversion":
+            errors.append(
+                _error(index, "value", "only conversions carry a value", "value_not_conversion")
+            )
         campaign = campaigns.get(str(event.campaign_id))
         if campaign is None or not _may_report_for(sender, campaign.brand_id):
             errors.append(
@@ -98,13 +102,22 @@ def check_events(
             errors.append(
                 _error(index, "creator_id", "creators report their own events", "not_own_events")
             )
-        elif (str(event.campaign_id), str(event.creator_id)) not in accepted:
+        elif (accepted_at := accepted.get((str(event.campaign_id), str(event.creator_id)))) is None:
             errors.append(
                 _error(
                     index,
                     "creator_id",
                     "this creator is not accepted on the campaign",
                     "creator_not_on_campaign",
+                )
+            )
+        elif event.ts < accepted_at - MAX_SKEW:
+            errors.append(
+                _error(
+                    index,
+                    "ts",
+                    f"is before the creator was accepted ({accepted_at.isoformat()})",
+                    "ts_before_acceptance",
                 )
             )
     if errors:
