@@ -1,10 +1,13 @@
 """Shapes the gateway passes to services: the authenticated caller and query strings."""
 
+import re
 from typing import Any
 
 from werkzeug.wrappers import Request
 
 from gateway_http.authn import Principal
+
+VERSION = re.compile(r"[0-9]{1,9}")
 
 
 def caller(principal: Principal) -> dict[str, str]:
@@ -28,4 +31,5 @@ def expected_version(request: Request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() else -1
+    # ASCII digits only (str.isdigit also takes "²" and "٣"), and no more than a version can be
+    return int(value) if VERSION.fullmatch(value) else -1
