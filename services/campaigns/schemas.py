@@ -37,6 +37,9 @@ Status = Literal["draft", "published", "paused", "closed"]
 Compensation = Literal["fixed", "per_deliverable", "gifting", "affiliate"]
 
 
+Objective = Annotated[str, Field(min_length=1, max_length=500)]
+
+
 class Deliverable(StrictModel):
     type: Literal["post", "story", "reel", "video", "stream"]
     platform: Platform
@@ -51,7 +54,7 @@ class Requirements(StrictModel):
 class CampaignTerms(StrictModel):
     title: str = Field(min_length=1, max_length=200)
     brief: str = Field(min_length=1, max_length=20000)
-    objectives: list[str] = Field(default_factory=list, max_length=20)
+    objectives: list[Objective] = Field(default_factory=list, max_length=20)
     niches: list[Niche] = Field(default_factory=list, max_length=10)
     platforms: list[Platform] = Field(min_length=1, max_length=6)
     deliverables: list[Deliverable] = Field(min_length=1, max_length=50)
@@ -82,7 +85,7 @@ class CampaignPatch(StrictModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     brief: str | None = Field(default=None, min_length=1, max_length=20000)
-    objectives: list[str] | None = Field(default=None, max_length=20)
+    objectives: list[Objective] | None = Field(default=None, max_length=20)
     niches: list[Niche] | None = Field(default=None, max_length=10)
     platforms: list[Platform] | None = Field(default=None, min_length=1, max_length=6)
     deliverables: list[Deliverable] | None = Field(default=None, min_length=1, max_length=50)

@@ -191,8 +191,18 @@ def _partial(model: type[StrictModel], name: str) -> type[StrictModel]:
     """The same fields, all optional: a PATCH body (merged over the stored profile, then the
     result is validated as a whole)."""
     fields = {
-        field_name: (info.annotation | None, Field(default=None, description=info.description))
+        field_name: (
+            # the field's own bounds (max_length, ...) stay, on the value when it is not null
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        | None
         for field_name, info in model.model_fields.items()
+    }
+    fields = {
+        field_name: (annotation, Field(default=None, description=info.description))
+        for (field_name, annotation), info in zip(
+            fields.items(), model.model_fields.values(), strict=True
+        )
     }
     return create_model(name, __base__=StrictModel, __doc__=f"Partial {model.__name__}", **fields)
 
