@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-from services.campaigns.schemas import Timestamp, _plausible_utc
+from services.campaigns.schemas import TIMESTAMP_SCHEMA, Timestamp, _plausible_utc
 from services.common.schemas import QueryModel, StrictModel
 from services.users.schemas import Country, Platform
 
@@ -44,7 +44,10 @@ def _rfc3339_string(value: object) -> object:
 
 
 QueryTimestamp = Annotated[
-    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_plausible_utc)
+    AwareDatetime,
+    BeforeValidator(_rfc3339_string),
+    AfterValidator(_plausible_utc),
+    Field(json_schema_extra=TIMESTAMP_SCHEMA),
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.campaigns.schemas import Deliverable
-from services.common.schemas import Money, QueryModel, StrictModel
+from services.common.schemas import Cursor, Money, QueryModel, StrictModel
 
 Status = Literal["submitted", "shortlisted", "accepted", "rejected", "withdrawn"]
 
@@ -45,4 +45,4 @@ class ApplicationPage(StrictModel):
 class ApplicationQuery(QueryModel):
     status: Status | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None
