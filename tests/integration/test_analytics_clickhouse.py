@@ -49,7 +49,7 @@ def add_campaign(engine, creators: dict[str, int]) -> tuple[str, str]:
                     creator_id=uuid.UUID(creator_id),
                     rate_amount=rate,
                     rate_currency="EUR",
-                    accepted_at=NOW,
+                    accepted_at=NOW - dt.timedelta(days=90),  # before any generated event
                 )
             )
     return campaign_id, brand_id
@@ -204,7 +204,7 @@ def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
                     creator_id=uuid.UUID(creator),
                     rate_amount=1,
                     rate_currency="EUR",
-                    accepted_at=NOW,
+                    accepted_at=NOW - dt.timedelta(days=90),  # before any generated event
                 )
             )
         write(db_engine, clickhouse, ref.generate(campaign_id, [creator], 50, NOW, days=2))
