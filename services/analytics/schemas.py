@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from services.campaigns.schemas import TIMESTAMP_SCHEMA, Timestamp, _plausible_utc
-from services.common.schemas import QueryModel, StrictModel
+from services.common.schemas import Cursor, QueryModel, StrictModel
 from services.users.schemas import Country, Platform
 
 MAX_BATCH = 1000
@@ -114,6 +114,12 @@ class Funnel(StrictModel):
     median_first_reply_seconds: float | None = Field(
         description="per conversation: first message to the other side's first answer"
     )
+    deliverables_submitted: int = Field(description="deliverables sent in (each counted once)")
+    deliverables_approved: int
+    deliverable_reviews: int = Field(description="approvals and change requests")
+    median_review_seconds: float | None = Field(
+        description="per review: the revision's submission to the brand's decision"
+    )
 
 
 class Figures(StrictModel):
@@ -186,17 +192,31 @@ class PlatformBreakdown(StrictModel):
     items: list[PlatformFigures]
 
 
+MAX_KEY_CAMPAIGNS = 100
+
+
 class IngestionKeyCreate(StrictModel):
-    """A service account's key. With brand_id it may only send that brand's campaigns' events."""
+    """A service account's key: it sends events for one brand's campaigns only (all of them, or
+    the `campaign_ids` listed). A brand creates keys for itself (brand_id omitted or its own id);
+    an admin names the brand."""
 
     name: str = Field(min_length=1, max_length=200)
-    brand_id: Id | None = None
+    brand_id: Id | None = Field(
+        default=None, description="the brand the key sends for; required from admins"
+    )
+    campaign_ids: list[Id] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KEY_CAMPAIGNS,
+        description="limit the key to these campaigns of the brand (default: all of them)",
+    )
 
 
 class IngestionKeyView(StrictModel):
     id: uuid.UUID
     name: str
-    brand_id: uuid.UUID | None
+    brand_id: uuid.UUID | None = Field(description="null only on revoked keys from before scoping")
+    campaign_ids: list[uuid.UUID] | None = Field(description="null: all the brand's campaigns")
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 
@@ -207,3 +227,11 @@ class IngestionKeyCreated(IngestionKeyView):
 
 class IngestionKeyList(StrictModel):
     items: list[IngestionKeyView]
+    next_cursor: str | None
+
+
+class IngestionKeyQuery(QueryModel):
+    """A brand lists its own keys, an admin every key; newest first."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Cursor | None = None

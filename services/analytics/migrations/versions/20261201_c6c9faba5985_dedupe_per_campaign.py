@@ -5,7 +5,7 @@ revision do not know their campaign: they keep the nil UUID, and an event whose 
 them is checked against ClickHouse for its own campaign instead (they are pruned after 91 days).
 
 Revision ID: c6c9faba5985
-Revises: eba945b1ab68
+Revises: c4e1a7d2b9f3 (ingestion_key_scope)
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c6c9faba5985"
-down_revision: str | Sequence[str] | None = "eba945b1ab68"
+down_revision: str | Sequence[str] | None = "c4e1a7d2b9f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
