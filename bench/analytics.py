@@ -89,7 +89,8 @@ def add_campaign(engine, brand_id: str, creators: list[str]) -> str:
         for creator in creators:
             connection.execute(
                 text(
-                    "INSERT INTO analytics.accepted_creators VALUES (:c, :cr, 40000, 'EUR', now())"
+                    "INSERT INTO analytics.accepted_creators "
+                    "VALUES (:c, :cr, 40000, 'EUR', now() - interval '90 days')"
                 ),
                 {"c": campaign_id, "cr": creator},
             )
@@ -321,7 +322,8 @@ def main() -> None:
         "ANALYTICS_REPORT_CACHE_SECONDS": "0",
         "RATE_LIMIT_PER_IP": "10000000/minute",
         "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
-        "LOGIN_ATTEMPTS_PER_IP": "10000000/minute",
+        "LOGIN_FAILURES_PER_IP": "10000000/minute",
+        "REGISTRATIONS_PER_IP": "10000000/minute",
         "LOG_LEVEL": "WARNING",
     }
     wanted = {"auth", "users", "campaigns", "analytics", "gateway_http"}

@@ -180,7 +180,8 @@ def main() -> None:
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PER_IP": "10000000/minute",
         "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
-        "LOGIN_ATTEMPTS_PER_IP": "10000000/minute",
+        "LOGIN_FAILURES_PER_IP": "10000000/minute",
+        "REGISTRATIONS_PER_IP": "10000000/minute",
         "LOG_LEVEL": "WARNING",
     }
     floor = Process(

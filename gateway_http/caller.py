@@ -3,9 +3,12 @@ is not an argument: its access token travels in the RPC context, see gateway_htt
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from werkzeug.wrappers import Request
+
+VERSION = re.compile(r"[0-9]{1,9}")
 
 
 def query_params(request: Request) -> dict[str, Any]:
@@ -29,4 +32,5 @@ def expected_version(request: Request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"').split(".", 1)[0]
-    return int(value) if value.isdigit() else -1
+    # ASCII digits only (str.isdigit also takes "²" and "٣"), and no more than a version can be
+    return int(value) if VERSION.fullmatch(value) else -1

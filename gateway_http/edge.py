@@ -4,6 +4,7 @@ entrypoint that turns domain errors into problem+json and never leaks a stack tr
 
 import logging
 import re
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,14 @@ UNLIMITED_ROUTES = {"/healthz", "/readyz", "/metrics"}
 # eventlet refuses request lines over 8 KiB with a bare-text 414; list queries with a cursor and a
 # free-text term in percent-encoded UTF-8 reach that, and deserve a problem+json 422 from the app.
 MAX_REQUEST_LINE_BYTES = 32_768
+# A body the app did not read (refused: too large, unauthenticated, ...): up to the body limit is
+# read and dropped so the connection stays usable; beyond it the connection closes after the
+# answer, but first reads and drops what the client is still sending (for up to this long and
+# this much). Closing with unread input makes the kernel answer with a reset, and the client
+# would then lose the 413 it had been sent.
+CLOSE_AFTER_RESPONSE = "gateway.close_after_response"
+LINGER_SECONDS = 10.0
+LINGER_BYTES = 256 * 1024 * 1024
 
 HTTP_REQUESTS = prometheus_client.Counter(
     "http_requests_total",
@@ -100,6 +109,7 @@ class EdgeApp:
             response = internal_error(instance=request.path, request_id=request_id)
 
         response.headers["X-Request-ID"] = request_id
+        self.server.settle_request_body(environ)
         decision: Decision | None = environ.get(RATE_LIMIT)
         if decision is not None:
             response.headers.update(decision.headers())
@@ -132,6 +142,52 @@ class EdgeApp:
         )
 
 
+class EdgeProtocol(HttpOnlyProtocol):
+    """eventlet's HTTP protocol, plus a way for the app to close the connection after its answer
+    with a lingering close (see CLOSE_AFTER_RESPONSE)."""
+
+    linger = False
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ[CLOSE_AFTER_RESPONSE] = self.close_after_response
+        if environ["eventlet.input"].chunked_input:
+            # eventlet de-chunks the input and ends it at the last chunk; without this flag
+            # werkzeug reads a body without Content-Length as empty.
+            environ["wsgi.input_terminated"] = True
+        return environ
+
+    def close_after_response(self) -> None:
+        self.close_connection = 1  # read before the answer's headers: they say Connection: close
+        self.linger = True
+
+    def finish(self) -> None:
+        if self.linger:
+            try:
+                self.wfile.flush()
+                linger(self.connection)
+            except OSError:
+                pass  # the client went away: nothing left to protect
+        super().finish()
+
+
+def linger(sock: socket.socket) -> None:
+    """Half-close (the answer is complete), then drop what the client still sends until it
+    closes its side, or for at most LINGER_SECONDS / LINGER_BYTES."""
+    sock.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + LINGER_SECONDS
+    received = 0
+    while received < LINGER_BYTES:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        received += len(chunk)
+
+
 class EdgeServer(WebServer):
     max_body_bytes: int = 1_048_576
     limiter: RateLimiter | None = None
@@ -145,7 +201,7 @@ class EdgeServer(WebServer):
         super().setup()
 
     def get_wsgi_server(
-        self, sock: Any, wsgi_app: Any, protocol: Any = HttpOnlyProtocol, debug: bool = False
+        self, sock: Any, wsgi_app: Any, protocol: Any = EdgeProtocol, debug: bool = False
     ) -> wsgi.Server:
         return wsgi.Server(
             sock,
@@ -161,6 +217,33 @@ class EdgeServer(WebServer):
         app = EdgeApp(self)
         # Behind Kong the peer is Kong; the client is the last X-Forwarded-For hop Kong appended.
         return ProxyFix(app, x_for=1) if self.trust_forwarded_for else app
+
+    def settle_request_body(self, environ: dict[str, Any]) -> None:
+        """Before answering: read and drop an unread rest of the body up to the body limit, or
+        have the connection close (lingering) after the answer."""
+        body = environ.get("eventlet.input")
+        close = environ.get(CLOSE_AFTER_RESPONSE)
+        if body is None or close is None:
+            return
+        if body.wfile is not None:  # "100 Continue" never sent: let eventlet close, lingering
+            close()
+            return
+        if not body.chunked_input:
+            remaining = (body.content_length or 0) - body.position
+            if remaining <= 0:
+                return
+            if remaining > self.max_body_bytes:
+                close()
+                return
+        read = 0
+        try:
+            while chunk := body.read(65536):
+                read += len(chunk)
+                if read > self.max_body_bytes:
+                    close()
+                    return
+        except (OSError, ValueError):  # a broken chunked encoding, a client gone
+            close()
 
     def admit(self, request: Request, route: str) -> Response | None:
         """Checks made before any worker runs; a Response here refuses the request."""

@@ -152,6 +152,34 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     return operation
 
 
+ITEM_PATH = re.compile(r"^/\{([a-z_]+)\}")
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from each creation (a 201 whose body has the new object's id) to the
+    operations on that object: POST /campaigns -> /campaigns/{campaign_id}/..., POST
+    /campaigns/{campaign_id}/applications -> /applications/{application_id}/... . Stateful
+    testing (and clients) follow them to use real ids."""
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if created is None or "content" not in created:
+            continue
+        collections = {path, "/api/v1/" + path.rstrip("/").rsplit("/", 1)[-1]}
+        links = {}
+        for other, other_operations in paths.items():
+            for prefix in collections:
+                match = ITEM_PATH.match(other[len(prefix) :]) if other.startswith(prefix) else None
+                if match is None:
+                    continue
+                for method, operation in other_operations.items():
+                    links[f"{method}_{operation['operationId']}"] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {match.group(1): "$response.body#/id"},
+                    }
+        if links:
+            created["links"] = dict(sorted(links.items()))
+
+
 @functools.cache
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
@@ -171,6 +199,7 @@ def document() -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Influencer marketing platform API", "version": "1.0.0"},

@@ -224,7 +224,8 @@ def ingest_analytics_events(base: str) -> None:
             "campaign_id": campaign_id,
             "creator_id": marketplace.creator.id,
             "event_type": ("impression", "click", "like", "conversion")[n % 4],
-            "ts": (now - dt.timedelta(minutes=n)).isoformat(),
+            # within the minutes since the accept: events may not predate it
+            "ts": (now - dt.timedelta(seconds=n)).isoformat(),
             "platform": "instagram",
             "value": 500 if n % 4 == 3 else 0,
         }
@@ -416,8 +417,9 @@ def main() -> int:
         "RATE_LIMIT_PER_SUBJECT": f"{PER_SUBJECT_LIMIT}/minute",
         "RATE_LIMIT_PER_IP": "100000/minute",
         # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
-        # 15 minutes must not be throttled by the per-IP login limit
-        "LOGIN_ATTEMPTS_PER_IP": "100000/15minute",
+        # 15 minutes must not be throttled by the per-IP login and registration limits
+        "LOGIN_FAILURES_PER_IP": "100000/15minute",
+        "REGISTRATIONS_PER_IP": "100000/15minute",
         "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
         "MONGO_URL": f"embedded://{scratch / 'mongo'}",

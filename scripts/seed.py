@@ -308,10 +308,11 @@ def seed_campaigns(
         ):
             api.call("POST", f"/applications/{application['id']}/{action}", token)
             if action == "accept":
+                accepted_at = dt.datetime.now(dt.UTC)
                 deliverables = seed_deliverables(
                     api, token, tokens_by_creator[application["creator_id"]], application, campaign
                 )
-                events = demo_events(cid, application["creator_id"], platform)
+                events = demo_events(cid, application["creator_id"], platform, accepted_at)
                 for start in range(0, len(events), 1000):
                     api.ingest(token, events[start : start + 1000])
         if state in ("paused", "closed"):
@@ -381,13 +382,17 @@ EVENT_MIX = [
 ]
 
 
-def demo_events(campaign_id: str, creator_id: str, platform: str) -> list[dict[str, Any]]:
-    """Two weeks of a post's life: busy at first, then tailing off; a few conversions."""
+def demo_events(
+    campaign_id: str, creator_id: str, platform: str, accepted_at: dt.datetime
+) -> list[dict[str, Any]]:
+    """A post's life since the creator was accepted (analytics refuses events from before it):
+    busy at first, then tailing off; a few conversions."""
     now = dt.datetime.now(dt.UTC)
+    since = max(1.0, (now - accepted_at).total_seconds())
     types, weights = zip(*EVENT_MIX, strict=True)
     events = []
     for _ in range(RANDOM.randint(2500, 4000)):
-        age = dt.timedelta(seconds=int(RANDOM.triangular(60, 14 * 86400, 60)))
+        age = dt.timedelta(seconds=RANDOM.triangular(0, since, since))
         event_type = RANDOM.choices(types, weights)[0]
         events.append(
             {

@@ -28,13 +28,18 @@ class AuthRoutes:
             "Create a brand or creator account",
             "auth",
             body=RegisterRequest,
-            responses={201: Account, 409: "email already registered"},
+            responses={
+                201: Account,
+                409: "email already registered",
+                429: "too many registrations from this address",
+            },
             authenticated=False,
         ),
     )
     def register(self, request: Request) -> Response:
         body = json_body(request, RegisterRequest)
-        return json_response(self.auth_rpc.register(body.model_dump()), status=201)
+        account = self.auth_rpc.register(body.model_dump(), request.remote_addr or "")
+        return json_response(account, status=201)
 
     @route(
         "POST",
@@ -43,7 +48,11 @@ class AuthRoutes:
             "Exchange email and password for tokens",
             "auth",
             body=LoginRequest,
-            responses={200: TokenPair, 401: "invalid email or password"},
+            responses={
+                200: TokenPair,
+                401: "invalid email or password",
+                429: "too many failed logins (from this address, for this account)",
+            },
             authenticated=False,
         ),
     )

@@ -105,16 +105,19 @@ class CampaignDirectory:
     def campaign(self, campaign_id: str) -> CampaignInfo | None:
         return self.campaigns([campaign_id]).get(str(parse_uuid(campaign_id)))
 
-    def accepted(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    def accepted(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dt.datetime]:
+        """Of these (campaign, creator) pairs, the accepted ones and when they were accepted."""
         keys = {(uuid.UUID(c), uuid.UUID(cr)) for c, cr in pairs}
         if not keys:
-            return set()
+            return {}
         rows = self.session.execute(
-            select(AcceptedCreator.campaign_id, AcceptedCreator.creator_id).where(
-                tuple_(AcceptedCreator.campaign_id, AcceptedCreator.creator_id).in_(keys)
-            )
+            select(
+                AcceptedCreator.campaign_id,
+                AcceptedCreator.creator_id,
+                AcceptedCreator.accepted_at,
+            ).where(tuple_(AcceptedCreator.campaign_id, AcceptedCreator.creator_id).in_(keys))
         )
-        return {(str(c), str(cr)) for c, cr in rows}
+        return {(str(c), str(cr)): accepted_at for c, cr, accepted_at in rows}
 
     def rates(self, campaign_id: str) -> dict[str, int]:
         """Accepted creators of a campaign and their agreed rates (minor units)."""

@@ -89,6 +89,10 @@ def check_events(
             errors.append(_error(index, "ts", "is in the future", "ts_in_future"))
         elif event.ts < now - MAX_AGE:
             errors.append(_error(index, "ts", "is older than 90 days", "ts_too_old"))
+        if event.value and event.event_type != "conversion":
+            errors.append(
+                _error(index, "value", "only conversions carry a value", "value_not_conversion")
+            )
         campaign = campaigns.get(str(event.campaign_id))
         if campaign is None or not _may_report_for(sender, campaign):
             errors.append(
@@ -99,13 +103,22 @@ def check_events(
             errors.append(
                 _error(index, "creator_id", "creators report their own events", "not_own_events")
             )
-        elif (str(event.campaign_id), str(event.creator_id)) not in accepted:
+        elif (accepted_at := accepted.get((str(event.campaign_id), str(event.creator_id)))) is None:
             errors.append(
                 _error(
                     index,
                     "creator_id",
                     "this creator is not accepted on the campaign",
                     "creator_not_on_campaign",
+                )
+            )
+        elif event.ts < accepted_at - MAX_SKEW:
+            errors.append(
+                _error(
+                    index,
+                    "ts",
+                    f"is before the creator was accepted ({accepted_at.isoformat()})",
+                    "ts_before_acceptance",
                 )
             )
     if errors:
@@ -124,12 +137,22 @@ def _may_report_for(sender: Sender, campaign: CampaignInfo) -> bool:
     return True  # a creator: limited to campaigns it is accepted on, checked per event
 
 
+# Claims made before de-duplication was per campaign (see the dedupe_per_campaign migration).
+LEGACY_CLAIM = uuid.UUID(int=0)
+
+
+def event_key(event: dict[str, Any]) -> tuple[str, str]:
+    """What makes an event unique: its id within its campaign (ids are the sender's choice)."""
+    return str(uuid.UUID(event["campaign_id"])), str(uuid.UUID(event["event_id"]))
+
+
 def first_of_each(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     unique = []
     for event in events:
-        if event["event_id"] not in seen:
-            seen.add(event["event_id"])
+        key = event_key(event)
+        if key not in seen:
+            seen.add(key)
             unique.append(event)
     return unique
 
@@ -141,32 +164,50 @@ def write_events(
     check_existing: bool,
     observe_insert: Callable[[float], None] = lambda seconds: None,
 ) -> list[dict[str, Any]]:
-    """Insert the events not written before; return them. The ids are claimed in `session`'s
-    transaction, which the caller commits only after the insert succeeded: a duplicate of an
-    event in flight waits on the claim and is then skipped. `check_existing` (after a failed
-    attempt or a redelivery) also asks ClickHouse, for an insert that landed although its
-    transaction did not commit."""
+    """Insert the events not written before; return them. The (campaign, id) pairs are claimed
+    in `session`'s transaction, which the caller commits only after the insert succeeded: a
+    duplicate of an event in flight waits on the claim and is then skipped. `check_existing`
+    (after a failed attempt or a redelivery) also asks ClickHouse, for an insert that landed
+    although its transaction did not commit; so does an id claimed before claims were per
+    campaign."""
     unique = first_of_each(events)
     if not unique:
         return []
-    claimed = set(
-        session.execute(
+    keys = [event_key(event) for event in unique]
+    claimed = {
+        (str(campaign_id), str(event_id))
+        for campaign_id, event_id in session.execute(
             text(
-                "INSERT INTO analytics.seen_events (event_id) "
-                "SELECT unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING event_id"
+                "INSERT INTO analytics.seen_events (campaign_id, event_id) "
+                "SELECT * FROM unnest(CAST(:campaigns AS uuid[]), CAST(:ids AS uuid[])) "
+                "ON CONFLICT DO NOTHING RETURNING campaign_id, event_id"
             ),
-            {"ids": [event["event_id"] for event in unique]},
-        ).scalars()
-    )
-    fresh = [event for event in unique if uuid.UUID(event["event_id"]) in claimed]
-    if check_existing and fresh:
-        stored = warehouse.existing_event_ids(clickhouse, fresh)
-        fresh = [event for event in fresh if event["event_id"] not in stored]
+            {"campaigns": [c for c, _ in keys], "ids": [e for _, e in keys]},
+        )
+    }
+    fresh = [event for event, key in zip(unique, keys, strict=True) if key in claimed]
+    legacy = _legacy_claims(session, [event_key(event)[1] for event in fresh]) if fresh else set()
+    suspects = [e for e in fresh if check_existing or event_key(e)[1] in legacy]
+    if suspects:
+        stored = warehouse.existing_events(clickhouse, suspects)
+        fresh = [event for event in fresh if event_key(event) not in stored]
     if fresh:
         started = time.perf_counter()
         warehouse.insert_events(clickhouse, fresh)
         observe_insert(time.perf_counter() - started)
     return fresh
+
+
+def _legacy_claims(session: Session, event_ids: list[str]) -> set[str]:
+    """Which of these ids were claimed before claims were per campaign."""
+    rows = session.execute(
+        text(
+            "SELECT event_id FROM analytics.seen_events "
+            "WHERE campaign_id = CAST(:legacy AS uuid) AND event_id = ANY(CAST(:ids AS uuid[]))"
+        ),
+        {"legacy": str(LEGACY_CLAIM), "ids": event_ids},
+    )
+    return {str(event_id) for event_id in rows.scalars()}
 
 
 def prune_seen(session: Session) -> int:

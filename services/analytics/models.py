@@ -67,12 +67,15 @@ class IngestionKey(Base):
 
 
 class SeenEvent(Base):
-    """Event ids already written to ClickHouse. Claimed in the same transaction that brackets
-    the ClickHouse insert, so a duplicate never reaches the events table or its rollup."""
+    """Event ids already written to ClickHouse, per campaign (one brand's ids never suppress
+    another's). Claimed in the same transaction that brackets the ClickHouse insert, so a
+    duplicate never reaches the events table or its rollup. Claims older than per-campaign
+    de-duplication carry the nil UUID as campaign (see ingestion.LEGACY_CLAIM)."""
 
     __tablename__ = "seen_events"
     __table_args__ = (Index("ix_seen_events_seen_at", "seen_at"),)
 
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=sql_func.now()

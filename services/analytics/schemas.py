@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-from services.campaigns.schemas import Timestamp, _plausible_utc
-from services.common.schemas import QueryModel, StrictModel
+from services.campaigns.schemas import TIMESTAMP_SCHEMA, Timestamp, _plausible_utc
+from services.common.schemas import Cursor, QueryModel, StrictModel
 from services.users.schemas import Country, Platform
 
 MAX_BATCH = 1000
@@ -44,13 +44,23 @@ def _rfc3339_string(value: object) -> object:
 
 
 QueryTimestamp = Annotated[
-    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_plausible_utc)
+    AwareDatetime,
+    BeforeValidator(_rfc3339_string),
+    AfterValidator(_plausible_utc),
+    Field(json_schema_extra=TIMESTAMP_SCHEMA),
 ]
 
 
+# Per conversion, in minor units (100,000,000.00 in a two-decimal currency): sums over any
+# campaign's events stay far inside ClickHouse's Int64/UInt64.
+MAX_EVENT_VALUE = 10**10
+
+
 class AnalyticsEvent(StrictModel):
-    """One tracked event. `value` is revenue in the campaign's currency (integer minor units) and
-    counts only on conversions; ts may be up to 90 days old (and at most 5 minutes ahead)."""
+    """One tracked event. `value` is revenue in the campaign's currency (integer minor units,
+    0 to 10,000,000,000) and only conversions carry one (others: 0 or absent). ts may be up to 90
+    days old and at most 5 minutes ahead, and not before the creator was accepted on the campaign
+    (5 minutes of clock skew allowed)."""
 
     event_id: Id
     campaign_id: Id
@@ -58,7 +68,12 @@ class AnalyticsEvent(StrictModel):
     event_type: EventType
     ts: Timestamp
     platform: Platform
-    value: int = Field(default=0, ge=0, le=10**12)
+    value: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_EVENT_VALUE,
+        description="conversions: revenue in minor units; every other event type: 0",
+    )
     country: Country | None = None
     device: Device | None = None
 
@@ -219,4 +234,4 @@ class IngestionKeyQuery(QueryModel):
     """A brand lists its own keys, an admin every key; newest first."""
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None

@@ -53,23 +53,24 @@ def insert_events(client: Client, events: Sequence[dict[str, Any]]) -> None:
 LOOKUP_CHUNK = 2000
 
 
-def existing_event_ids(client: Client, events: Sequence[dict[str, Any]]) -> set[str]:
-    """Which of these events are already stored. The campaign and time bounds let ClickHouse use
-    the primary key instead of scanning the table for the ids."""
-    found: set[str] = set()
+def existing_events(client: Client, events: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Which of these events are already stored, as (campaign_id, event_id). The campaign and
+    time bounds let ClickHouse use the primary key instead of scanning the table for the ids."""
+    found: set[tuple[str, str]] = set()
     for start in range(0, len(events), LOOKUP_CHUNK):
         rows = [event_row(event) for event in events[start : start + LOOKUP_CHUNK]]
         found.update(
-            row[0]
-            for row in client.execute(
-                "SELECT toString(event_id) FROM events WHERE campaign_id IN %(campaigns)s "
+            (campaign_id, event_id)
+            for campaign_id, event_id in client.execute(
+                "SELECT toString(campaign_id), toString(event_id) FROM events "
+                "WHERE campaign_id IN %(campaigns)s "
                 "AND ts >= toDateTime(%(start)s, 'UTC') AND ts <= toDateTime(%(end)s, 'UTC') "
                 "AND event_id IN %(ids)s",
                 {
                     "campaigns": tuple({str(row[1]) for row in rows}),
                     "start": int(min(row[4] for row in rows).timestamp()),
                     "end": int(max(row[4] for row in rows).timestamp()),
-                    "ids": tuple(str(row[0]) for row in rows),
+                    "ids": tuple({str(row[0]) for row in rows}),
                 },
             )
         )

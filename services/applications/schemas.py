@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from services.campaigns.schemas import Deliverable, Timestamp
-from services.common.schemas import Money, QueryModel, StrictModel
+from services.common.schemas import Cursor, Money, QueryModel, StrictModel
 from services.users.schemas import Platform
 
 Status = Literal["submitted", "shortlisted", "accepted", "rejected", "withdrawn"]
@@ -86,7 +86,7 @@ class ApplicationPage(StrictModel):
 class ApplicationQuery(QueryModel):
     status: Status | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None
 
 
 class DeliverableSubmission(StrictModel):
@@ -164,7 +164,7 @@ class ContentDeliverablePage(StrictModel):
 class DeliverableQuery(QueryModel):
     status: DeliverableStatus | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None
 
 
 class CampaignDeliverableProgress(DeliverableProgress):

@@ -30,7 +30,7 @@ from services.common.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from services.common.ratelimit import RateLimiter
+from services.common.ratelimit import AttemptLimiter, Budget
 from services.common.tokens import AccessClaims, TokenCodec
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ INVALID_REFRESH = "refresh token is invalid, expired or revoked"
 class AuthSettings:
     refresh_ttl_seconds: int  # sliding: a refresh token unused this long expires
     password_min_length: int
-    login_failures_per_account: str
-    login_attempts_per_ip: str
+    login_failures_per_account: str  # per account and address
+    login_failures_per_account_total: str  # per account, across all addresses
+    login_failures_per_ip: str
+    registrations_per_ip: str
     refresh_absolute_ttl_seconds: int = 90 * 86_400  # a session ends this long after login
 
     @classmethod
@@ -56,7 +58,11 @@ class AuthSettings:
             ),
             password_min_length=int(config["AUTH"]["PASSWORD_MIN_LENGTH"]),
             login_failures_per_account=str(config["AUTH"]["LOGIN_FAILURES_PER_ACCOUNT"]),
-            login_attempts_per_ip=str(config["AUTH"]["LOGIN_ATTEMPTS_PER_IP"]),
+            login_failures_per_account_total=str(
+                config["AUTH"]["LOGIN_FAILURES_PER_ACCOUNT_TOTAL"]
+            ),
+            login_failures_per_ip=str(config["AUTH"]["LOGIN_FAILURES_PER_IP"]),
+            registrations_per_ip=str(config["AUTH"]["REGISTRATIONS_PER_IP"]),
         )
 
 
@@ -103,7 +109,26 @@ def _create_user(
     return user
 
 
-def register(session: Session, settings: AuthSettings, request: RegisterRequest) -> dict[str, Any]:
+def register(
+    session: Session,
+    limiter: AttemptLimiter,
+    settings: AuthSettings,
+    request: RegisterRequest,
+    client_ip: str,
+) -> dict[str, Any]:
+    """Every registration that reaches password hashing (argon2id, 64 MiB) counts against the
+    address's budget; a weak password (422) or a taken email (409) answers first and costs
+    nothing."""
+    passwords.check_password_policy(request.password, request.email, settings.password_min_length)
+    if session.scalars(select(User.id).where(User.email == request.email)).first() is not None:
+        raise Conflict("an account with this email already exists")
+    attempt = limiter.reserve(
+        [Budget("address", settings.registrations_per_ip, f"register-ip:{client_ip}")]
+    )
+    if not attempt.allowed:
+        raise TooManyRequests.retry_in(
+            "too many registrations from this address", attempt.retry_after
+        )
     user = _create_user(
         session,
         settings,
@@ -186,35 +211,55 @@ def _issue_tokens(
     ).model_dump()
 
 
+LOGIN_REFUSALS = {
+    "address": "too many failed logins from this address",
+    "account-address": "too many failed logins for this account from this address",
+    "account": "too many failed logins for this account",
+}
+
+
+def login_budgets(settings: AuthSettings, email: str, client_ip: str) -> list[Budget]:
+    """Failures (never successes) count: per address (many users share a NAT), per account and
+    address (an attacker throttles only itself), per account across addresses (a larger cap
+    against distributed guessing)."""
+    return [
+        Budget("address", settings.login_failures_per_ip, f"login-ip:{client_ip}"),
+        Budget(
+            "account-address", settings.login_failures_per_account, f"login:{email}:{client_ip}"
+        ),
+        Budget("account", settings.login_failures_per_account_total, f"login:{email}"),
+    ]
+
+
 def login(
     session: Session,
     codec: TokenCodec,
-    limiter: RateLimiter,
+    limiter: AttemptLimiter,
     settings: AuthSettings,
     request: LoginRequest,
     client_ip: str,
 ) -> dict[str, Any]:
-    per_ip = limiter.hit(settings.login_attempts_per_ip, f"login-ip:{client_ip}")
-    if not per_ip.allowed:
-        raise TooManyRequests.retry_in(
-            "too many login attempts from this address", per_ip.reset_after
-        )
+    """Each attempt is counted as a failure before the password is checked (atomically, so
+    parallel guesses cannot overshoot a budget) and refunded when it succeeds."""
     try:
         email = normalise_email(request.email)
     except ValueError:
         email = request.email.strip().lower()  # cannot match an account; fail like any other
-    per_account = limiter.peek(settings.login_failures_per_account, f"login-account:{email}")
-    if not per_account.allowed:
-        raise TooManyRequests.retry_in(
-            "too many failed logins for this account", per_account.reset_after
-        )
-
-    user = session.scalars(select(User).where(User.email == email)).one_or_none()
-    if not passwords.verify_password(user.password_hash if user else None, request.password):
-        limiter.hit(settings.login_failures_per_account, f"login-account:{email}")
+    budgets = login_budgets(settings, email, client_ip)
+    attempt = limiter.reserve(budgets)
+    if attempt.refused_by is not None:
+        raise TooManyRequests.retry_in(LOGIN_REFUSALS[attempt.refused_by.name], attempt.retry_after)
+    try:
+        user = session.scalars(select(User).where(User.email == email)).one_or_none()
+        verified = passwords.verify_password(user.password_hash if user else None, request.password)
+    except Exception:
+        limiter.refund(attempt)  # our failure, not the caller's
+        raise
+    if not verified:
         raise Unauthenticated(INVALID_CREDENTIALS)
     assert user is not None
-    limiter.reset(settings.login_failures_per_account, f"login-account:{email}")
+    limiter.refund(attempt)
+    limiter.clear(budgets[1].key)  # the owner's own typos from this address are forgiven
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(request.password)
     return _start_session(session, codec, settings, user)

@@ -11,7 +11,6 @@ from dependencies.caller import Caller
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
-from dependencies.ratelimit import RateLimits
 from dependencies.redis import Redis
 from dependencies.tokens import AccessTokens
 from services.auth import accounts
@@ -20,6 +19,7 @@ from services.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, R
 from services.common.denylist import AccessDenylist
 from services.common.errors import DomainError
 from services.common.health import HealthRpc
+from services.common.ratelimit import AttemptLimiter
 from services.common.schemas import parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
@@ -37,7 +37,6 @@ class AuthService(HealthRpc):
     redis = Redis()
     tokens = AccessTokens(signing=True)
     caller = Caller()
-    limits = RateLimits(namespace="auth")
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
 
@@ -46,12 +45,17 @@ class AuthService(HealthRpc):
         return accounts.AuthSettings.from_config(self.config)
 
     @property
+    def limits(self) -> AttemptLimiter:
+        return AttemptLimiter(self.redis, namespace="auth")
+
+    @property
     def denylist(self) -> AccessDenylist:
         return AccessDenylist(self.redis)
 
     @domain_rpc
-    def register(self, request: dict[str, Any]) -> dict[str, Any]:
-        account = accounts.register(self.db, self.settings, parse_model(RegisterRequest, request))
+    def register(self, request: dict[str, Any], client_ip: str = "") -> dict[str, Any]:
+        body = parse_model(RegisterRequest, request)
+        account = accounts.register(self.db, self.limits, self.settings, body, client_ip)
         self.metrics.count_on_success(USERS_REGISTERED.labels(role=account["role"]))
         return account
 

@@ -5,8 +5,9 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from services.common.schemas import Money, QueryModel, StrictModel
+from services.common.schemas import Cursor, Money, QueryModel, StrictModel
 from services.users.schemas import Country, Niche, Platform
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -27,14 +28,26 @@ def _plausible_utc(value: dt.datetime) -> dt.datetime:
 
 # JSON has no datetime type: an RFC 3339 string with a UTC offset (naive times are rejected),
 # normalised to UTC.
+# Stated in the OpenAPI document as a pattern: years 2000-2099, an offset required.
+TIMESTAMP_PATTERN = (
+    r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+TIMESTAMP_SCHEMA = {
+    "pattern": TIMESTAMP_PATTERN,
+    "description": "RFC 3339 date-time with an offset, from 2000-01-01 to 2100-01-01 (UTC)",
+}
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_from_string),
     AfterValidator(_plausible_utc),
-    Field(strict=False),
+    Field(strict=False, json_schema_extra=TIMESTAMP_SCHEMA),
 ]
 Status = Literal["draft", "published", "paused", "closed"]
 Compensation = Literal["fixed", "per_deliverable", "gifting", "affiliate"]
+
+
+Objective = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class Deliverable(StrictModel):
@@ -51,7 +64,7 @@ class Requirements(StrictModel):
 class CampaignTerms(StrictModel):
     title: str = Field(min_length=1, max_length=200)
     brief: str = Field(min_length=1, max_length=20000)
-    objectives: list[str] = Field(default_factory=list, max_length=20)
+    objectives: list[Objective] = Field(default_factory=list, max_length=20)
     niches: list[Niche] = Field(default_factory=list, max_length=10)
     platforms: list[Platform] = Field(min_length=1, max_length=6)
     deliverables: list[Deliverable] = Field(min_length=1, max_length=50)
@@ -78,21 +91,26 @@ class CampaignPatch(StrictModel):
     """Fields to change. On a draft anything may change. Once published (or paused) only title,
     brief, objectives, a later application_deadline and a larger max_creators: the terms
     applicants applied to (budget, compensation, deliverables, platforms, niches, dates,
-    requirements) are frozen. A closed campaign cannot change."""
+    requirements) are frozen. A closed campaign cannot change. Leave a field out to keep it;
+    null is refused (422): no campaign term can be empty."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    brief: str | None = Field(default=None, min_length=1, max_length=20000)
-    objectives: list[str] | None = Field(default=None, max_length=20)
-    niches: list[Niche] | None = Field(default=None, max_length=10)
-    platforms: list[Platform] | None = Field(default=None, min_length=1, max_length=6)
-    deliverables: list[Deliverable] | None = Field(default=None, min_length=1, max_length=50)
-    budget: Money | None = None
-    compensation: Compensation | None = None
-    application_deadline: Timestamp | None = None
-    starts_at: Timestamp | None = None
-    ends_at: Timestamp | None = None
-    max_creators: int | None = Field(default=None, ge=1, le=10000)
-    requirements: Requirements | None = None
+    title: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    brief: Annotated[str, Field(min_length=1, max_length=20000)] | SkipJsonSchema[None] = None
+    objectives: Annotated[list[Objective], Field(max_length=20)] | SkipJsonSchema[None] = None
+    niches: Annotated[list[Niche], Field(max_length=10)] | SkipJsonSchema[None] = None
+    platforms: (
+        Annotated[list[Platform], Field(min_length=1, max_length=6)] | SkipJsonSchema[None]
+    ) = None
+    deliverables: (
+        Annotated[list[Deliverable], Field(min_length=1, max_length=50)] | SkipJsonSchema[None]
+    ) = None
+    budget: Money | SkipJsonSchema[None] = None
+    compensation: Compensation | SkipJsonSchema[None] = None
+    application_deadline: Timestamp | SkipJsonSchema[None] = None
+    starts_at: Timestamp | SkipJsonSchema[None] = None
+    ends_at: Timestamp | SkipJsonSchema[None] = None
+    max_creators: Annotated[int, Field(ge=1, le=10000)] | SkipJsonSchema[None] = None
+    requirements: Requirements | SkipJsonSchema[None] = None
 
 
 EDITABLE_WHEN_LIVE = frozenset({"title", "brief", "objectives"})
@@ -142,4 +160,4 @@ class CampaignQuery(QueryModel):
     mine: bool = False
     sort: Literal["newest", "deadline", "budget", "-budget"] = "newest"
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None

@@ -1,6 +1,6 @@
 """Base for request/response schemas: unknown fields rejected, no silent type coercion."""
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,6 +57,18 @@ def parse_model(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", field_errors(exc)) from None
+
+
+# Opaque to clients: the next_cursor of the previous page, sent back unchanged. Anything else
+# (even in this alphabet) answers 422 "invalid cursor".
+Cursor = Annotated[
+    str,
+    Field(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="opaque: the next_cursor of the previous page, unchanged (anything else: 422)",
+    ),
+]
 
 
 class QueryModel(BaseModel):

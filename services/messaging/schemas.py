@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.common.schemas import QueryModel, StrictModel
+from services.common.schemas import Cursor, QueryModel, StrictModel
 
 MAX_BODY_CHARS = 4000
 CLIENT_MSG_ID = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -84,7 +84,7 @@ class MessagePage(StrictModel):
 
 class ConversationQuery(QueryModel):
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None
 
 
 class MessageQuery(QueryModel):
@@ -94,4 +94,4 @@ class MessageQuery(QueryModel):
 
     after_seq: int | None = Field(default=None, ge=0, le=2**53)
     limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None

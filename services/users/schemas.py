@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -14,8 +14,9 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
-from services.common.schemas import Money, QueryModel, StrictModel
+from services.common.schemas import Cursor, Money, QueryModel, StrictModel
 
 NICHES = (
     "beauty",
@@ -184,17 +185,31 @@ class CreatorQuery(QueryModel):
     q: str | None = Field(default=None, min_length=1, max_length=200)
     sort: Literal["followers", "-followers", "engagement", "-engagement"] = "-followers"
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor | None = None
 
 
 def _partial(model: type[StrictModel], name: str) -> type[StrictModel]:
     """The same fields, all optional: a PATCH body (merged over the stored profile, then the
-    result is validated as a whole)."""
-    fields = {
-        field_name: (info.annotation | None, Field(default=None, description=info.description))
-        for field_name, info in model.model_fields.items()
-    }
-    return create_model(name, __base__=StrictModel, __doc__=f"Partial {model.__name__}", **fields)
+    result is validated as a whole). Leaving a field out keeps it; null resets an optional field
+    to its default (empty), and is refused (422) for a required one, which the document states
+    by not allowing null there."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        # the field's own bounds (max_length, ...) stay, on the value when it is not null
+        annotation = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        nullable = annotation | (SkipJsonSchema[None] if info.is_required() else None)
+        fields[field_name] = (nullable, Field(default=None, description=info.description))
+    return create_model(
+        name, __base__=StrictModel, __doc__=f"Partial {model.__name__}: " + _PATCH_DOC, **fields
+    )
+
+
+_PATCH_DOC = (
+    "leave a field out to keep it; null resets an optional field to its default (empty) and "
+    "is not allowed for a required one"
+)
 
 
 BrandProfilePatch = _partial(BrandProfileBody, "BrandProfilePatch")

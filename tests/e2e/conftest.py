@@ -45,6 +45,8 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "ANALYTICS_REPORT_CACHE_SECONDS": "0",
         "MONGO_URL": f"embedded://{mongo_dir}",
         "RATE_LIMIT_PER_IP": "1000/minute",
+        # every test registers its accounts from 127.0.0.1 (the limit has its own tests)
+        "REGISTRATIONS_PER_IP": "10000/hour",
         "LOG_LEVEL": "WARNING",
     }
     metrics_base = free_metrics_base(avoid=(gateway_port, ws_port))

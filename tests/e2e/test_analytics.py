@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from tests import analytics_reference as ref
 from tests.conftest import wait_until
@@ -60,15 +61,54 @@ def stored(api, user, campaign_id, impressions, **params):
     )
 
 
+def accepted_long_ago(db_engine, campaign_id: str, creators: int) -> None:
+    """Once analytics has learnt of the accepts, move them 89 days back: events may not predate
+    a creator's acceptance, and these tests send up to ten days of history."""
+
+    def backdated() -> bool:
+        with db_engine.begin() as connection:
+            return (
+                connection.execute(
+                    text(
+                        "UPDATE analytics.accepted_creators "
+                        "SET accepted_at = now() - interval '89 days' WHERE campaign_id = :c"
+                    ),
+                    {"c": campaign_id},
+                ).rowcount
+                == creators
+            )
+
+    wait_until(backdated, timeout=60, interval=0.2)  # an event away; slow on a busy machine
+
+
 @pytest.fixture
-def marketplace(api):
+def marketplace(api, db_engine):
     brand = make_brand(api)
     campaign = published_campaign(api, brand)
     creators = [make_creator(api) for _ in range(3)]
     accepted_application(api, brand, creators[0], campaign["id"], 40_000)
     accepted_application(api, brand, creators[1], campaign["id"], 55_000)
     assert apply(api, creators[2], campaign["id"]).status_code == 201  # applied, not accepted
+    accepted_long_ago(db_engine, campaign["id"], 2)
     return brand, campaign["id"], creators
+
+
+def test_a_creators_events_cannot_predate_its_acceptance(api):
+    brand = make_brand(api)
+    campaign = published_campaign(api, brand)
+    creator = make_creator(api)
+    accepted_application(api, brand, creator, campaign["id"], 40_000)
+    now = dt.datetime.now(dt.UTC)
+    first = ref.generate(campaign["id"], [creator.id], 1, now, seed=51)[0]
+    recent = [{**first, "event_type": "impression", "value": 0, "ts": now.isoformat()}]
+    assert ingest_when_known(api, creator, recent).status_code == 202
+    early = ref.generate(campaign["id"], [creator.id], 5, now - dt.timedelta(days=2), seed=52)
+    for sender in (creator, brand):
+        answer = ingest(api, sender, recent + early)
+        assert answer.status_code == 422, answer.text
+        codes = {(e["field"], e["code"]) for e in answer.json()["errors"]}
+        assert codes == {(f"events.{n}.ts", "ts_before_acceptance") for n in range(1, 6)}
+    assert stored(api, brand, campaign["id"], 1)["clicks"] == 0  # only the recent one counts
 
 
 def test_brand_sees_exact_figures_for_its_campaign(api, marketplace):
@@ -226,8 +266,8 @@ def test_time_to_first_reply_comes_from_the_chat(api, marketplace):
     conversations = call(api, "GET", f"{A}/conversations", brand).json()["items"]
     conversation = next(c for c in conversations if creators[0].id in c["participants"])
     path = f"{A}/conversations/{conversation['id']}/messages"
-    for sender, text in [(brand, "Welcome aboard"), (creators[0], "Thanks!")]:
-        sent = call(api, "POST", path, sender, {"client_msg_id": str(uuid.uuid4()), "body": text})
+    for sender, words in [(brand, "Welcome aboard"), (creators[0], "Thanks!")]:
+        sent = call(api, "POST", path, sender, {"client_msg_id": str(uuid.uuid4()), "body": words})
         assert sent.status_code == 201, sent.text
 
     funnel = wait_until(

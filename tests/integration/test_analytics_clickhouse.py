@@ -49,7 +49,7 @@ def add_campaign(engine, creators: dict[str, int]) -> tuple[str, str]:
                     creator_id=uuid.UUID(creator_id),
                     rate_amount=rate,
                     rate_currency="EUR",
-                    accepted_at=NOW,
+                    accepted_at=NOW - dt.timedelta(days=90),  # before any generated event
                 )
             )
     return campaign_id, brand_id
@@ -136,6 +136,56 @@ def test_100k_events_give_the_figures_python_computes(db_engine, clickhouse):
             assert got == ref.series(events, start, to, tz, interval, metric), (tz, interval)
 
 
+def test_deduplication_is_per_campaign(db_engine, clickhouse):
+    creator = str(uuid.uuid4())
+    first_campaign, _ = add_campaign(db_engine, {creator: 1})
+    second_campaign, _ = add_campaign(db_engine, {creator: 1})  # another brand's
+    shared_id = str(uuid.uuid4())
+
+    def click(campaign_id):
+        return {
+            "event_id": shared_id,
+            "campaign_id": campaign_id,
+            "creator_id": creator,
+            "event_type": "click",
+            "ts": NOW.isoformat(),
+            "platform": "instagram",
+            "value": 0,
+        }
+
+    assert len(write(db_engine, clickhouse, [click(first_campaign)])) == 1
+    assert len(write(db_engine, clickhouse, [click(second_campaign)])) == 1
+    assert write(db_engine, clickhouse, [click(second_campaign)], check_existing=True) == []
+    both = [click(first_campaign), click(second_campaign)]
+    assert write(db_engine, clickhouse, both) == []
+    assert sorted(clickhouse.execute("SELECT toString(campaign_id) FROM events")) == sorted(
+        [(first_campaign,), (second_campaign,)]
+    )
+
+
+def test_ids_seen_before_the_per_campaign_claims_are_checked_in_clickhouse(db_engine, clickhouse):
+    creator = str(uuid.uuid4())
+    campaign_id, _ = add_campaign(db_engine, {creator: 1})
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "campaign_id": campaign_id,
+        "creator_id": creator,
+        "event_type": "click",
+        "ts": NOW.isoformat(),
+        "platform": "instagram",
+        "value": 0,
+    }
+    assert len(write(db_engine, clickhouse, [event])) == 1
+    with db_engine.begin() as connection:  # as the migration left a claim made before it
+        connection.execute(
+            text("UPDATE analytics.seen_events SET campaign_id = :legacy"),
+            {"legacy": str(ingestion.LEGACY_CLAIM)},
+        )
+    assert write(db_engine, clickhouse, [event]) == []
+    other_campaign, _ = add_campaign(db_engine, {creator: 1})
+    assert len(write(db_engine, clickhouse, [{**event, "campaign_id": other_campaign}])) == 1
+
+
 def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
     db_engine, clickhouse, redis_client
 ):
@@ -154,7 +204,7 @@ def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
                     creator_id=uuid.UUID(creator),
                     rate_amount=1,
                     rate_currency="EUR",
-                    accepted_at=NOW,
+                    accepted_at=NOW - dt.timedelta(days=90),  # before any generated event
                 )
             )
         write(db_engine, clickhouse, ref.generate(campaign_id, [creator], 50, NOW, days=2))

@@ -1,5 +1,6 @@
 """The auth service in a real Nameko container on real PostgreSQL, Redis and RabbitMQ."""
 
+import eventlet
 import jwt
 import pytest
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
@@ -7,7 +8,10 @@ from nameko.events import event_handler
 from nameko.exceptions import MethodNotFound
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from services.auth import passwords
+from services.auth.models import User
 from services.auth.service import AuthService
 from services.common.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
 from tests.conftest import wait_until
@@ -26,15 +30,25 @@ class RegistrationListener:
         RECEIVED.append(payload)
 
 
+# Small budgets keep these tests short (each login costs an argon2 verification); the defaults
+# are in config.yml. Failures per account and address stay at their default (5).
+LIMITS = {
+    "LOGIN_FAILURES_PER_IP": "8/15minute",
+    "LOGIN_FAILURES_PER_ACCOUNT_TOTAL": "12/hour",
+    "REGISTRATIONS_PER_IP": "4/hour",
+}
+
+
 @pytest.fixture
 def auth(container_factory, service_config):
+    service_config["AUTH"] = {**service_config["AUTH"], **LIMITS}
     container_factory(AuthService, service_config).start()
     with ServiceRpcProxy("auth", service_config) as proxy:
         yield proxy
 
 
-def register(auth, email="creator@example.com", role="creator"):
-    return auth.register({"email": email, "password": PASSWORD, "role": role})
+def register(auth, email="creator@example.com", role="creator", ip="10.0.0.1"):
+    return auth.register({"email": email, "password": PASSWORD, "role": role}, ip)
 
 
 def login(auth, email="creator@example.com", password=PASSWORD, ip="10.0.0.1"):
@@ -123,20 +137,76 @@ def test_unknown_email_and_wrong_password_fail_alike(auth):
     assert str(unknown.value) == str(wrong.value) == "invalid email or password"
 
 
-def test_failed_logins_lock_the_account_but_not_others(auth):
+def _limit(service_config, name: str) -> int:
+    return int(str(service_config["AUTH"][name]).split("/")[0])
+
+
+def test_failed_logins_throttle_the_account_from_that_address_but_not_others(auth):
     register(auth)
     register(auth, email="other@example.com")
     for _ in range(5):
         with pytest.raises(Unauthenticated):
             login(auth, password="not the password", ip="10.0.0.9")
     with pytest.raises(TooManyRequests) as locked:
-        login(auth)  # even the right password waits out the window
+        login(auth, ip="10.0.0.9")  # even the right password waits out the window
     assert locked.value.retry_after > 0
-    assert "access_token" in login(auth, email="other@example.com")
+    assert "access_token" in login(auth, email="other@example.com", ip="10.0.0.9")
 
 
-def test_per_ip_attempts_are_limited(auth, service_config):
-    limit = int(str(service_config["AUTH"]["LOGIN_ATTEMPTS_PER_IP"]).split("/")[0])
+def test_an_attacker_cannot_lock_the_owner_out(auth):
+    register(auth)
+    for _ in range(20):
+        with pytest.raises((Unauthenticated, TooManyRequests)):
+            login(auth, password="not the password", ip="10.6.6.6")
+    assert "access_token" in login(auth, ip="10.0.0.1")  # the owner, from its own address
+
+
+def test_distributed_guessing_meets_the_per_account_cap(auth, service_config):
+    register(auth)
+    total = _limit(service_config, "LOGIN_FAILURES_PER_ACCOUNT_TOTAL")
+    for attempt in range(total):  # one guess from each of `total` addresses
+        with pytest.raises(Unauthenticated):
+            login(auth, password="not the password", ip=f"10.1.{attempt // 250}.{attempt % 250}")
+    with pytest.raises(TooManyRequests) as capped:
+        login(auth, password="not the password", ip="10.2.0.1")
+    assert capped.value.detail == "too many failed logins for this account"
+
+
+def test_parallel_wrong_passwords_never_overshoot_the_budget(auth, service_config):
+    register(auth)
+    budget = _limit(service_config, "LOGIN_FAILURES_PER_ACCOUNT")
+    pool = eventlet.GreenPool(20)
+
+    def guess(_: int) -> str:
+        with ServiceRpcProxy("auth", service_config) as proxy:
+            try:
+                login(proxy, password="not the password", ip="10.3.3.3")
+            except Unauthenticated:
+                return "401"
+            except TooManyRequests:
+                return "429"
+        return "200"
+
+    outcomes = list(pool.imap(guess, range(20)))
+    assert outcomes.count("401") == budget
+    assert outcomes.count("429") == 20 - budget
+
+
+def test_successful_logins_never_count_against_the_address(auth, db_engine):
+    password_hash = passwords.hash_password(PASSWORD)
+    with Session(db_engine) as session, session.begin():  # 40 accounts, hashed once
+        session.add_all(
+            User(email=f"user{n}@example.com", password_hash=password_hash, role="creator")
+            for n in range(40)
+        )
+    for user in range(40):  # an office behind one NAT address, far beyond the failure budget
+        assert "access_token" in login(auth, email=f"user{user}@example.com", ip="10.7.7.7")
+    with pytest.raises(Unauthenticated):  # and failures from it still count from zero
+        login(auth, email="user0@example.com", password="not the password", ip="10.7.7.7")
+
+
+def test_per_ip_failures_are_limited(auth, service_config):
+    limit = _limit(service_config, "LOGIN_FAILURES_PER_IP")
     for attempt in range(limit):  # a different account each time: only the IP limit can trip
         with pytest.raises(Unauthenticated):
             login(auth, email=f"nobody{attempt}@example.com", ip="10.9.9.9")
@@ -144,6 +214,18 @@ def test_per_ip_attempts_are_limited(auth, service_config):
         login(auth, email="somebody-new@example.com", ip="10.9.9.9")
     with pytest.raises(Unauthenticated):
         login(auth, email="somebody-new@example.com", ip="10.9.9.10")
+
+
+def test_registrations_per_address_are_limited(auth, service_config):
+    limit = _limit(service_config, "REGISTRATIONS_PER_IP")
+    for user in range(limit):
+        register(auth, email=f"new{user}@example.com", ip="10.4.4.4")
+    with pytest.raises(Conflict):  # a taken email costs nothing and answers as before
+        register(auth, email="new0@example.com", ip="10.4.4.4")
+    with pytest.raises(TooManyRequests) as refused:
+        register(auth, email="one-more@example.com", ip="10.4.4.4")
+    assert refused.value.retry_after > 0
+    assert register(auth, email="one-more@example.com", ip="10.4.4.5")["id"]
 
 
 def test_refresh_rotates_and_reuse_revokes_the_family(auth):
@@ -174,8 +256,6 @@ def test_logout_denies_the_token_and_survives_a_redis_flush(
         auth.refresh({"refresh_token": tokens["refresh_token"]})
 
     redis_client.flushdb()  # Redis restarted empty: PostgreSQL still knows the revocation
-    from sqlalchemy.orm import Session
-
     from services.auth import accounts
     from services.common.denylist import AccessDenylist
     from services.common.tokens import TokenCodec

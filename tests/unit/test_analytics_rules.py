@@ -13,7 +13,7 @@ from services.analytics import figures
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.ingestion import Sender, check_events, first_of_each
-from services.analytics.schemas import AnalyticsQuery
+from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
 from services.common.errors import InvalidInput
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
@@ -162,11 +162,13 @@ class FakeDirectory:
         return {c: self._campaigns[c] for c in ids if c in self._campaigns}
 
     def accepted(self, pairs):
-        return set(pairs) & self._accepted
+        return {pair: self._accepted[pair] for pair in pairs if pair in self._accepted}
 
 
+ACCEPTED_AT = NOW - dt.timedelta(days=30)
 DIRECTORY = FakeDirectory(
-    {CAMPAIGN: CampaignInfo(CAMPAIGN, BRAND, "published", "EUR")}, {(CAMPAIGN, CREATOR)}
+    {CAMPAIGN: CampaignInfo(CAMPAIGN, BRAND, "published", "EUR")},
+    {(CAMPAIGN, CREATOR): ACCEPTED_AT},
 )
 
 
@@ -222,6 +224,38 @@ def test_every_bad_event_is_named_and_the_batch_refused():
     assert {"events.5.event_type", "events.6.value"} <= fields
     assert any(f.startswith("events.7.ts") for f in fields)
     assert not any(f.startswith("events.0.") for f in fields)
+
+
+def test_events_cannot_predate_the_creators_acceptance():
+    before = (ACCEPTED_AT - dt.timedelta(minutes=6)).isoformat()
+    senders = (Sender("brand", BRAND), Sender("creator", CREATOR), Sender("key", brand_id=BRAND))
+    for sender in senders:
+        assert codes(sender, [event(ts=before)]) == {("events.0.ts", "ts_before_acceptance")}
+    skewed = event(ts=(ACCEPTED_AT - dt.timedelta(minutes=4)).isoformat())
+    assert check_events(Sender("creator", CREATOR), {"events": [skewed]}, DIRECTORY, NOW)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"event_type": "conversion", "value": MAX_EVENT_VALUE + 1}, "value", "less_than_equal"),
+        ({"event_type": "conversion", "value": -1}, "value", "greater_than_equal"),
+        ({"event_type": "conversion", "value": 1.5}, "value", "int_type"),
+        ({"event_type": "click", "value": 100}, "value", "value_not_conversion"),
+        ({"event_id": "x" * 37}, "event_id", "uuid_parsing"),
+        ({"ts": "1999-12-31T23:59:59Z"}, "ts", "value_error"),
+        ({"country": "Germany"}, "country", "string_pattern_mismatch"),
+    ],
+)
+def test_event_values_have_bounds(overrides, field, code):
+    found = codes(Sender("brand", BRAND), [event(), event(**overrides)])
+    assert (f"events.1.{field}", code) in found
+    assert not any(f.startswith("events.0.") for f, _ in found)
+
+
+def test_the_largest_documented_value_is_accepted():
+    biggest = event(event_type="conversion", value=MAX_EVENT_VALUE)
+    assert check_events(Sender("brand", BRAND), {"events": [biggest]}, DIRECTORY, NOW)
 
 
 def test_clock_skew_of_five_minutes_is_accepted():

@@ -11,7 +11,9 @@ CONFIG = {
     "AUTH": {
         "PASSWORD_MIN_LENGTH": 10,
         "LOGIN_FAILURES_PER_ACCOUNT": "5/minute",
-        "LOGIN_ATTEMPTS_PER_IP": "30/minute",
+        "LOGIN_FAILURES_PER_ACCOUNT_TOTAL": "50/hour",
+        "LOGIN_FAILURES_PER_IP": "30/minute",
+        "REGISTRATIONS_PER_IP": "20/hour",
     },
 }
 

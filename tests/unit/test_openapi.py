@@ -79,3 +79,29 @@ def test_authenticated_routes_declare_bearer_and_401():
     register = openapi.document()["paths"]["/api/v1/auth/register"]["post"]
     assert "security" not in register
     assert {"400", "413", "415", "422", "201", "409"} <= set(register["responses"])
+
+
+def test_creations_link_to_the_operations_on_what_they_created():
+    from gateway_http.openapi import document
+
+    paths = document()["paths"]
+    campaign_links = paths["/api/v1/campaigns"]["post"]["responses"]["201"]["links"]
+    assert campaign_links["get_get_campaign"] == {
+        "operationId": "get_campaign",
+        "parameters": {"campaign_id": "$response.body#/id"},
+    }
+    applied = paths["/api/v1/campaigns/{campaign_id}/applications"]["post"]["responses"]["201"]
+    assert applied["links"]["post_accept_application"]["parameters"] == {
+        "application_id": "$response.body#/id"
+    }
+
+
+def test_the_document_states_dates_cursors_and_patch_nulls():
+    from gateway_http.openapi import document
+
+    doc = document()
+    patch = doc["components"]["schemas"]["CampaignPatch"]["properties"]
+    assert "anyOf" not in patch["title"]  # null is refused: not offered
+    assert patch["starts_at"]["pattern"].startswith("^20[0-9]{2}-")
+    campaigns = {p["name"]: p for p in doc["paths"]["/api/v1/campaigns"]["get"]["parameters"]}
+    assert "opaque" in campaigns["cursor"]["schema"]["description"]
