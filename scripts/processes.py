@@ -150,7 +150,6 @@ def process(name: str) -> ProcessSpec:
 PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.postgres.Database": ("postgres",),
     "dependencies.redis.Redis": ("redis",),
-    "dependencies.ratelimit.RateLimits": ("redis",),
     "dependencies.clickhouse.ClickHouse": ("clickhouse",),
     "dependencies.mongo.MessageStore": ("mongodb",),
     "dependencies.outbox.OutboxRelay": ("postgres", "rabbitmq"),
