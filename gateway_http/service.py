@@ -14,6 +14,7 @@ from gateway_http.routes.campaigns import CampaignRoutes
 from gateway_http.routes.conversations import ConversationRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
+from gateway_http.routes.tracking import TrackingRoutes
 
 
 class GatewayService(
@@ -24,6 +25,7 @@ class GatewayService(
     ApplicationRoutes,
     AnalyticsRoutes,
     ConversationRoutes,
+    TrackingRoutes,
 ):
     name = "gateway_http"
 

@@ -22,15 +22,17 @@ from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from services.analytics import directory, ingestion, keys, reports, warehouse
+from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import funnel_fact
+from services.analytics.link_rpcs import TrackingLinkRpcs
 from services.common.errors import DomainError, Forbidden, ServiceUnavailable
 from services.common.health import HealthRpc
 from services.common.schemas import Principal, parse_model
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
-INGEST_QUEUE = Queue("analytics.ingest", durable=True)
+INGEST_QUEUE = Queue(INGEST_QUEUE_NAME, durable=True)
 RPC_TIMEOUT_SECONDS = 10.0
 FUNNEL_RETRY_SECONDS = 1.0
 
@@ -50,7 +52,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class AnalyticsService(HealthRpc):
+class AnalyticsService(TrackingLinkRpcs, HealthRpc):
     name = "analytics"
 
     config = Config()

@@ -48,6 +48,11 @@ EXPECTED = {
     ("get", "/api/v1/conversations/{conversation_id}/messages"),
     ("post", "/api/v1/conversations/{conversation_id}/messages"),
     ("post", "/api/v1/conversations/{conversation_id}/read"),
+    ("post", "/api/v1/applications/{application_id}/tracking-links"),
+    ("get", "/api/v1/applications/{application_id}/tracking-links"),
+    ("post", "/api/v1/tracking-links/{link_id}/disable"),
+    ("get", "/t/{code}"),
+    ("post", "/api/v1/analytics/conversions"),
 }
 
 
@@ -72,3 +77,10 @@ def test_authenticated_routes_declare_bearer_and_401():
     register = openapi.document()["paths"]["/api/v1/auth/register"]["post"]
     assert "security" not in register
     assert {"400", "413", "415", "422", "201", "409"} <= set(register["responses"])
+
+
+def test_the_redirect_is_public_and_documents_its_location():
+    follow = openapi.document()["paths"]["/t/{code}"]["get"]
+    assert "security" not in follow
+    assert "Location" in follow["responses"]["302"]["headers"]
+    assert "application/problem+json" in follow["responses"]["404"]["content"]
