@@ -131,7 +131,7 @@ def click_event(
         "campaign_id": link["campaign_id"],
         "creator_id": link["creator_id"],
         "event_type": "click",
-        "ts": now.astimezone(dt.UTC).isoformat(),
+        "ts": now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "platform": link["platform"],
         "value": 0,
         "country": None,

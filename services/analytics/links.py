@@ -242,7 +242,7 @@ def record_conversion(
         "campaign_id": str(link.campaign_id),
         "creator_id": str(link.creator_id),
         "event_type": "conversion",
-        "ts": now.astimezone(dt.UTC).isoformat(),
+        "ts": now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "platform": link.platform,
         "value": request.value,
         "country": None,
