@@ -43,6 +43,7 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "ANALYTICS_REPORT_CACHE_SECONDS": "0",
         "MONGO_URL": f"embedded://{mongo_dir}",
         "RATE_LIMIT_PER_IP": "1000/minute",
+        "TRACKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "LOG_LEVEL": "WARNING",
     }
     metrics_base = free_metrics_base(avoid=(gateway_port, ws_port))
