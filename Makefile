@@ -58,7 +58,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-BENCH_MODULES ?= gateway marketplace analytics ws
+BENCH_MODULES ?= gateway marketplace analytics ws tracking
 
 bench: venv provision keys migrate
 	set -e; for module in $(BENCH_MODULES); do \

@@ -34,9 +34,14 @@ def resolve(
     cache_seconds: int,
 ) -> dict[str, Any] | None:
     """The link behind `code`, or None (answer 404). `fetch` asks the analytics service and
-    raises NotFound. Redis being down only costs the cache."""
+    raises NotFound. Redis being down only costs the cache; `cache_seconds` 0 turns it off."""
     if not clicks.is_code(code):
         return None
+    if cache_seconds <= 0:
+        try:
+            return fetch(code)
+        except NotFound:
+            return None
     key = cache_key(code)
     try:
         cached = client.get(key)
@@ -56,7 +61,7 @@ def resolve(
 
 def forget(client: redis.Redis, code: str, cache_seconds: int) -> None:
     """After a link is disabled: every gateway answers 404 for it from now on."""
-    client.set(cache_key(code), GONE, ex=cache_seconds)
+    client.set(cache_key(code), GONE, ex=max(cache_seconds, 60))
 
 
 def visit(

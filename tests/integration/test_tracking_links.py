@@ -198,3 +198,17 @@ def test_a_conversion_is_recorded_once_per_order(
         ),
         timeout=20,
     )
+
+
+def test_a_zero_cache_time_asks_the_service_every_time(redis_client):
+    link = a_link()
+    asked: list[str] = []
+
+    def fetch(code):
+        asked.append(code)
+        return link
+
+    for _ in range(3):
+        assert link_redirect.resolve(redis_client, link["code"], fetch, 0) == link
+    assert len(asked) == 3
+    assert redis_client.get(link_redirect.cache_key(link["code"])) is None
