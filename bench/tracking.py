@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,13 @@ from scripts.isolated_stack import (
 from scripts.stack import NAMEKO, Process, Stack, default_processes
 from services.common.config import PROJECT_ROOT
 from tests.conftest import wait_until
+from tests.e2e.marketplace import (
+    accepted_application,
+    call,
+    make_brand,
+    make_creator,
+    published_campaign,
+)
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tracking.json"
 DATABASE_URL = os.environ.get(
@@ -89,94 +96,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def post(base: str, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = requests.post(f"{base}/api/v1{path}", json=body, headers=headers, timeout=30)
-    if response.status_code >= 300:
-        raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text}")
-    return response.json() if response.content else {}
+@dataclass(frozen=True)
+class Api:
+    """What the e2e marketplace helpers need of a stack: its base URL."""
+
+    base_url: str
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
 
 
-def account(base: str, role: str, profile: dict[str, Any]) -> tuple[str, str]:
-    credentials = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "x" * 24}
-    user = post(base, "/auth/register", {**credentials, "role": role, "display_name": "Bench"})
-    token = post(base, "/auth/login", credentials)["access_token"]
-    answer = requests.put(
-        f"{base}/api/v1/me/profile",
-        json=profile,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    return user["id"], token
-
-
-def make_link(base: str) -> dict[str, Any]:
-    """A brand, a creator, a published campaign, an accepted application and its link."""
-    _, brand = account(
-        base,
-        "brand",
-        {
-            "company_name": "Bench Boots",
-            "website": "https://boots.example",
-            "industry": "outdoor",
-            "country": "DE",
-        },
-    )
-    _, creator = account(
-        base,
-        "creator",
-        {
-            "display_name": "Bench Creator",
-            "portfolio_url": "https://creator.example",
-            "niches": ["outdoor"],
-            "platforms": [
-                {
-                    "platform": "instagram",
-                    "handle": "@b",
-                    "followers": 50_000,
-                    "engagement_rate": 0.04,
-                }
-            ],
-            "country": "DE",
-            "languages": ["de"],
-        },
-    )
-    now = dt.datetime.now(dt.UTC)
-    campaign = post(
-        base,
-        "/campaigns",
-        {
-            "title": "Bench campaign",
-            "brief": "Boots in the mountains.",
-            "objectives": ["conversions"],
-            "niches": ["outdoor"],
-            "platforms": ["instagram"],
-            "deliverables": [{"type": "reel", "platform": "instagram", "quantity": 1}],
-            "budget": {"amount": 1_000_000, "currency": "EUR"},
-            "compensation": "fixed",
-            "application_deadline": (now + dt.timedelta(days=10)).isoformat(),
-            "starts_at": (now + dt.timedelta(days=12)).isoformat(),
-            "ends_at": (now + dt.timedelta(days=40)).isoformat(),
-            "max_creators": 3,
-            "requirements": {"min_followers": 1_000, "countries": []},
-        },
-        brand,
-    )
-    post(base, f"/campaigns/{campaign['id']}/publish", {}, brand)
-    application = post(
-        base,
-        f"/campaigns/{campaign['id']}/applications",
-        {"pitch": "Bench", "proposed_rate": {"amount": 50_000, "currency": "EUR"}},
+def make_link(base_url: str) -> dict[str, Any]:
+    """A brand, a creator, a published campaign, an accepted application and its link, made
+    through the API with the e2e tests' helpers."""
+    api = Api(base_url)
+    brand, creator = make_brand(api), make_creator(api)
+    campaign = published_campaign(api, brand)
+    application = accepted_application(api, brand, creator, campaign["id"])
+    made = call(
+        api,
+        "POST",
+        f"/api/v1/applications/{application['id']}/tracking-links",
         creator,
-    )
-    post(base, f"/applications/{application['id']}/accept", {}, brand)
-    return post(
-        base,
-        f"/applications/{application['id']}/tracking-links",
         {"destination_url": DESTINATION, "platform": "instagram"},
-        creator,
     )
+    if made.status_code != 201:
+        raise RuntimeError(f"creating the link answered {made.status_code}: {made.text}")
+    return made.json()
 
 
 def measure(

@@ -3,6 +3,7 @@ cache and visitor window, and the durable path of a click (gateway -> analytics.
 batch writer -> ClickHouse), which holds while the analytics service is down."""
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -212,3 +213,29 @@ def test_a_zero_cache_time_asks_the_service_every_time(redis_client):
         assert link_redirect.resolve(redis_client, link["code"], fetch, 0) == link
     assert len(asked) == 3
     assert redis_client.get(link_redirect.cache_key(link["code"])) is None
+
+
+def test_redirects_are_rate_limited_per_address(container_factory, service_config, redis_client):
+    """Served from the code cache alone (no analytics service running): a bot or a visitor
+    hammering links from one address is refused with 429 like any other request."""
+    port = free_port()
+    gateway_config = {
+        **service_config,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "GATEWAY": {**service_config["GATEWAY"], "RATE_LIMIT_PER_IP": "3/minute"},
+    }
+    link = a_link()
+    redis_client.set(link_redirect.cache_key(link["code"]), json.dumps(link))
+    container_factory(GatewayService, gateway_config).start()
+    url = f"http://127.0.0.1:{port}/t/{link['code']}"
+    answers = [
+        requests.get(
+            url, headers={"User-Agent": "Googlebot/2.1"}, allow_redirects=False, timeout=10
+        )
+        for _ in range(4)
+    ]
+    assert [a.status_code for a in answers] == [302, 302, 302, 429]
+    assert answers[0].headers["Location"] == link["destination_url"]  # a bot: no click id
+    assert answers[0].headers["RateLimit-Limit"] == "3"
+    assert answers[3].headers["Retry-After"]
+    assert answers[3].headers["Content-Type"] == "application/problem+json"
