@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
@@ -41,7 +41,7 @@ class TrackingLink(StrictModel):
     creator_id: uuid.UUID
     platform: Platform
     destination_url: str
-    status: str = Field(description="active or disabled")
+    status: Literal["active", "disabled"]
     created_at: dt.datetime
     disabled_at: dt.datetime | None
 
