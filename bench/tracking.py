@@ -11,8 +11,9 @@ with identical settings against:
 - `repeat`: one visitor again and again (the 30-minute window): cache hit, no publish;
 - `uncached`: like repeat, on a second gateway with the code cache off (an RPC to analytics per
   request), to show what the cache saves;
-- `floor`: the bare 302.
-It writes bench/results/tracking.json (req/s and latency percentiles per target, ratios to the
+- `floor`: the bare 302;
+then counted, repeat and floor once more over a single connection (each request's own latency,
+no queueing behind the others). It writes bench/results/tracking.json (req/s and latency percentiles per target, ratios to the
 floor, the cost of waiting for the confirm = counted - repeat, clicks that reached ClickHouse)
 and asserts nothing about time; it fails only when a run measured errors instead of answers.
 """
@@ -63,6 +64,7 @@ CLICKHOUSE_URL = os.environ.get(
 VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
 UNLIMITED = "100000000/minute"  # the bench measures the redirect, not the rate limiter refusing
 TARGETS = ("counted", "repeat", "uncached", "floor")
+ALONE_TARGETS = ("counted", "repeat", "floor")
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
 DESTINATION = "https://shop.example/trail-boots?utm_source=bench"
 # Each request a new visitor: the User-Agent carries the wrk run (its start time), the thread
@@ -143,6 +145,20 @@ def measure(
     return {target: median_result(runs[target]) for target in TARGETS}, runs, warmups
 
 
+def measure_alone(
+    urls: dict[str, str], scripts: dict[str, str | None], args: argparse.Namespace
+) -> dict[str, WrkResult]:
+    """One connection, one thread: each request's own latency, without queueing behind others
+    (what waiting for the publisher confirm adds to a single visitor's redirect)."""
+    settings = WrkSettings(1, 1, args.duration)
+    headers = {"User-Agent": BROWSER}
+    results = {}
+    for target in ALONE_TARGETS:
+        print(f"one connection: {target} ({args.duration}s)", flush=True)
+        results[target] = run_wrk(urls[target], settings, headers, script=scripts[target])
+    return results
+
+
 def stored_clicks(campaign_id: str) -> int:
     client = make_client(CLICKHOUSE_URL)
     try:
@@ -217,10 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         }
         scripts = {target: None for target in TARGETS} | {"counted": str(script)}
         results, runs, warmups = measure(urls, scripts, args)
+        alone = measure_alone(urls, scripts, args)
         # Every counted request (warm-up too) was a new visitor: one click event each, plus the
         # first request above. wrk does not count requests cut off at the end of a run, so up to
         # `connections` per run may be stored beyond what it reports.
-        expected = 1 + warmups["counted"].requests + sum(r.requests for r in runs["counted"])
+        expected = (
+            1
+            + warmups["counted"].requests
+            + sum(r.requests for r in runs["counted"])
+            + alone["counted"].requests
+        )
         with contextlib.suppress(AssertionError):
             wait_until(lambda: stored_clicks(link["campaign_id"]) >= expected, timeout=120)
         clicks_in_clickhouse = stored_clicks(link["campaign_id"])
@@ -254,13 +276,16 @@ def main(argv: list[str] | None = None) -> int:
             for target in TARGETS
             if target != "floor"
         },
+        "one_connection": {target: alone[target].as_dict() for target in ALONE_TARGETS},
         "publish_with_confirm_ms": {
-            "p50": round(
-                results["counted"].latency_ms["p50"] - results["repeat"].latency_ms["p50"], 3
-            ),
-            "p99": round(
-                results["counted"].latency_ms["p99"] - results["repeat"].latency_ms["p99"], 3
-            ),
+            "under_load": {
+                p: round(results["counted"].latency_ms[p] - results["repeat"].latency_ms[p], 3)
+                for p in ("p50", "p99")
+            },
+            "one_connection": {
+                p: round(alone["counted"].latency_ms[p] - alone["repeat"].latency_ms[p], 3)
+                for p in ("p50", "p99")
+            },
         },
         "clicks": {
             "counted_requests": expected,
@@ -277,9 +302,16 @@ def main(argv: list[str] | None = None) -> int:
             f"p50 {result.latency_ms['p50']:8.2f} ms  p99 {result.latency_ms['p99']:8.2f} ms  "
             f"failed {result.failed}"
         )
+    for target in ALONE_TARGETS:
+        result = alone[target]
+        print(
+            f"{target:>8} (1 connection): p50 {result.latency_ms['p50']:8.2f} ms  "
+            f"p99 {result.latency_ms['p99']:8.2f} ms"
+        )
     print(f"   clicks: {report['clicks']}  -> {args.output}")
-    failed = {target: results[target].failed for target in TARGETS if results[target].failed}
-    if failed or any(results[target].requests == 0 for target in TARGETS):
+    every = [*results.items(), *((f"{t} (1 connection)", r) for t, r in alone.items())]
+    failed = {target: result.failed for target, result in every if result.failed}
+    if failed or any(result.requests == 0 for _, result in every):
         print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
         return 1
     return 0

@@ -75,13 +75,12 @@ def visit(
     click_id = clicks.new_click_id(link["code"])
     key = clicks.visitor_key(link["link_id"], address, user_agent)
     try:
-        if client.set(key, click_id, nx=True, ex=clicks.DEDUPE_SECONDS):
-            return click_id, True
-        earlier = client.get(key)
+        # One round trip (Redis >= 7.0): set if absent, and read what was there.
+        earlier = client.set(key, click_id, nx=True, get=True, ex=clicks.DEDUPE_SECONDS)
     except redis.RedisError:
         log.warning("visitor store unavailable; counting the click on %s", link["code"])
         return click_id, True
-    return (earlier or click_id), False
+    return (click_id, True) if earlier is None else (earlier, False)
 
 
 def unrecord(
