@@ -12,10 +12,11 @@ with identical settings against:
 - `uncached`: like repeat, on a second gateway with the code cache off (an RPC to analytics per
   request), to show what the cache saves;
 - `floor`: the bare 302;
-then counted, repeat and floor once more over a single connection (each request's own latency,
-no queueing behind the others). It writes bench/results/tracking.json (req/s and latency percentiles per target, ratios to the
-floor, the cost of waiting for the confirm = counted - repeat, clicks that reached ClickHouse)
-and asserts nothing about time; it fails only when a run measured errors instead of answers.
+then counted, repeat and floor once more over a single connection (each request's own
+latency, no queueing behind the others). It writes bench/results/tracking.json (req/s and
+latency percentiles per target, ratios to the floor, the cost of waiting for the confirm =
+counted - repeat, clicks that reached ClickHouse) and asserts nothing about time; it fails only
+when a run measured errors instead of answers.
 """
 
 import argparse
