@@ -51,7 +51,7 @@ def message_body(role, ids):
 class Row:
     method: str
     # placeholders: {draft} {published} {paused} {application} {owner} {applicant}
-    # {ingestion_key} {conversation}
+    # {ingestion_key} {conversation} {accepted} {link}
     path: str
     expected: dict
     body: object = None
@@ -174,6 +174,37 @@ MATRIX = [
         statuses(401, 403, 403, 403, 403, 204),
         fresh=True,
     ),
+    # Tracking links: the two parties of an accepted application; a pending one is 409.
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/tracking-links",
+        statuses(401, 409, 404, 409, 404, 403),
+        body={"destination_url": "https://shop.example/"},
+    ),
+    Row(
+        "POST",
+        f"{A}/applications/{{accepted}}/tracking-links",
+        statuses(401, 201, 404, 201, 404, 403),
+        body={"destination_url": "https://shop.example/"},
+    ),
+    Row(
+        "GET",
+        f"{A}/applications/{{accepted}}/tracking-links",
+        statuses(401, 200, 404, 200, 404, 403),
+    ),
+    Row(
+        "POST",
+        f"{A}/tracking-links/{{link}}/disable",
+        statuses(401, 200, 404, 200, 404, 403),
+        fresh=True,
+    ),
+    # The conversion postback takes an ingestion key only: no token is one.
+    Row(
+        "POST",
+        f"{A}/analytics/conversions",
+        statuses(401, 401, 401, 401, 401, 401),
+        body={"code": "AbCdEfGh1234", "value": 100, "order_id": "o-1"},
+    ),
     Row("GET", f"{A}/conversations", statuses(401, 200, 200, 200, 200, 200)),
     Row("POST", f"{A}/conversations", statuses(401, 201, 404, 403, 403, 403), body=open_body),
     Row(
@@ -218,6 +249,8 @@ class World:
         "applicant",
         "ingestion_key",
         "conversation",
+        "accepted",
+        "link",
     )
 
     def make(self, kind):
@@ -243,6 +276,16 @@ class World:
             call(api, "POST", f"{A}/campaigns/{campaign['id']}/pause", owner)
         if kind == "application":
             return apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+        if kind in ("accepted", "link"):
+            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+            accepted = call(api, "POST", f"{A}/applications/{application}/accept", owner)
+            assert accepted.status_code == 200, accepted.text
+            if kind == "accepted":
+                return application
+            body = {"destination_url": "https://shop.example/"}
+            made = call(api, "POST", f"{A}/applications/{application}/tracking-links", owner, body)
+            assert made.status_code == 201, made.text
+            return made.json()["id"]
         return campaign["id"]
 
     def ids_for(self, row):
@@ -283,6 +326,7 @@ def test_matrix_covers_every_marketplace_route():
                 "/api/v1/applications",
                 "/api/v1/analytics",
                 "/api/v1/conversations",
+                "/api/v1/tracking-links",
             )
         )
     }
@@ -295,6 +339,8 @@ def test_matrix_covers_every_marketplace_route():
         "{applicant}": "{creator_id}",
         "{ingestion_key}": "{key_id}",
         "{conversation}": "{conversation_id}",
+        "{accepted}": "{application_id}",
+        "{link}": "{link_id}",
     }
     covered = set()
     for row in MATRIX:
