@@ -8,15 +8,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
         lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests
 
-help:
-	@echo "make run     install what is missing, start local services, migrate, run the stack"
-	@echo "make test    the whole test suite against real PostgreSQL/Redis/RabbitMQ/ClickHouse"
-	@echo "make shell   nameko shell on the running stack (n.rpc.auth.health())"
-	@echo "make seed    demo data on the running stack"
-	@echo "make lint    ruff check + format check"
-	@echo "make bench   benchmarks -> bench/results/*.json"
-	@echo "make ops-check  validate Kong, compose, k8s, Prometheus rules, dashboards (+ dashboards-check)"
-	@echo "make fuzz    schemathesis against a live stack, as a brand and as a creator"
+help: ## this list
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "make %-17s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,66 +18,72 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-venv: $(STAMP)
+venv: $(STAMP) ## the virtualenv in .venv with the project and its dev tools
 
-provision:
+provision: ## install/start local PostgreSQL, Redis, RabbitMQ, ClickHouse and the check tools
 	bash scripts/provision.sh
 
-keys: venv
+keys: venv ## JWT signing keys in .secrets/ (generated once)
 	$(BIN)/python -m scripts.ensure_keys
 
-migrate: venv provision
+migrate: venv provision ## migrate every PostgreSQL schema and the ClickHouse database
 	$(BIN)/python -m scripts.migrate
 
-run: venv provision keys migrate
+run: venv provision keys migrate ## install what is missing, start local services, migrate, run the stack
 	$(BIN)/python -m scripts.stack
 
-test: venv provision keys
+test: venv provision keys ## the whole test suite against real PostgreSQL/Redis/RabbitMQ/ClickHouse
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv ## the unit tests alone (no services needed)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-shell: venv
+test-integration: venv provision keys ## service containers on real PostgreSQL/Redis/RabbitMQ/ClickHouse
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: venv provision keys ## the whole stack as processes, real HTTP and WebSocket clients
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+shell: venv ## nameko shell on the running stack (n.rpc.auth.health())
 	$(BIN)/nameko shell --config config.yml
 
-seed: venv
+seed: venv ## demo data on the running stack
 	$(BIN)/python -m scripts.seed
 
-lint: venv
+lint: venv ## ruff check + format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: venv
+format: venv ## ruff format + autofixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 BENCH_MODULES ?= gateway marketplace analytics ws tracking
 
-bench: venv provision keys migrate
+bench: venv provision keys migrate ## benchmarks -> bench/results/*.json (+ PNG plots)
 	set -e; for module in $(BENCH_MODULES); do \
 	  if [ -f bench/$$module.py ]; then $(BIN)/python -m bench.$$module; fi; \
 	done
 
-fuzz: venv provision keys
+fuzz: venv provision keys ## schemathesis against a live stack, as a brand and as a creator
 	$(BIN)/python -m scripts.api_fuzz
 
 # Static validation of every operations artefact (offline), then the live dashboards check.
-ops-check: venv provision
+ops-check: venv provision ## validate Kong, compose, k8s, Prometheus rules, dashboards (+ dashboards-check)
 	$(BIN)/python -m scripts.ops_check
 	$(MAKE) dashboards-check
 
 # Every Grafana panel query against Prometheus scraping the stack under a short load.
-dashboards-check: venv provision keys
+dashboards-check: venv provision keys ## every Grafana panel query against Prometheus scraping a loaded stack
 	$(BIN)/python -m scripts.dashboards_check
 
 # kong/kong.rendered.yml: kong/kong.yml + the JWT credential for .secrets' public key.
-kong-config: venv keys
+kong-config: venv keys ## kong/kong.rendered.yml with the JWT credential for the local public key
 	$(BIN)/python -m scripts.render_kong
 
 # Regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule after editing their sources.
-k8s-manifests: venv
+k8s-manifests: venv ## regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule
 	$(BIN)/python -m scripts.render_k8s
 
-clean:
+clean: ## remove .venv and .state
 	rm -rf $(VENV) .state

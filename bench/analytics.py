@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, text
 
@@ -338,7 +339,6 @@ def main() -> None:
         stack.wait_ready(timeout=120)
         base = f"http://127.0.0.1:{gateway_port}"
         brand_id, token = sign_up_brand(base)
-        brand = {"user_id": brand_id, "role": "brand"}
         creators = [str(uuid.uuid4()) for _ in range(5)]
         ingestion = {}
 
@@ -359,10 +359,13 @@ def main() -> None:
 
         def rpc_send(batch: list[dict]) -> None:
             if not hasattr(local, "proxy"):
-                cluster = ClusterRpcProxy(config, timeout=60)
+                # the brand's own access token, relayed as the gateway does
+                cluster = ClusterRpcProxy(
+                    config, context_data={AUTH_TOKEN_CONTEXT_KEY: token}, timeout=60
+                )
                 local.proxy = cluster.start()
                 proxies.append(cluster)
-            local.proxy.analytics.ingest(brand, {"events": batch})
+            local.proxy.analytics.ingest({"events": batch})
 
         proxies: list = []
         ingestion["service_rpc"] = throughput(rpc_send, batches, service_campaign)

@@ -1,9 +1,12 @@
 """Who is calling: bearer-token verification (signature, algorithm, iss, aud, exp/nbf, denylist),
-the per-subject rate limit, and role checks for the routes."""
+the per-subject rate limit, and role checks for the routes. An authenticated request's token goes
+into the worker's Nameko context data (`auth_token`), so every RPC the handler makes relays it and
+the service verifies the caller itself (dependencies/caller.py)."""
 
 from dataclasses import dataclass
 from typing import Any
 
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
@@ -38,8 +41,14 @@ def bearer_token(request: Request) -> str:
 
 class RequestAuthenticator:
     def __init__(
-        self, codec: TokenCodec, denylist: AccessDenylist, limiter: RateLimiter, per_subject: str
+        self,
+        codec: TokenCodec,
+        denylist: AccessDenylist,
+        limiter: RateLimiter,
+        per_subject: str,
+        context_data: dict[str, Any] | None = None,
     ) -> None:
+        self._context_data = context_data if context_data is not None else {}
         self._codec = codec
         self._denylist = denylist
         self._limiter = limiter
@@ -57,6 +66,7 @@ class RequestAuthenticator:
             raise TooManyRequests.retry_in(
                 "too many requests for this account", decision.reset_after
             )
+        self._context_data[AUTH_TOKEN_CONTEXT_KEY] = token  # relayed with every RPC of the worker
         return Principal(claims.subject, claims.role, claims.session_id, token)
 
     def require(self, request: Request, *roles: str) -> Principal:
@@ -76,4 +86,6 @@ class Authenticator(DependencyProvider):
         self.per_subject = str(config["GATEWAY"]["RATE_LIMIT_PER_SUBJECT"])
 
     def get_dependency(self, worker_ctx: WorkerContext) -> RequestAuthenticator:
-        return RequestAuthenticator(self.codec, self.denylist, self.limiter, self.per_subject)
+        return RequestAuthenticator(
+            self.codec, self.denylist, self.limiter, self.per_subject, worker_ctx.data
+        )
