@@ -8,13 +8,13 @@ from typing import Any
 
 import prometheus_client
 from kombu import Queue
-from nameko.messaging import Publisher
 from werkzeug.wrappers import Request, Response
 
+from dependencies.caller import TokenlessPublisher
 from gateway_http import link_redirect
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from gateway_http.routes.analytics import INGESTION_KEY_HEADER
 from services.analytics import clicks
@@ -44,7 +44,7 @@ class TrackingRoutes:
     analytics_rpc: Any
     redis: Any
     config: Any
-    click_events = Publisher(declare=[Queue(clicks.INGEST_QUEUE_NAME, durable=True)])
+    click_events = TokenlessPublisher(declare=[Queue(clicks.INGEST_QUEUE_NAME, durable=True)])
 
     @property
     def link_cache_seconds(self) -> int:
@@ -65,9 +65,9 @@ class TrackingRoutes:
         ),
     )
     def create_tracking_link(self, request: Request, application_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "creator")
+        self.auth.require(request, "brand", "creator")
         body = read_json(request)
-        link = self.analytics_rpc.create_tracking_link(caller(principal), application_id, body)
+        link = self.analytics_rpc.create_tracking_link(application_id, body)
         return json_response(link, status=201, headers={"Location": link["url"]})
 
     @route(
@@ -81,11 +81,9 @@ class TrackingRoutes:
         ),
     )
     def list_tracking_links(self, request: Request, application_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "creator")
+        self.auth.require(request, "brand", "creator")
         return json_response(
-            self.analytics_rpc.list_tracking_links(
-                caller(principal), application_id, query_params(request)
-            )
+            self.analytics_rpc.list_tracking_links(application_id, query_params(request))
         )
 
     @route(
@@ -98,8 +96,8 @@ class TrackingRoutes:
         ),
     )
     def disable_tracking_link(self, request: Request, link_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "creator")
-        link = self.analytics_rpc.disable_tracking_link(caller(principal), link_id)
+        self.auth.require(request, "brand", "creator")
+        link = self.analytics_rpc.disable_tracking_link(link_id)
         link_redirect.forget(self.redis, link["code"], self.link_cache_seconds)
         return json_response(link)
 

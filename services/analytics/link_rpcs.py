@@ -11,7 +11,6 @@ from dependencies.rpc import DeadlineRpcProxy
 from services.analytics import keys, links
 from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.common.errors import DomainError, ServiceUnavailable
-from services.common.schemas import Principal, parse_model
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
@@ -19,9 +18,10 @@ RPC_TIMEOUT_SECONDS = 10.0
 
 
 class TrackingLinkRpcs:
-    # Provided by AnalyticsService: db, config, publish_events.
+    # Provided by AnalyticsService: db, config, caller (the relayed token), publish_events.
     db: Any
     config: Any
+    caller: Any
     publish_events: Any
     applications_rpc = DeadlineRpcProxy("applications", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
@@ -29,32 +29,29 @@ class TrackingLinkRpcs:
     def links_base_url(self) -> str:
         return str(self.config.get("TRACKING", {}).get("PUBLIC_BASE_URL", ""))
 
+    # Acting for a user: the caller is the relayed access token, which the nested
+    # applications.get_application call carries on (applications checks it again).
+
     @domain_rpc
-    def create_tracking_link(
-        self, principal: dict[str, Any], application_id: str, body: Any
-    ) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
+    def create_tracking_link(self, application_id: str, body: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
         request = links.check_link_request(caller, body)
-        application = self.applications_rpc.get_application(principal, application_id)
+        application = self.applications_rpc.get_application(application_id)
         return links.create_link(self.db, caller, application, request, self.links_base_url)
 
     @domain_rpc
-    def list_tracking_links(
-        self, principal: dict[str, Any], application_id: str, query: Any
-    ) -> dict[str, Any]:
-        parse_model(Principal, principal)
-        application = self.applications_rpc.get_application(principal, application_id)
+    def list_tracking_links(self, application_id: str, query: Any) -> dict[str, Any]:
+        self.caller.principal()  # 401 for a missing or bad token before anything else
+        application = self.applications_rpc.get_application(application_id)
         return links.list_links(self.db, application, query, self.links_base_url)
 
     @domain_rpc
-    def disable_tracking_link(self, principal: dict[str, Any], link_id: str) -> dict[str, Any]:
+    def disable_tracking_link(self, link_id: str) -> dict[str, Any]:
         return links.disable_link(
-            self.db,
-            parse_model(Principal, principal),
-            link_id,
-            dt.datetime.now(dt.UTC),
-            self.links_base_url,
+            self.db, self.caller.principal(), link_id, dt.datetime.now(dt.UTC), self.links_base_url
         )
+
+    # Acting for nobody: the public redirect and the shops' postback (with its key).
 
     @domain_rpc
     def resolve_tracking_link(self, code: str) -> dict[str, Any]:
