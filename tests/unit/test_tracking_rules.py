@@ -167,3 +167,35 @@ def test_a_conversion_names_exactly_one_of_code_or_click_id():
     ):
         with pytest.raises(InvalidInput):
             parse_model(ConversionCreate, body)
+
+
+def application_view(status="accepted", **overrides):
+    return {
+        "id": str(uuid.uuid4()),
+        "campaign_id": str(uuid.uuid4()),
+        "brand_id": str(uuid.uuid4()),
+        "creator_id": str(uuid.uuid4()),
+        "status": status,
+        **overrides,
+    }
+
+
+def test_only_the_parties_of_an_accepted_application_make_links():
+    from services.analytics import links
+    from services.common.errors import Conflict, Forbidden, NotFound
+    from services.common.schemas import Principal
+
+    request = TrackingLinkCreate(destination_url="https://shop.example/")
+    application = application_view()
+    stranger = Principal(user_id=str(uuid.uuid4()), role="brand")
+    with pytest.raises(NotFound):  # checked before the database is touched (session None)
+        links.create_link(None, stranger, application, request, "http://x")
+    other_creator = Principal(user_id=application["brand_id"], role="creator")
+    with pytest.raises(NotFound):  # the brand's id in a creator token is not the brand
+        links.create_link(None, other_creator, application, request, "http://x")
+    for status in ("submitted", "shortlisted", "rejected", "withdrawn"):
+        brand = Principal(user_id=application["brand_id"], role="brand")
+        with pytest.raises(Conflict):
+            links.create_link(None, brand, {**application, "status": status}, request, "http://x")
+    with pytest.raises(Forbidden):
+        links.check_link_request(Principal(user_id=str(uuid.uuid4()), role="admin"), {})
