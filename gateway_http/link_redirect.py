@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import eventlet
 import redis
 
 from services.analytics import clicks
@@ -21,6 +22,16 @@ log = logging.getLogger("gateway_http")
 
 CACHE_PREFIX = "tl:code:"
 GONE = ""
+# A visitor waits at most this long for the broker to confirm a click; then the click is given
+# up and the visitor redirected (a broker outage must not turn links into slow links).
+QUEUE_TIMEOUT_SECONDS = 1.0
+# One quick reconnect (a pooled connection gone stale after a broker restart), no backoff.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 
 
 def cache_key(code: str) -> str:
@@ -89,3 +100,22 @@ def unrecord(
     """A click that could not be queued: the visitor's next click may count instead."""
     with contextlib.suppress(redis.RedisError):
         client.delete(clicks.visitor_key(link["link_id"], address, user_agent))
+
+
+def queue_click(
+    publish: Callable[[dict[str, Any]], None],
+    event: dict[str, Any],
+    timeout: float = QUEUE_TIMEOUT_SECONDS,
+) -> bool:
+    """Publish the click (`publish` waits for the broker's confirm); False when it failed or
+    took longer than `timeout` (the click may then still arrive: a rare double count)."""
+    try:
+        with eventlet.Timeout(timeout):
+            publish({"events": [event]})
+    except eventlet.Timeout:
+        log.error("a click on %s was not confirmed within %.1fs", event["campaign_id"], timeout)
+        return False
+    except Exception:
+        log.exception("could not queue a click for campaign %s", event["campaign_id"])
+        return False
+    return True

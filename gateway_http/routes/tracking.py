@@ -3,7 +3,6 @@
 conversion postback /api/v1/analytics/conversions (ingestion key)."""
 
 import datetime as dt
-import logging
 from typing import Any
 
 import prometheus_client
@@ -28,7 +27,6 @@ from services.analytics.tracking_schemas import (
 )
 from services.common.errors import NotFound, Unauthenticated
 
-log = logging.getLogger("gateway_http")
 NOT_FOUND = "no such application (or not yours)"
 
 LINK_REDIRECTS = prometheus_client.Counter(
@@ -49,6 +47,14 @@ class TrackingRoutes:
     @property
     def link_cache_seconds(self) -> int:
         return int(self.config.get("TRACKING", {}).get("CACHE_SECONDS", 300))
+
+    def _publish_click(self, body: dict[str, Any]) -> None:
+        self.click_events(
+            body,
+            routing_key=clicks.INGEST_QUEUE_NAME,
+            mandatory=True,
+            retry_policy=link_redirect.PUBLISH_RETRY_POLICY,
+        )
 
     @route(
         "POST",
@@ -126,12 +132,7 @@ class TrackingRoutes:
         outcome = "bot" if click_id is None else "counted" if record else "repeat"
         if record and click_id is not None:
             event = clicks.click_event(link, click_id, user_agent, dt.datetime.now(dt.UTC))
-            try:
-                self.click_events(
-                    {"events": [event]}, routing_key=clicks.INGEST_QUEUE_NAME, mandatory=True
-                )
-            except Exception:
-                log.exception("could not queue a click on %s; redirecting anyway", code)
+            if not link_redirect.queue_click(self._publish_click, event):
                 link_redirect.unrecord(self.redis, link, address, user_agent)
                 outcome = "not_queued"
         LINK_REDIRECTS.labels(outcome).inc()

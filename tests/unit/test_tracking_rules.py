@@ -199,3 +199,20 @@ def test_only_the_parties_of_an_accepted_application_make_links():
             links.create_link(None, brand, {**application, "status": status}, request, "http://x")
     with pytest.raises(Forbidden):
         links.check_link_request(Principal(user_id=str(uuid.uuid4()), role="admin"), {})
+
+
+def test_a_click_the_broker_does_not_confirm_in_time_is_given_up():
+    import eventlet
+
+    from gateway_http.link_redirect import queue_click
+
+    event = {"campaign_id": str(uuid.uuid4())}
+    sent = []
+    assert queue_click(sent.append, event) is True
+    assert sent == [{"events": [event]}]
+
+    def broker_down(body):
+        raise ConnectionRefusedError("broker down")
+
+    assert queue_click(broker_down, event) is False
+    assert queue_click(lambda body: eventlet.sleep(30), event, timeout=0.05) is False
