@@ -74,3 +74,19 @@ def test_per_subject_rate_limit_is_shared_across_tokens(codec, authenticator):
     with pytest.raises(TooManyRequests) as refused:
         authenticator.authenticate(request_with(second))
     assert refused.value.retry_after >= 1
+
+
+def test_an_authenticated_token_is_relayed_with_the_workers_rpc_calls(codec, redis_client):
+    """The worker's context data (sent as nameko.* headers on every RPC) gets the token only
+    once it verified."""
+    context: dict = {"request_id": "r-1"}
+    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
+    relaying = RequestAuthenticator(
+        codec, AccessDenylist(redis_client), limiter, "9/minute", context
+    )
+    with pytest.raises(Unauthenticated):
+        relaying.authenticate(request_with("not-a-token"))
+    assert "auth_token" not in context
+    token, _ = codec.issue_access_token(subject="u1", role="brand", session_id="s1")
+    relaying.authenticate(request_with(token))
+    assert context == {"request_id": "r-1", "auth_token": token}
