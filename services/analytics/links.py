@@ -194,6 +194,13 @@ def _unknown_link(field: str) -> InvalidInput:
     )
 
 
+def _key_covers(sender: Sender, link: TrackingLink) -> bool:
+    """A key reports for its brand's links (and only its campaigns' when it names some)."""
+    if sender.brand_id != str(link.brand_id):
+        return False
+    return sender.campaign_ids is None or str(link.campaign_id) in sender.campaign_ids
+
+
 def record_conversion(
     session: Session, sender: Sender, body: Any, now: dt.datetime
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -210,7 +217,7 @@ def record_conversion(
             raise _unknown_link("click_id")
         code = parsed[0]
     link = session.execute(select(TrackingLink).where(TrackingLink.code == code)).scalars().first()
-    if link is None or (sender.brand_id is not None and sender.brand_id != str(link.brand_id)):
+    if link is None or not _key_covers(sender, link):
         raise _unknown_link(field)
     event_id = uuid.uuid5(CONVERSION_NAMESPACE, f"{link.brand_id}/{request.order_id}")
     inserted = session.execute(

@@ -200,10 +200,9 @@ def test_only_the_two_parties_of_an_accepted_application_make_links(api, deal):
 def test_conversions_count_once_per_order_for_the_links_creator(api, deal):
     brand, creator, campaign_id, application_id = deal
     link = create_link(api, creator, application_id, platform="tiktok").json()
-    operator = admin(api)
-    key = call(api, "POST", f"{A}/analytics/ingestion-keys", operator, {"name": "shop"}).json()[
-        "key"
-    ]
+    made = call(api, "POST", f"{A}/analytics/ingestion-keys", brand, {"name": "shop"})
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
     shop = {"X-Ingestion-Key": key}
     path = f"{A}/analytics/conversions"
 
@@ -234,15 +233,23 @@ def test_conversions_count_once_per_order_for_the_links_creator(api, deal):
     assert (
         call(api, "POST", path, None, order, headers={"X-Ingestion-Key": "ik_x"}).status_code == 401
     )
-    other = call(
+    # Another brand's key, and the brand's own key limited to another of its campaigns.
+    other = call(api, "POST", f"{A}/analytics/ingestion-keys", make_brand(api), {"name": "x"})
+    foreign = call(api, "POST", path, None, order, headers={"X-Ingestion-Key": other.json()["key"]})
+    assert foreign.status_code == 422
+    elsewhere = published_campaign(api, brand)["id"]
+    scoped = call(
         api,
         "POST",
         f"{A}/analytics/ingestion-keys",
-        operator,
-        {"name": "other shop", "brand_id": str(uuid.uuid4())},
-    ).json()["key"]
-    foreign = call(api, "POST", path, None, order, headers={"X-Ingestion-Key": other})
-    assert foreign.status_code == 422
+        brand,
+        {"name": "another campaign", "campaign_ids": [elsewhere]},
+    )
+    assert scoped.status_code == 201, scoped.text
+    outside = call(
+        api, "POST", path, None, order, headers={"X-Ingestion-Key": scoped.json()["key"]}
+    )
+    assert outside.status_code == 422
 
     seen = figures_reach(api, brand, campaign_id, conversions=2, revenue=6400, clicks=1)
     assert seen["roi"] is not None

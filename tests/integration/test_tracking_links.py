@@ -174,7 +174,11 @@ def test_a_conversion_is_recorded_once_per_order(
     with Session(db_engine) as session, session.begin():
         session.add(
             IngestionKey(
-                id=key_id, name="shop", secret_sha256=_digest(secret), created_by=uuid.uuid4()
+                id=key_id,
+                name="shop",
+                secret_sha256=_digest(secret),
+                brand_id=link.brand_id,
+                created_by=uuid.uuid4(),
             )
         )
     key = f"ik_{key_id.hex}_{secret}"

@@ -1,7 +1,7 @@
 """tracking links and link conversions
 
 Revision ID: 87fef87c0e3c
-Revises: eba945b1ab68
+Revises: c4e1a7d2b9f3
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "87fef87c0e3c"
-down_revision: str | Sequence[str] | None = "eba945b1ab68"
+down_revision: str | Sequence[str] | None = "c4e1a7d2b9f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
