@@ -71,7 +71,7 @@ format: venv ## ruff format + autofixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-BENCH_MODULES ?= gateway marketplace analytics ws
+BENCH_MODULES ?= gateway marketplace analytics ws tracking
 
 bench: venv provision keys migrate ## benchmarks -> bench/results/*.json (+ PNG plots)
 	set -e; for module in $(BENCH_MODULES); do \

@@ -87,10 +87,18 @@ def wrk_version() -> str:
     return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr else ""
 
 
-def run_wrk(url: str, settings: WrkSettings, headers: dict[str, str] | None = None) -> WrkResult:
+def run_wrk(
+    url: str,
+    settings: WrkSettings,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+) -> WrkResult:
+    """`script`: a wrk Lua script file (e.g. one that varies a header per request)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `bash scripts/provision.sh`")
     command = ["wrk", *settings.args()]
+    if script is not None:
+        command += ["--script", script]
     for name, value in (headers or {}).items():
         command += ["--header", f"{name}: {value}"]
     done = subprocess.run(

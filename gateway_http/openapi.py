@@ -128,6 +128,8 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
             }
         elif answer is None:
             responses[str(status)] = {"description": "No content"}
+        elif 300 <= status < 400:
+            responses[str(status)] = {"description": str(answer)}
         else:
             responses[str(status)] = _problem(str(answer))
     for status, response in responses.items():

@@ -15,6 +15,7 @@ from gateway_http.routes.conversations import ConversationRoutes
 from gateway_http.routes.deliverables import DeliverableRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
+from gateway_http.routes.tracking import TrackingRoutes
 
 
 class GatewayService(
@@ -26,6 +27,7 @@ class GatewayService(
     DeliverableRoutes,
     AnalyticsRoutes,
     ConversationRoutes,
+    TrackingRoutes,
 ):
     name = "gateway_http"
 

@@ -2,10 +2,10 @@
 brands with profiles, creators with platforms, campaigns in every state, applications in every
 status, deliverables of the accepted creators in every review state (approved, changes requested,
 resubmitted, awaiting review), two weeks of analytics events for every campaign with an accepted
-creator, and a conversation with a few messages between brand@demo and creator@demo.
-Idempotent: existing accounts are reused, a brand that already has campaigns gets no new ones
-(nor deliverables) and the chat's messages are re-sent with the same client_msg_ids (stored
-once).
+creator, a conversation with a few messages between brand@demo and creator@demo, and a tracking
+link on creator@demo's first accepted application. Idempotent: existing accounts are reused, a
+brand that already has campaigns gets no new ones (nor deliverables), the chat's messages are
+re-sent with the same client_msg_ids (stored once) and the tracking link is reused.
 """
 
 import datetime as dt
@@ -228,6 +228,7 @@ def main() -> None:
             continue
         seed_campaigns(api, token, company, niches, creators)
     seed_chat(api, brand_tokens[BRANDS[0][0]], creators[0][0], creators[0][1])
+    seed_tracking_link(api, creators[0][1])
     print(f"demo password for every account: {DEMO_PASSWORD!r}")
 
 
@@ -259,6 +260,31 @@ def seed_chat(api: Api, brand_token: str, creator_id: str, creator_token: str) -
             json={"client_msg_id": f"seed-{number}", "body": body},
         )
     print(f"chat     {conversation['id']} ({len(CHAT)} messages)")
+
+
+def seed_tracking_link(api: Api, creator_token: str) -> None:
+    """A tracking link on the demo creator's first accepted application (reused when re-run)."""
+    accepted = api.call("GET", "/applications?status=accepted&limit=100", creator_token)["items"]
+    if not accepted:
+        print("no accepted application of the demo creator: no tracking link seeded")
+        return
+    application = accepted[-1]  # the oldest: the same one on every run
+    path = f"/applications/{application['id']}/tracking-links"
+    existing = api.call("GET", path, creator_token)["items"]
+    if existing:
+        link = existing[-1]
+    else:
+        campaign = api.call("GET", f"/campaigns/{application['campaign_id']}", creator_token)
+        link = api.call(
+            "POST",
+            path,
+            creator_token,
+            json={
+                "destination_url": "https://shop.demo.example.com/trail-boots?utm_source=creator",
+                "platform": campaign["platforms"][0],
+            },
+        )
+    print(f"link     {link['url']} -> {link['destination_url']}")
 
 
 TITLES = ["spring drop", "summer launch", "creator week", "holiday edit", "next season"]

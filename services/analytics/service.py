@@ -22,14 +22,16 @@ from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from services.analytics import directory, ingestion, keys, reports, warehouse
+from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import deliverable_fact, funnel_fact
+from services.analytics.link_rpcs import TrackingLinkRpcs
 from services.common.errors import DomainError, Forbidden, ServiceUnavailable
 from services.common.health import HealthRpc
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
-INGEST_QUEUE = Queue("analytics.ingest", durable=True)
+INGEST_QUEUE = Queue(INGEST_QUEUE_NAME, durable=True)
 RPC_TIMEOUT_SECONDS = 10.0
 FUNNEL_RETRY_SECONDS = 1.0
 
@@ -49,7 +51,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class AnalyticsService(HealthRpc):
+class AnalyticsService(TrackingLinkRpcs, HealthRpc):
     name = "analytics"
 
     config = Config()

@@ -47,6 +47,7 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "RATE_LIMIT_PER_IP": "1000/minute",
         # every test registers its accounts from 127.0.0.1 (the limit has its own tests)
         "REGISTRATIONS_PER_IP": "10000/hour",
+        "TRACKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "LOG_LEVEL": "WARNING",
     }
     metrics_base = free_metrics_base(avoid=(gateway_port, ws_port))

@@ -55,7 +55,7 @@ def message_body(role, ids):
 class Row:
     method: str
     # placeholders: {draft} {published} {paused} {application} {owner} {applicant}
-    # {ingestion_key} {conversation}
+    # {ingestion_key} {conversation} {accepted} {link}
     path: str
     expected: dict
     body: object = None
@@ -185,6 +185,37 @@ MATRIX = [
         statuses(401, 204, 404, 403, 403, 204),
         fresh=True,
     ),
+    # Tracking links: the two parties of an accepted application; a pending one is 409.
+    Row(
+        "POST",
+        f"{A}/applications/{{application}}/tracking-links",
+        statuses(401, 409, 404, 409, 404, 403),
+        body={"destination_url": "https://shop.example/"},
+    ),
+    Row(
+        "POST",
+        f"{A}/applications/{{accepted}}/tracking-links",
+        statuses(401, 201, 404, 201, 404, 403),
+        body={"destination_url": "https://shop.example/"},
+    ),
+    Row(
+        "GET",
+        f"{A}/applications/{{accepted}}/tracking-links",
+        statuses(401, 200, 404, 200, 404, 403),
+    ),
+    Row(
+        "POST",
+        f"{A}/tracking-links/{{link}}/disable",
+        statuses(401, 200, 404, 200, 404, 403),
+        fresh=True,
+    ),
+    # The conversion postback takes an ingestion key only: no token is one.
+    Row(
+        "POST",
+        f"{A}/analytics/conversions",
+        statuses(401, 401, 401, 401, 401, 401),
+        body={"code": "AbCdEfGh1234", "value": 100, "order_id": "o-1"},
+    ),
     # Deliverables: {accepted} is the applicant's accepted application to the owner's campaign,
     # {deliverable} a submitted deliverable of it, {changes} one the owner asked to change.
     Row(
@@ -270,6 +301,7 @@ class World:
         "ingestion_key",
         "conversation",
         "accepted",
+        "link",
         "accepted_campaign",
         "deliverable",
         "changes",
@@ -311,6 +343,14 @@ class World:
             call(api, "POST", f"{A}/campaigns/{campaign['id']}/pause", owner)
         if kind == "application":
             return apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+        if kind == "link":
+            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+            accepted = call(api, "POST", f"{A}/applications/{application}/accept", owner)
+            assert accepted.status_code == 200, accepted.text
+            body = {"destination_url": "https://shop.example/"}
+            made = call(api, "POST", f"{A}/applications/{application}/tracking-links", owner, body)
+            assert made.status_code == 201, made.text
+            return made.json()["id"]
         return campaign["id"]
 
     def ids_for(self, row):
@@ -351,6 +391,7 @@ def test_matrix_covers_every_marketplace_route():
                 "/api/v1/applications",
                 "/api/v1/analytics",
                 "/api/v1/conversations",
+                "/api/v1/tracking-links",
                 "/api/v1/deliverables",
             )
         )
@@ -364,6 +405,7 @@ def test_matrix_covers_every_marketplace_route():
         "{applicant}": "{creator_id}",
         "{ingestion_key}": "{key_id}",
         "{conversation}": "{conversation_id}",
+        "{link}": "{link_id}",
         "{accepted_campaign}": "{campaign_id}",
         "{accepted}": "{application_id}",
         "{deliverable}": "{deliverable_id}",

@@ -87,8 +87,20 @@ def test_seed_builds_a_marketplace_and_can_run_again(api):
 
     assert {"approved", "submitted", "changes_requested"} <= deliverable_states()
 
+    link_line = next(line for line in first.splitlines() if line.startswith("link "))
+    link_url = link_line.split()[1]
+    followed = requests.get(
+        link_url,
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert followed.status_code == 302
+    assert followed.headers["Location"].startswith("https://shop.demo.example.com/trail-boots")
+
     second = run_seed(api)
     assert "created" not in second
+    assert link_line in second.splitlines()  # the same link, not a new one
     assert len(chat_bodies()) == 4
     again = requests.get(api.url("/api/v1/campaigns?mine=true"), headers=headers, timeout=10)
     assert len(again.json()["items"]) == 5

@@ -44,9 +44,18 @@ def api_routes(authenticated: bool) -> list[str]:
 
 
 def test_every_anonymous_api_route_is_on_the_public_kong_route():
-    public_paths = kong_route("api-public")["paths"]
+    # The conversion postback authenticates with an ingestion key: on the ingest route.
+    public_paths = kong_route("api-public")["paths"] + kong_route("api-ingest")["paths"]
     for url in api_routes(authenticated=False):
         assert any(matches(path, url) for path in public_paths), url
+
+
+def test_tracking_links_are_followed_without_a_jwt():
+    redirect = kong_route("tracking-redirect")
+    assert plugin(redirect, "jwt") is None
+    assert redirect["paths"] == ["/t/"] and "GET" in redirect["methods"]
+    public = [r.url for _, r in openapi.collect_routes() if not r.spec.authenticated]
+    assert "/t/<code>" in public
 
 
 def test_no_authenticated_api_route_bypasses_kong_jwt():

@@ -55,6 +55,11 @@ EXPECTED = {
     ("get", "/api/v1/conversations/{conversation_id}/messages"),
     ("post", "/api/v1/conversations/{conversation_id}/messages"),
     ("post", "/api/v1/conversations/{conversation_id}/read"),
+    ("post", "/api/v1/applications/{application_id}/tracking-links"),
+    ("get", "/api/v1/applications/{application_id}/tracking-links"),
+    ("post", "/api/v1/tracking-links/{link_id}/disable"),
+    ("get", "/t/{code}"),
+    ("post", "/api/v1/analytics/conversions"),
 }
 
 
@@ -105,3 +110,10 @@ def test_the_document_states_dates_cursors_and_patch_nulls():
     assert patch["starts_at"]["pattern"].startswith("^20[0-9]{2}-")
     campaigns = {p["name"]: p for p in doc["paths"]["/api/v1/campaigns"]["get"]["parameters"]}
     assert "opaque" in campaigns["cursor"]["schema"]["description"]
+
+
+def test_the_redirect_is_public_and_documents_its_location():
+    follow = openapi.document()["paths"]["/t/{code}"]["get"]
+    assert "security" not in follow
+    assert "Location" in follow["responses"]["302"]["headers"]
+    assert "application/problem+json" in follow["responses"]["404"]["content"]
