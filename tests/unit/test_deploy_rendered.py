@@ -39,24 +39,45 @@ def kong_plugins(entity: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_k8s_routes_ingestion_without_the_jwt_plugin_like_compose():
     ingresses = objects("overlays/local", "Ingress")
-    ingest = [
-        ingress
-        for ingress in ingresses
-        for rule in ingress["spec"]["rules"]
-        for path in rule["http"]["paths"]
-        if path["path"] == "/api/v1/analytics/events"
-    ]
-    assert len(ingest) == 1
-    annotations = ingest[0]["metadata"]["annotations"]
-    assert annotations["konghq.com/methods"] == "POST"
-    assert "platform-jwt" not in annotations["konghq.com/plugins"].split(",")
-    assert "rate-limit-per-ip" in annotations["konghq.com/plugins"].split(",")
     compose_route = next(
         r for s in KONG["services"] for r in s.get("routes", []) if r["name"] == "api-ingest"
     )
-    assert compose_route["paths"] == ["/api/v1/analytics/events"]
+    assert compose_route["paths"] == ["/api/v1/analytics/events", "/api/v1/analytics/conversions"]
     assert compose_route["methods"] == ["POST"]
     assert not any(p["name"] == "jwt" for p in kong_plugins(compose_route))
+    for ingest_path in compose_route["paths"]:
+        ingest = [
+            ingress
+            for ingress in ingresses
+            for rule in ingress["spec"]["rules"]
+            for path in rule["http"]["paths"]
+            if path["path"] == ingest_path
+        ]
+        assert len(ingest) == 1
+        annotations = ingest[0]["metadata"]["annotations"]
+        assert annotations["konghq.com/methods"] == "POST"
+        assert "platform-jwt" not in annotations["konghq.com/plugins"].split(",")
+        assert "rate-limit-per-ip" in annotations["konghq.com/plugins"].split(",")
+
+
+@pytest.mark.parametrize("path", ["/t/", "/ws"])
+def test_k8s_leaves_public_links_and_chat_to_the_gateway_and_hub_like_compose(path):
+    """Tracking links are public, and chat tokens may come as a subprotocol (which Kong's jwt
+    plugin cannot read): neither edge puts the jwt plugin on them, both rate-limit them."""
+    compose_route = next(
+        r for s in KONG["services"] for r in s.get("routes", []) if path in r.get("paths", [])
+    )
+    assert not any(p["name"] == "jwt" for p in kong_plugins(compose_route))
+    [ingress] = [
+        ingress
+        for ingress in objects("overlays/local", "Ingress")
+        for rule in ingress["spec"]["rules"]
+        for candidate in rule["http"]["paths"]
+        if candidate["path"] == path
+    ]
+    plugins = ingress["metadata"]["annotations"]["konghq.com/plugins"].split(",")
+    assert not any(plugin.startswith("platform-jwt") for plugin in plugins)
+    assert any(plugin.startswith("rate-limit") for plugin in plugins)
 
 
 # --- TLS stores in production -----------------------------------------------------------------
