@@ -1,5 +1,5 @@
-"""The JSON frame protocol (ARCHITECTURE.md section 6): parsing client frames, building server
-frames, and the close codes. Pure functions; no sockets here."""
+"""The JSON frame protocol (docs/architecture.md, "Public contracts"): parsing client frames,
+building server frames, and the close codes. Pure functions; no sockets here."""
 
 import json
 from typing import Annotated, Any, Literal
