@@ -50,6 +50,11 @@ class FloorService:
     def me(self, request: Request) -> Response:
         return Response(self.body, content_type="application/json")
 
+    @http("GET", "/floor")
+    def floor(self, request: Request) -> Response:
+        """The same bytes under a neutral path (bench.marketplace serves a campaign page)."""
+        return Response(self.body, content_type="application/json")
+
     @http("GET", "/api/v1/me-rpc")
     def me_rpc(self, request: Request) -> Response:
         return Response(json.dumps(self.accounts.get_account()), content_type="application/json")

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request, Response
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, no_content, read_json
 from gateway_http.caller import caller, etag, expected_version, query_params
+from gateway_http.campaign_lists import CachedCampaignLists
 from gateway_http.edge import RouteSpec, route
 from services.campaigns.schemas import (
     Campaign,
@@ -37,6 +38,7 @@ def _action_spec(summary: str) -> RouteSpec:
 class CampaignRoutes:
     auth: RequestAuthenticator
     campaigns_rpc: Any
+    campaign_lists: CachedCampaignLists
 
     @route(
         "POST",
@@ -68,9 +70,11 @@ class CampaignRoutes:
     )
     def list_campaigns(self, request: Request) -> Response:
         principal = self.auth.authenticate(request)
-        return json_response(
-            self.campaigns_rpc.list_campaigns(caller(principal), query_params(request))
-        )
+        query = query_params(request)
+        cached = self.campaign_lists.page(principal.role, query)  # a cached public page: no RPC
+        if cached is not None:
+            return Response(cached, content_type="application/json")
+        return json_response(self.campaigns_rpc.list_campaigns(caller(principal), query))
 
     @route(
         "GET",
