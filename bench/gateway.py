@@ -29,6 +29,7 @@ from typing import Any
 import requests
 
 from bench.plot import plot_targets
+from bench.processes import FileLoggedStack
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
 from scripts.isolated_stack import (
     delete_vhost,
@@ -37,7 +38,7 @@ from scripts.isolated_stack import (
     fresh_vhost,
     migrate_database,
 )
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.stack import NAMEKO, Process, default_processes
 from services.common.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
@@ -130,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate_database(DATABASE_URL)
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = Stack(default_processes(gateway_port, metrics_base), env=env, echo=False)
-    floor: Stack | None = None
+    stack = FileLoggedStack(default_processes(gateway_port, metrics_base), env=env, echo=False)
+    floor: FileLoggedStack | None = None
     body_file = Path(tempfile.mkdtemp(prefix="bench-gateway-")) / "me.json"
     try:
         stack.start()
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         me.raise_for_status()
         body_file.write_bytes(me.content)
 
-        floor = Stack(
+        floor = FileLoggedStack(
             [
                 Process(
                     "floor_rpc",
@@ -176,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = WrkSettings(args.threads, args.connections, args.duration)
         runs = measure_targets(targets, settings, args.warmup, args.rounds)
     except Exception:
-        for name, lines in {**stack.output, **(floor.output if floor else {})}.items():
-            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
+        sys.stderr.write(stack.tail() + (floor.tail() if floor else ""))
         raise
     finally:
         if floor is not None:

@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 
 from bench.gateway import NOTE, git_revision, machine
 from bench.plot import plot_targets
+from bench.processes import FileLoggedStack
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
 from dependencies.postgres import sqlalchemy_url
 from scripts.isolated_stack import (
@@ -41,7 +42,7 @@ from scripts.isolated_stack import (
     fresh_vhost,
     migrate_database,
 )
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.stack import NAMEKO, Process, default_processes
 from services.common.config import PROJECT_ROOT
 
 DATABASE_URL = os.environ.get(
@@ -147,12 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         "LOGIN_ATTEMPTS_PER_IP": "10000000/minute",
         "LOG_LEVEL": args.log_level,
     }
-    stack = Stack(
+    stack = FileLoggedStack(
         default_processes(gateway_port, metrics_base=free_metrics_base(avoid=(gateway_port,))),
         env=env,
         echo=False,
     )
-    floor: Stack | None = None
+    floor: FileLoggedStack | None = None
     body_file = Path(tempfile.mkdtemp(prefix="bench-marketplace-")) / "campaigns.json"
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         page = requests.get(f"{base}/api/v1/campaigns", headers=auth, timeout=30)
         page.raise_for_status()
         body_file.write_bytes(page.content)
-        floor = Stack(
+        floor = FileLoggedStack(
             [
                 Process(
                     "floor",

@@ -14,6 +14,7 @@ from dependencies.ratelimit import RateLimits
 from dependencies.redis import Redis
 from dependencies.tokens import AccessTokens
 from services.auth import accounts
+from services.auth.account_cache import AccountViewCache
 from services.auth.models import outbox
 from services.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest
 from services.common.denylist import AccessDenylist
@@ -38,6 +39,7 @@ class AuthService(HealthRpc):
     limits = RateLimits(namespace="auth")
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
+    account_views = AccountViewCache()
 
     @property
     def settings(self) -> accounts.AuthSettings:
@@ -77,7 +79,7 @@ class AuthService(HealthRpc):
 
     @domain_rpc
     def get_account(self, user_id: str) -> dict[str, Any]:
-        return accounts.get_account(self.db, user_id)
+        return self.account_views.get(user_id, lambda: accounts.get_account(self.db, user_id))
 
     @domain_rpc
     def create_admin(self, email: str, password: str) -> dict[str, Any]:
