@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -70,20 +71,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def post(url: str, body: dict[str, Any], expected: int, attempts: int = 5) -> requests.Response:
+    """POST, retried on a 5xx: on a machine shared with test suites, PostgreSQL sometimes refuses
+    connections for a moment, which says nothing about the code measured."""
+    for attempt in range(attempts):
+        response = requests.post(url, json=body, timeout=10)
+        if response.status_code < 500 or attempt == attempts - 1:
+            break
+        time.sleep(1 + attempt)
+    if response.status_code != expected:
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.text}")
+    return response
+
+
 def sign_in(base_url: str) -> str:
     """Register a fresh brand account and return its access token."""
     credentials = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "x" * 24}
-    register = requests.post(
+    post(
         f"{base_url}/api/v1/auth/register",
-        json={**credentials, "role": "brand", "display_name": "Bench"},
-        timeout=10,
+        {**credentials, "role": "brand", "display_name": "Bench"},
+        201,
     )
-    if register.status_code != 201:
-        raise RuntimeError(f"register answered {register.status_code}: {register.text}")
-    login = requests.post(f"{base_url}/api/v1/auth/login", json=credentials, timeout=10)
-    if login.status_code != 200:
-        raise RuntimeError(f"login answered {login.status_code}: {login.text}")
-    return login.json()["access_token"]
+    return post(f"{base_url}/api/v1/auth/login", credentials, 200).json()["access_token"]
 
 
 def machine() -> dict[str, Any]:

@@ -24,13 +24,12 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.gateway import NOTE, git_revision, machine
+from bench.gateway import NOTE, git_revision, machine, sign_in
 from bench.plot import plot_targets
 from bench.processes import FileLoggedStack
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
@@ -111,18 +110,6 @@ def prepare_database() -> None:
     engine.dispose()
 
 
-def brand_token(base: str) -> str:
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    password = "bench password 2026"
-    body = {"email": email, "password": password, "role": "brand"}
-    requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).raise_for_status()
-    login = requests.post(
-        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    )
-    login.raise_for_status()
-    return login.json()["access_token"]
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=SECONDS, help="seconds per measured run")
@@ -162,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.wait_ready(timeout=120)
         base = f"http://127.0.0.1:{gateway_port}"
-        auth = {"Authorization": f"Bearer {brand_token(base)}"}
+        auth = {"Authorization": f"Bearer {sign_in(base)}"}
         page = requests.get(f"{base}/api/v1/campaigns", headers=auth, timeout=30)
         page.raise_for_status()
         body_file.write_bytes(page.content)
