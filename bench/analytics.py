@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, text
 
@@ -331,7 +332,6 @@ def ingestion_rounds(engine, brand_id: str, token: str, base: str, env: dict, ro
     """Each round: the floor, the service by RPC and HTTP, each on a fresh campaign with its own
     freshly generated events (the same shape and number); ratios taken within each round."""
     creators = [str(uuid.uuid4()) for _ in range(5)]
-    brand = {"user_id": brand_id, "role": "brand"}
     config = {**load_config(), "AMQP_URI": env["AMQP_URI"]}
     now = dt.datetime.now(dt.UTC)
     local = threading.local()
@@ -339,10 +339,13 @@ def ingestion_rounds(engine, brand_id: str, token: str, base: str, env: dict, ro
 
     def rpc_send(batch: list[dict]) -> None:
         if not hasattr(local, "proxy"):
-            cluster = ClusterRpcProxy(config, timeout=60)
+            # the brand's own access token, relayed as the gateway does
+            cluster = ClusterRpcProxy(
+                config, context_data={AUTH_TOKEN_CONTEXT_KEY: token}, timeout=60
+            )
             local.proxy = cluster.start()
             proxies.append(cluster)
-        local.proxy.analytics.ingest(brand, {"events": batch})
+        local.proxy.analytics.ingest({"events": batch})
 
     def http_send(body: bytes) -> None:
         if not hasattr(local, "session"):

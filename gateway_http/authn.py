@@ -1,8 +1,13 @@
 """Who is calling: bearer-token verification (signature, algorithm, iss, aud, exp/nbf, denylist),
-the per-subject rate limit, and role checks for the routes."""
+the per-subject rate limit, and role checks for the routes (the checks themselves run in one Redis
+round trip at the edge: gateway_http.admission). An authenticated request's token goes
+into the worker's Nameko context data (`auth_token`), so every RPC the handler makes relays it and
+the service verifies the caller itself (dependencies/caller.py)."""
 
 from dataclasses import dataclass
+from typing import Any
 
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
@@ -38,8 +43,9 @@ def bearer_token(request: Request) -> str:
 
 
 class RequestAuthenticator:
-    def __init__(self, gatekeeper: Gatekeeper) -> None:
+    def __init__(self, gatekeeper: Gatekeeper, context_data: dict[str, Any] | None = None) -> None:
         self._gatekeeper = gatekeeper
+        self._context_data = context_data if context_data is not None else {}
 
     def authenticate(self, request: Request) -> Principal:
         token = bearer_token(request)
@@ -58,6 +64,7 @@ class RequestAuthenticator:
             raise TooManyRequests.retry_in(
                 "too many requests for this account", decision.reset_after
             )
+        self._context_data[AUTH_TOKEN_CONTEXT_KEY] = token  # relayed with every RPC of the worker
         return Principal(claims.subject, claims.role, claims.session_id, token)
 
     def require(self, request: Request, *roles: str) -> Principal:
@@ -73,4 +80,4 @@ class Authenticator(DependencyProvider):
         self.gatekeeper = gatekeeper_for(self.container)
 
     def get_dependency(self, worker_ctx: WorkerContext) -> RequestAuthenticator:
-        return RequestAuthenticator(self.gatekeeper)
+        return RequestAuthenticator(self.gatekeeper, worker_ctx.data)

@@ -1,15 +1,9 @@
-"""Shapes the gateway passes to services: the authenticated caller and query strings."""
+"""Shapes the gateway passes to services: query strings and versions. (The caller's identity
+is not an argument: its access token travels in the RPC context, see gateway_http/authn.py.)"""
 
 from typing import Any
 
 from werkzeug.wrappers import Request
-
-from gateway_http.authn import Principal
-
-
-def caller(principal: Principal) -> dict[str, str]:
-    """What a service needs to enforce ownership: who and in which role."""
-    return {"user_id": principal.user_id, "role": principal.role}
 
 
 def query_params(request: Request) -> dict[str, Any]:

@@ -78,13 +78,15 @@ class ChatServices:
 
 
 class ChatConnection:
-    def __init__(self, ws: Any, claims: AccessClaims, services: ChatServices) -> None:
+    def __init__(
+        self, ws: Any, claims: AccessClaims, access_token: str, services: ChatServices
+    ) -> None:
         self.ws = ws
         self.services = services
         self.settings = services.settings
         self.id = f"{services.process_id}/{next(_numbers)}"
         self.user_id = claims.subject
-        self.principal = {"user_id": claims.subject, "role": claims.role}
+        self.access_token = access_token  # messaging verifies it on every call
         self.token_expires_at = float(claims.expires_at)
         self.rate = TokenBucket(self.settings.messages_per_second, self.settings.burst)
         # Refused frames use up patience; a client that keeps flooding runs out and is closed.
@@ -230,12 +232,11 @@ class ChatConnection:
             self.push({**self._domain_error(error), **context})
 
     def _rpc(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self.services.rpc.call("messaging", method, *args, **kwargs)
+        return self.services.rpc.call(self.access_token, "messaging", method, *args, **kwargs)
 
     def send(self, frame: SendFrame) -> None:
         sent = self._rpc(
             "send_message",
-            self.principal,
             frame.conversation_id,
             {"client_msg_id": frame.client_msg_id, "body": frame.body},
             origin=self.id,
@@ -258,7 +259,6 @@ class ChatConnection:
         while more and sent < SYNC_MAX:
             found = self._rpc(
                 "history",
-                self.principal,
                 frame.conversation_id,
                 {"after_seq": str(after), "limit": str(SYNC_PAGE)},
             )
@@ -279,7 +279,7 @@ class ChatConnection:
     def typing(self, frame: TypingFrame) -> None:
         participants = self.participants.get(frame.conversation_id)
         if participants is None:
-            conversation = self._rpc("get_conversation", self.principal, frame.conversation_id)
+            conversation = self._rpc("get_conversation", frame.conversation_id)
             participants = conversation["participants"]
             self.participants[frame.conversation_id] = participants
         if self.user_id not in participants:
@@ -294,7 +294,7 @@ class ChatConnection:
         )
 
     def read(self, frame: ReadFrame) -> None:
-        self._rpc("mark_read", self.principal, frame.conversation_id, {"seq": frame.seq})
+        self._rpc("mark_read", frame.conversation_id, {"seq": frame.seq})
 
     # --- presence -------------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ class ChatConnection:
     def _partners(self) -> list[str]:
         if self.partners is None:
             with self.services.presence_lookups:
-                self.partners = list(self._rpc("partners", self.user_id))
+                self.partners = list(self._rpc("partners"))
         return self.partners
 
     def _came_online(self, first_here: bool) -> None:

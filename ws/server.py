@@ -49,6 +49,7 @@ from ws.sockets import LingeringWebSocketWSGI  # noqa: E402
 
 log = logging.getLogger("ws")
 CLAIMS = "ws.claims"
+ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
 SHUTDOWN_SECONDS = 5.0
 StartResponse = Callable[..., Any]
 
@@ -119,11 +120,12 @@ class ChatApp:
         if hub.count >= self.settings.max_connections:
             return 503, "this hub is full"
         environ[CLAIMS] = claims
+        environ[ACCESS_TOKEN] = token  # relayed with the connection's RPC calls
         return None
 
     def serve(self, ws: Any) -> None:
         claims: AccessClaims = ws.environ[CLAIMS]
-        connection = ChatConnection(ws, claims, self.services)
+        connection = ChatConnection(ws, claims, ws.environ[ACCESS_TOKEN], self.services)
         log.info("connected %s user=%s", connection.id, claims.subject)
         connection.run()
         log.info("disconnected %s user=%s", connection.id, claims.subject)

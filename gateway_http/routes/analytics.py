@@ -9,7 +9,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, no_content, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.analytics.schemas import (
     AnalyticsQuery,
@@ -75,9 +75,9 @@ class AnalyticsRoutes:
         if key is not None:
             body = json_text(request)
             return json_response(self.analytics_rpc.ingest_with_key(key, body), status=202)
-        principal = self.auth.require(request, "brand", "creator")
+        self.auth.require(request, "brand", "creator")
         body = json_text(request)
-        return json_response(self.analytics_rpc.ingest(caller(principal), body), status=202)
+        return json_response(self.analytics_rpc.ingest(body), status=202)
 
     @route(
         "GET",
@@ -112,10 +112,8 @@ class AnalyticsRoutes:
         return self._report(request, "platforms", campaign_id)
 
     def _report(self, request: Request, report: str, campaign_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "admin")
-        answer = getattr(self.analytics_rpc, report)(
-            caller(principal), campaign_id, query_params(request)
-        )
+        self.auth.require(request, "brand", "admin")
+        answer = getattr(self.analytics_rpc, report)(campaign_id, query_params(request))
         return json_response(answer)
 
     @route(
@@ -129,11 +127,9 @@ class AnalyticsRoutes:
         ),
     )
     def create_ingestion_key(self, request: Request) -> Response:
-        principal = self.auth.require(request, "admin")
+        self.auth.require(request, "admin")
         body = read_json(request)
-        return json_response(
-            self.analytics_rpc.create_ingestion_key(caller(principal), body), status=201
-        )
+        return json_response(self.analytics_rpc.create_ingestion_key(body), status=201)
 
     @route(
         "GET",
@@ -141,8 +137,8 @@ class AnalyticsRoutes:
         RouteSpec("Ingestion keys (admins)", "analytics", responses={200: IngestionKeyList}),
     )
     def list_ingestion_keys(self, request: Request) -> Response:
-        principal = self.auth.require(request, "admin")
-        return json_response(self.analytics_rpc.list_ingestion_keys(caller(principal)))
+        self.auth.require(request, "admin")
+        return json_response(self.analytics_rpc.list_ingestion_keys())
 
     @route(
         "DELETE",
@@ -154,6 +150,6 @@ class AnalyticsRoutes:
         ),
     )
     def revoke_ingestion_key(self, request: Request, key_id: str) -> Response:
-        principal = self.auth.require(request, "admin")
-        self.analytics_rpc.revoke_ingestion_key(caller(principal), key_id)
+        self.auth.require(request, "admin")
+        self.analytics_rpc.revoke_ingestion_key(key_id)
         return no_content()

@@ -6,7 +6,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.applications.schemas import (
     Application,
@@ -49,11 +49,9 @@ class ApplicationRoutes:
         ),
     )
     def apply(self, request: Request, campaign_id: str) -> Response:
-        principal = self.auth.require(request, "creator")
+        self.auth.require(request, "creator")
         body = read_json(request)
-        return json_response(
-            self.applications_rpc.submit(caller(principal), campaign_id, body), status=201
-        )
+        return json_response(self.applications_rpc.submit(campaign_id, body), status=201)
 
     @route(
         "GET",
@@ -66,11 +64,9 @@ class ApplicationRoutes:
         ),
     )
     def list_campaign_applications(self, request: Request, campaign_id: str) -> Response:
-        principal = self.auth.require(request, "brand", "admin")
+        self.auth.require(request, "brand", "admin")
         return json_response(
-            self.applications_rpc.list_for_campaign(
-                caller(principal), campaign_id, query_params(request)
-            )
+            self.applications_rpc.list_for_campaign(campaign_id, query_params(request))
         )
 
     @route(
@@ -84,10 +80,8 @@ class ApplicationRoutes:
         ),
     )
     def list_own_applications(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.applications_rpc.list_own(caller(principal), query_params(request))
-        )
+        self.auth.authenticate(request)
+        return json_response(self.applications_rpc.list_own(query_params(request)))
 
     @route(
         "GET",
@@ -99,18 +93,14 @@ class ApplicationRoutes:
         ),
     )
     def get_application(self, request: Request, application_id: str) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.applications_rpc.get_application(caller(principal), application_id)
-        )
+        self.auth.authenticate(request)
+        return json_response(self.applications_rpc.get_application(application_id))
 
     def _change_application_status(
         self, request: Request, application_id: str, action: str
     ) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.applications_rpc.change_status(caller(principal), application_id, action)
-        )
+        self.auth.authenticate(request)
+        return json_response(self.applications_rpc.change_status(application_id, action))
 
     @route(
         "POST",

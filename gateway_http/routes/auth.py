@@ -78,12 +78,12 @@ class AuthRoutes:
         ),
     )
     def logout(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
+        self.auth.authenticate(request)
         body = json_body(request, LogoutRequest, optional=True)
-        self.auth_rpc.logout(principal.access_token, body.model_dump(exclude_none=True))
+        self.auth_rpc.logout(body.model_dump(exclude_none=True))
         return no_content()
 
     @route("GET", "/api/v1/me", RouteSpec("The signed-in account", "me", responses={200: Account}))
     def me(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(self.auth_rpc.get_account(principal.user_id))
+        self.auth.authenticate(request)
+        return json_response(self.auth_rpc.get_own_account())

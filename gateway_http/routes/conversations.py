@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.messaging.schemas import (
     Conversation,
@@ -39,10 +39,8 @@ class ConversationRoutes:
         ),
     )
     def list_conversations(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.messaging_rpc.list_conversations(caller(principal), query_params(request))
-        )
+        self.auth.authenticate(request)
+        return json_response(self.messaging_rpc.list_conversations(query_params(request)))
 
     @route(
         "POST",
@@ -59,8 +57,8 @@ class ConversationRoutes:
         ),
     )
     def open_conversation(self, request: Request) -> Response:
-        principal = self.auth.require(request, "brand")
-        opened = self.messaging_rpc.open_conversation(caller(principal), read_json(request))
+        self.auth.require(request, "brand")
+        opened = self.messaging_rpc.open_conversation(read_json(request))
         return json_response(opened["conversation"], status=201 if opened["created"] else 200)
 
     @route(
@@ -74,10 +72,8 @@ class ConversationRoutes:
         ),
     )
     def list_messages(self, request: Request, conversation_id: str) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.messaging_rpc.history(caller(principal), conversation_id, query_params(request))
-        )
+        self.auth.authenticate(request)
+        return json_response(self.messaging_rpc.history(conversation_id, query_params(request)))
 
     @route(
         "POST",
@@ -95,10 +91,8 @@ class ConversationRoutes:
         ),
     )
     def send_message(self, request: Request, conversation_id: str) -> Response:
-        principal = self.auth.authenticate(request)
-        sent = self.messaging_rpc.send_message(
-            caller(principal), conversation_id, read_json(request)
-        )
+        self.auth.authenticate(request)
+        sent = self.messaging_rpc.send_message(conversation_id, read_json(request))
         return json_response(sent["message"], status=200 if sent["duplicate"] else 201)
 
     @route(
@@ -112,7 +106,5 @@ class ConversationRoutes:
         ),
     )
     def mark_read(self, request: Request, conversation_id: str) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(
-            self.messaging_rpc.mark_read(caller(principal), conversation_id, read_json(request))
-        )
+        self.auth.authenticate(request)
+        return json_response(self.messaging_rpc.mark_read(conversation_id, read_json(request)))

@@ -6,7 +6,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
-from gateway_http.caller import caller, query_params
+from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.users.schemas import (
     BrandProfile,
@@ -33,8 +33,8 @@ class ProfileRoutes:
         ),
     )
     def get_own_profile(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
-        return json_response(self.users_rpc.get_own_profile(caller(principal)))
+        self.auth.authenticate(request)
+        return json_response(self.users_rpc.get_own_profile())
 
     @route(
         "PUT",
@@ -47,9 +47,9 @@ class ProfileRoutes:
         ),
     )
     def replace_own_profile(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
+        self.auth.authenticate(request)
         body = read_json(request)
-        return json_response(self.users_rpc.replace_profile(caller(principal), body))
+        return json_response(self.users_rpc.replace_profile(body))
 
     @route(
         "PATCH",
@@ -62,9 +62,9 @@ class ProfileRoutes:
         ),
     )
     def patch_own_profile(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
+        self.auth.authenticate(request)
         body = read_json(request)
-        return json_response(self.users_rpc.patch_profile(caller(principal), body))
+        return json_response(self.users_rpc.patch_profile(body))
 
     @route(
         "GET",
@@ -77,10 +77,8 @@ class ProfileRoutes:
         ),
     )
     def discover_creators(self, request: Request) -> Response:
-        principal = self.auth.require(request, "brand", "admin")
-        return json_response(
-            self.users_rpc.discover_creators(caller(principal), query_params(request))
-        )
+        self.auth.require(request, "brand", "admin")
+        return json_response(self.users_rpc.discover_creators(query_params(request)))
 
     @route(
         "GET",

@@ -11,11 +11,11 @@ import prometheus_client
 from kombu import Queue
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
-from nameko.messaging import Publisher
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from dependencies.batch_consumer import batch_consumer
+from dependencies.caller import Caller, TokenlessPublisher
 from dependencies.clickhouse import ClickHouse
 from dependencies.metrics import Metrics
 from dependencies.postgres import Database
@@ -26,7 +26,6 @@ from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import funnel_fact
 from services.common.errors import DomainError, Forbidden, ServiceUnavailable
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
@@ -58,7 +57,8 @@ class AnalyticsService(HealthRpc):
     redis = Redis()
     clickhouse = ClickHouse()
     metrics = Metrics()
-    publish_events = Publisher(declare=[INGEST_QUEUE])
+    caller = Caller()
+    publish_events = TokenlessPublisher(declare=[INGEST_QUEUE])
     campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
     @property
@@ -74,8 +74,8 @@ class AnalyticsService(HealthRpc):
     # caller is answered; written to ClickHouse by store_events in batches.
 
     @domain_rpc
-    def ingest(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
+    def ingest(self, body: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
         if caller.role == "admin":
             raise Forbidden("admins send events with an ingestion key")
         kind = "brand" if caller.role == "brand" else "creator"
@@ -122,42 +122,66 @@ class AnalyticsService(HealthRpc):
     # Reports
 
     @domain_rpc
-    def summary(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+    def summary(self, campaign_id: str, query: Any) -> dict[str, Any]:
         return reports.summary(
-            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+            self.directory,
+            self.clickhouse,
+            self.cache,
+            self.caller.principal(),
+            campaign_id,
+            query,
+            now(),
         )
 
     @domain_rpc
-    def timeseries(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+    def timeseries(self, campaign_id: str, query: Any) -> dict[str, Any]:
         return reports.timeseries(
-            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+            self.directory,
+            self.clickhouse,
+            self.cache,
+            self.caller.principal(),
+            campaign_id,
+            query,
+            now(),
         )
 
     @domain_rpc
-    def creators(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+    def creators(self, campaign_id: str, query: Any) -> dict[str, Any]:
         return reports.creators(
-            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+            self.directory,
+            self.clickhouse,
+            self.cache,
+            self.caller.principal(),
+            campaign_id,
+            query,
+            now(),
         )
 
     @domain_rpc
-    def platforms(self, principal: dict[str, Any], campaign_id: str, query: Any) -> dict[str, Any]:
+    def platforms(self, campaign_id: str, query: Any) -> dict[str, Any]:
         return reports.platforms(
-            self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
+            self.directory,
+            self.clickhouse,
+            self.cache,
+            self.caller.principal(),
+            campaign_id,
+            query,
+            now(),
         )
 
     # Ingestion keys (admins)
 
     @domain_rpc
-    def create_ingestion_key(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
-        return keys.create_key(self.db, parse_model(Principal, principal), body)
+    def create_ingestion_key(self, body: Any) -> dict[str, Any]:
+        return keys.create_key(self.db, self.caller.principal(), body)
 
     @domain_rpc
-    def list_ingestion_keys(self, principal: dict[str, Any]) -> dict[str, Any]:
-        return keys.list_keys(self.db, parse_model(Principal, principal))
+    def list_ingestion_keys(self) -> dict[str, Any]:
+        return keys.list_keys(self.db, self.caller.principal())
 
     @domain_rpc
-    def revoke_ingestion_key(self, principal: dict[str, Any], key_id: str) -> None:
-        keys.revoke_key(self.db, parse_model(Principal, principal), key_id)
+    def revoke_ingestion_key(self, key_id: str) -> None:
+        keys.revoke_key(self.db, self.caller.principal(), key_id)
 
     # The local copy of campaigns and accepted creators, and funnel facts, from events. Copies
     # are idempotent upserts; funnel facts are collapsed by event id when read.

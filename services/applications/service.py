@@ -6,6 +6,7 @@ import prometheus_client
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
+from dependencies.caller import Caller
 from dependencies.consumers import claim_event
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
@@ -15,7 +16,6 @@ from services.applications import applications
 from services.applications.models import outbox, processed_events
 from services.common.errors import DomainError
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
@@ -33,33 +33,30 @@ class ApplicationsService(HealthRpc):
     name = "applications"
 
     db = Database()
+    caller = Caller()
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
     campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
     users_rpc = DeadlineRpcProxy("users", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
     @domain_rpc
-    def submit(self, principal: dict[str, Any], campaign_id: str, body: Any) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
+    def submit(self, campaign_id: str, body: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
         request = applications.check_submission(caller, body)  # before any RPC
-        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)
+        campaign = self.campaigns_rpc.get_campaign(campaign_id)  # relays the caller's token
         creator = self.users_rpc.creator_summary(caller.user_id)
         application = applications.submit(self.db, caller, campaign_id, request, campaign, creator)
         self.metrics.count_on_success(APPLICATIONS_SUBMITTED)
         return application
 
     @domain_rpc
-    def get_application(self, principal: dict[str, Any], application_id: str) -> dict[str, Any]:
-        return applications.get_application(
-            self.db, parse_model(Principal, principal), application_id
-        )
+    def get_application(self, application_id: str) -> dict[str, Any]:
+        return applications.get_application(self.db, self.caller.principal(), application_id)
 
     @domain_rpc
-    def change_status(
-        self, principal: dict[str, Any], application_id: str, action: str
-    ) -> dict[str, Any]:
+    def change_status(self, application_id: str, action: str) -> dict[str, Any]:
         application = applications.change_status(
-            self.db, parse_model(Principal, principal), application_id, action
+            self.db, self.caller.principal(), application_id, action
         )
         self.metrics.count_on_success(
             APPLICATION_STATUS_CHANGES.labels(status=application["status"])
@@ -67,18 +64,16 @@ class ApplicationsService(HealthRpc):
         return application
 
     @domain_rpc
-    def list_for_campaign(
-        self, principal: dict[str, Any], campaign_id: str, query: Any
-    ) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
-        campaign = self.campaigns_rpc.get_campaign(principal, campaign_id)  # 404 if invisible
+    def list_for_campaign(self, campaign_id: str, query: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
+        campaign = self.campaigns_rpc.get_campaign(campaign_id)  # 404 if invisible
         return applications.list_for_campaign(
             self.db, caller, campaign_id, query, campaign["brand_id"]
         )
 
     @domain_rpc
-    def list_own(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
-        return applications.list_own(self.db, parse_model(Principal, principal), query)
+    def list_own(self, query: Any) -> dict[str, Any]:
+        return applications.list_own(self.db, self.caller.principal(), query)
 
     @event_handler("campaigns", "campaign_created")
     def on_campaign_created(self, payload: dict[str, Any]) -> None:

@@ -41,15 +41,19 @@ INVALID_REFRESH = "refresh token is invalid, expired or revoked"
 
 @dataclass(frozen=True)
 class AuthSettings:
-    refresh_ttl_seconds: int
+    refresh_ttl_seconds: int  # sliding: a refresh token unused this long expires
     password_min_length: int
     login_failures_per_account: str
     login_attempts_per_ip: str
+    refresh_absolute_ttl_seconds: int = 90 * 86_400  # a session ends this long after login
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "AuthSettings":
         return cls(
             refresh_ttl_seconds=int(config["JWT"]["REFRESH_TTL_SECONDS"]),
+            refresh_absolute_ttl_seconds=int(
+                config["JWT"].get("REFRESH_ABSOLUTE_TTL_SECONDS") or 90 * 86_400
+            ),
             password_min_length=int(config["AUTH"]["PASSWORD_MIN_LENGTH"]),
             login_failures_per_account=str(config["AUTH"]["LOGIN_FAILURES_PER_ACCOUNT"]),
             login_attempts_per_ip=str(config["AUTH"]["LOGIN_ATTEMPTS_PER_IP"]),
@@ -149,25 +153,31 @@ def create_admin(
 def _start_session(
     session: Session, codec: TokenCodec, settings: AuthSettings, user: User
 ) -> dict[str, Any]:
-    family = RefreshFamily(user_id=user.id)
+    family = RefreshFamily(user_id=user.id, created_at=_now())
     session.add(family)
     session.flush()
-    return _issue_tokens(session, codec, settings, user, family.id)
+    return _issue_tokens(session, codec, settings, user, family)
+
+
+def _session_ends_at(family: RefreshFamily, settings: AuthSettings) -> dt.datetime:
+    return family.created_at + dt.timedelta(seconds=settings.refresh_absolute_ttl_seconds)
 
 
 def _issue_tokens(
-    session: Session, codec: TokenCodec, settings: AuthSettings, user: User, family_id: uuid.UUID
+    session: Session, codec: TokenCodec, settings: AuthSettings, user: User, family: RefreshFamily
 ) -> dict[str, Any]:
+    """A new refresh token expires after the sliding lifetime, never after the session's end."""
     refresh_token = secrets.token_urlsafe(32)
+    sliding = _now() + dt.timedelta(seconds=settings.refresh_ttl_seconds)
     session.add(
         RefreshToken(
-            family_id=family_id,
+            family_id=family.id,
             token_hash=_hash_refresh_token(refresh_token),
-            expires_at=_now() + dt.timedelta(seconds=settings.refresh_ttl_seconds),
+            expires_at=min(sliding, _session_ends_at(family, settings)),
         )
     )
     access_token, _ = codec.issue_access_token(
-        subject=str(user.id), role=user.role, session_id=str(family_id)
+        subject=str(user.id), role=user.role, session_id=str(family.id)
     )
     return TokenPair(
         access_token=access_token,
@@ -236,11 +246,18 @@ def refresh(
         raise Unauthenticated(INVALID_REFRESH)
     family = session.get(RefreshFamily, token.family_id, with_for_update=True)
     assert family is not None
-    if family.revoked_at is not None or token.expires_at <= _now():
+    now = _now()
+    if (
+        family.revoked_at is not None
+        or token.expires_at <= now
+        or _session_ends_at(family, settings) <= now
+    ):
         raise Unauthenticated(INVALID_REFRESH)
     if token.rotated_at is not None:
         _revoke_family(session, family.id, "refresh token reuse")
-        denylist.deny_session(str(family.id), codec.access_ttl_seconds)
+        # The session's newest access token may have been issued just now: refuse the session
+        # for as long as any verifier could still accept such a token.
+        denylist.deny_session(str(family.id), _accepted_for(codec))
         # The revocation must survive the error we are about to raise (which rolls back).
         session.commit()
         log.warning("refresh token reuse detected; revoked session %s", family.id)
@@ -248,14 +265,27 @@ def refresh(
     token.rotated_at = _now()
     user = session.get(User, family.user_id)
     assert user is not None
-    return _issue_tokens(session, codec, settings, user, family.id)
+    return _issue_tokens(session, codec, settings, user, family)
+
+
+def _accepted_for(codec: TokenCodec) -> int:
+    """Seconds a token issued now stays acceptable somewhere: its lifetime plus the clock skew
+    verifiers allow past `exp`."""
+    return codec.access_ttl_seconds + codec.leeway_seconds
 
 
 def logout(
-    session: Session, denylist: AccessDenylist, claims: AccessClaims, refresh_token: str | None
+    session: Session,
+    codec: TokenCodec,
+    denylist: AccessDenylist,
+    claims: AccessClaims,
+    refresh_token: str | None,
 ) -> None:
-    """Deny the presented access token and end its session (and the refresh token's, if given)."""
-    ttl = max(0, claims.expires_at - int(_now().timestamp()))
+    """Deny the presented access token and end its session (and the refresh token's, if given).
+    Denylist entries last until verifiers would refuse the tokens anyway: the token's `exp` plus
+    the leeway; for the session, a whole token lifetime plus the leeway (it may hold a token
+    newer than the presented one)."""
+    token_ttl = max(0, claims.expires_at + codec.leeway_seconds - int(_now().timestamp()))
     expires_at = dt.datetime.fromtimestamp(claims.expires_at, dt.UTC)
     session.merge(
         RevokedAccessToken(
@@ -276,8 +306,8 @@ def logout(
             raise Unauthenticated(INVALID_REFRESH)
         _revoke_family(session, family.id, "logout")
     session.flush()
-    denylist.deny_token(claims.token_id, ttl)
-    denylist.deny_session(claims.session_id, ttl)
+    denylist.deny_token(claims.token_id, token_ttl)
+    denylist.deny_session(claims.session_id, _accepted_for(codec))
 
 
 def verify(codec: TokenCodec, denylist: AccessDenylist, access_token: str) -> dict[str, Any]:
@@ -304,20 +334,25 @@ def get_account(session: Session, user_id: str) -> dict[str, Any]:
     return _account(user)
 
 
-def resync_denylist(session: Session, denylist: AccessDenylist, access_ttl_seconds: int) -> int:
-    """Re-assert every unexpired revocation in Redis (it may have restarted empty)."""
+def resync_denylist(session: Session, denylist: AccessDenylist, codec: TokenCodec) -> int:
+    """Re-assert every revocation a verifier could still need in Redis (it may have restarted
+    empty): tokens until their exp plus the leeway, sessions for a token lifetime plus the leeway
+    after their revocation."""
     now = _now()
+    leeway = dt.timedelta(seconds=codec.leeway_seconds)
     count = 0
     for row in session.scalars(
-        select(RevokedAccessToken).where(RevokedAccessToken.expires_at > now)
+        select(RevokedAccessToken).where(RevokedAccessToken.expires_at + leeway > now)
     ):
-        ttl = int((row.expires_at - now).total_seconds())
+        ttl = int((row.expires_at + leeway - now).total_seconds())
         denylist.deny_token(str(row.token_id), ttl)
         count += 1
-    recent = now - dt.timedelta(seconds=access_ttl_seconds)
-    for family_id in session.scalars(
-        select(RefreshFamily.id).where(RefreshFamily.revoked_at > recent)
+    window = dt.timedelta(seconds=_accepted_for(codec))
+    for family_id, revoked_at in session.execute(
+        select(RefreshFamily.id, RefreshFamily.revoked_at).where(
+            RefreshFamily.revoked_at > now - window
+        )
     ):
-        denylist.deny_session(str(family_id), access_ttl_seconds)
+        denylist.deny_session(str(family_id), int((revoked_at + window - now).total_seconds()))
         count += 1
     return count

@@ -7,6 +7,7 @@ from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from dependencies.caller import Caller
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
@@ -36,6 +37,7 @@ class AuthService(HealthRpc):
     db = Database()
     redis = Redis()
     tokens = AccessTokens(signing=True)
+    caller = Caller()
     limits = RateLimits(namespace="auth")
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
@@ -68,26 +70,25 @@ class AuthService(HealthRpc):
         )
 
     @domain_rpc
-    def logout(self, access_token: str, request: dict[str, Any] | None = None) -> None:
-        claims = self.tokens.decode_access_token(access_token)
+    def logout(self, request: dict[str, Any] | None = None) -> None:
+        """Ends the session of the access token relayed with the call."""
         body = parse_model(LogoutRequest, request or {})
-        accounts.logout(self.db, self.denylist, claims, body.refresh_token)
+        accounts.logout(
+            self.db, self.tokens, self.denylist, self.caller.claims(), body.refresh_token
+        )
 
     @domain_rpc
     def verify(self, access_token: str) -> dict[str, Any]:
         return accounts.verify(self.tokens, self.denylist, access_token)
 
     @domain_rpc
-    def get_account(self, user_id: str) -> dict[str, Any]:
+    def get_own_account(self) -> dict[str, Any]:
+        user_id = self.caller.principal().user_id
         return self.account_views.get(user_id, lambda: accounts.get_account(self.db, user_id))
 
-    @domain_rpc
-    def create_admin(self, email: str, password: str) -> dict[str, Any]:
-        """Operators only: `make shell` then n.rpc.auth.create_admin(email, password)."""
-        account = accounts.create_admin(self.db, self.settings, email, password)
-        self.metrics.count_on_success(USERS_REGISTERED.labels(role=account["role"]))
-        return account
+    # Admins are created by the operator command `python -m services.auth.admin`, never by RPC:
+    # anyone on the bus could call an RPC.
 
     @timer(interval=DENYLIST_RESYNC_SECONDS)
     def resync_denylist(self) -> None:
-        accounts.resync_denylist(self.db, self.denylist, self.tokens.access_ttl_seconds)
+        accounts.resync_denylist(self.db, self.denylist, self.tokens)

@@ -6,6 +6,7 @@ import prometheus_client
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
+from dependencies.caller import Caller
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
@@ -15,7 +16,6 @@ from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import outbox
 from services.common.errors import DomainError
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 CAMPAIGNS_CREATED = prometheus_client.Counter(
@@ -30,6 +30,7 @@ class CampaignsService(HealthRpc):
     name = "campaigns"
 
     db = Database()
+    caller = Caller()
     redis = Redis()
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
@@ -39,46 +40,39 @@ class CampaignsService(HealthRpc):
         return CampaignListCache(self.redis)
 
     @domain_rpc
-    def create_campaign(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
-        campaign = campaigns.create_campaign(self.db, parse_model(Principal, principal), body)
+    def create_campaign(self, body: Any) -> dict[str, Any]:
+        campaign = campaigns.create_campaign(self.db, self.caller.principal(), body)
         self.metrics.count_on_success(CAMPAIGNS_CREATED)
         return campaign
 
     @domain_rpc
-    def get_campaign(self, principal: dict[str, Any], campaign_id: str) -> dict[str, Any]:
-        return campaigns.get_campaign(self.db, parse_model(Principal, principal), campaign_id)
+    def get_campaign(self, campaign_id: str) -> dict[str, Any]:
+        return campaigns.get_campaign(self.db, self.caller.principal(), campaign_id)
 
     @domain_rpc
     def update_campaign(
         self,
-        principal: dict[str, Any],
         campaign_id: str,
         patch: Any,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
         return campaigns.update_campaign(
-            self.db, parse_model(Principal, principal), campaign_id, patch, expected_version
+            self.db, self.caller.principal(), campaign_id, patch, expected_version
         )
 
     @domain_rpc
-    def delete_campaign(self, principal: dict[str, Any], campaign_id: str) -> None:
-        campaigns.delete_campaign(self.db, parse_model(Principal, principal), campaign_id)
+    def delete_campaign(self, campaign_id: str) -> None:
+        campaigns.delete_campaign(self.db, self.caller.principal(), campaign_id)
 
     @domain_rpc
-    def change_status(
-        self, principal: dict[str, Any], campaign_id: str, action: str
-    ) -> dict[str, Any]:
-        campaign = campaigns.change_status(
-            self.db, parse_model(Principal, principal), campaign_id, action
-        )
+    def change_status(self, campaign_id: str, action: str) -> dict[str, Any]:
+        campaign = campaigns.change_status(self.db, self.caller.principal(), campaign_id, action)
         self.metrics.count_on_success(CAMPAIGN_STATUS_CHANGES.labels(status=campaign["status"]))
         return campaign
 
     @domain_rpc
-    def list_campaigns(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
-        return campaigns.list_campaigns(
-            self.db, self.cache, parse_model(Principal, principal), query
-        )
+    def list_campaigns(self, query: Any) -> dict[str, Any]:
+        return campaigns.list_campaigns(self.db, self.cache, self.caller.principal(), query)
 
     @domain_rpc
     def campaign_for_applications(self, campaign_id: str) -> dict[str, Any]:

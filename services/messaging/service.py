@@ -5,16 +5,16 @@ it as a broadcast and pushes it to the participants' sockets)."""
 from typing import Any
 
 import prometheus_client
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import event_handler
 from nameko.rpc import rpc
 
+from dependencies.caller import Caller, TokenlessEventDispatcher
 from dependencies.metrics import Metrics
 from dependencies.mongo import MessageStore
 from dependencies.rpc import DeadlineRpcProxy
 from services.common.errors import DomainError
 from services.common.events import event_envelope
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 from services.messaging import conversations
 from services.messaging.ordering import KeyedLocks
 
@@ -32,15 +32,16 @@ class MessagingService(HealthRpc):
 
     store = MessageStore()
     metrics = Metrics()
-    dispatch = EventDispatcher()
+    caller = Caller()
+    dispatch = TokenlessEventDispatcher()
     applications_rpc = DeadlineRpcProxy("applications", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
     @domain_rpc
-    def open_conversation(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
+    def open_conversation(self, body: Any) -> dict[str, Any]:
         """A brand opens the conversation of an application to one of its campaigns."""
-        caller = parse_model(Principal, principal)
+        caller = self.caller.principal()
         request = conversations.check_open_request(caller, body)
-        application = self.applications_rpc.get_application(principal, str(request.application_id))
+        application = self.applications_rpc.get_application(str(request.application_id))
         opened = conversations.open_for_application(self.store, application)
         return {
             "conversation": conversations.view(opened["conversation"], caller.user_id),
@@ -48,27 +49,22 @@ class MessagingService(HealthRpc):
         }
 
     @domain_rpc
-    def get_conversation(self, principal: dict[str, Any], conversation_id: str) -> dict[str, Any]:
-        return conversations.get_conversation(
-            self.store, parse_model(Principal, principal), conversation_id
-        )
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return conversations.get_conversation(self.store, self.caller.principal(), conversation_id)
 
     @domain_rpc
-    def list_conversations(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
-        return conversations.list_conversations(
-            self.store, parse_model(Principal, principal), query
-        )
+    def list_conversations(self, query: Any) -> dict[str, Any]:
+        return conversations.list_conversations(self.store, self.caller.principal(), query)
 
     @domain_rpc
     def send_message(
         self,
-        principal: dict[str, Any],
         conversation_id: str,
         body: Any,
         origin: str | None = None,
     ) -> dict[str, Any]:
         """`origin` names the sending socket (ws): it gets an ack, not the message again."""
-        caller = parse_model(Principal, principal)
+        caller = self.caller.principal()
         with conversation_order.hold(str(conversation_id)):
             sent = conversations.send_message(self.store, caller, conversation_id, body)
             if not sent["duplicate"]:
@@ -94,18 +90,12 @@ class MessagingService(HealthRpc):
         return {"message": sent["message"], "duplicate": sent["duplicate"]}
 
     @domain_rpc
-    def history(
-        self, principal: dict[str, Any], conversation_id: str, query: Any
-    ) -> dict[str, Any]:
-        return conversations.history(
-            self.store, parse_model(Principal, principal), conversation_id, query
-        )
+    def history(self, conversation_id: str, query: Any) -> dict[str, Any]:
+        return conversations.history(self.store, self.caller.principal(), conversation_id, query)
 
     @domain_rpc
-    def mark_read(
-        self, principal: dict[str, Any], conversation_id: str, body: Any
-    ) -> dict[str, Any]:
-        caller = parse_model(Principal, principal)
+    def mark_read(self, conversation_id: str, body: Any) -> dict[str, Any]:
+        caller = self.caller.principal()
         conversation = conversations.mark_read(self.store, caller, conversation_id, body)
         self.dispatch(
             "conversation_read",
@@ -121,9 +111,9 @@ class MessagingService(HealthRpc):
         return conversation
 
     @domain_rpc
-    def partners(self, user_id: str) -> list[str]:
-        """Users sharing a conversation with `user_id` (ws tells them about its presence)."""
-        return conversations.partners(self.store, user_id)
+    def partners(self) -> list[str]:
+        """Users sharing a conversation with the caller (ws tells them about its presence)."""
+        return conversations.partners(self.store, self.caller.principal().user_id)
 
     @event_handler("applications", "status_changed")
     def on_application_status_changed(self, payload: dict[str, Any]) -> None:

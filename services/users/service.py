@@ -5,13 +5,13 @@ from typing import Any
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
+from dependencies.caller import Caller
 from dependencies.consumers import claim_event
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from services.common.errors import DomainError
 from services.common.health import HealthRpc
-from services.common.schemas import Principal, parse_model
 from services.users import profiles
 from services.users.models import outbox, processed_events
 
@@ -22,20 +22,21 @@ class UsersService(HealthRpc):
     name = "users"
 
     db = Database()
+    caller = Caller()
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
 
     @domain_rpc
-    def get_own_profile(self, principal: dict[str, Any]) -> dict[str, Any]:
-        return profiles.get_own_profile(self.db, parse_model(Principal, principal))
+    def get_own_profile(self) -> dict[str, Any]:
+        return profiles.get_own_profile(self.db, self.caller.principal())
 
     @domain_rpc
-    def replace_profile(self, principal: dict[str, Any], body: Any) -> dict[str, Any]:
-        return profiles.replace_profile(self.db, parse_model(Principal, principal), body)
+    def replace_profile(self, body: Any) -> dict[str, Any]:
+        return profiles.replace_profile(self.db, self.caller.principal(), body)
 
     @domain_rpc
-    def patch_profile(self, principal: dict[str, Any], patch: Any) -> dict[str, Any]:
-        return profiles.patch_profile(self.db, parse_model(Principal, principal), patch)
+    def patch_profile(self, patch: Any) -> dict[str, Any]:
+        return profiles.patch_profile(self.db, self.caller.principal(), patch)
 
     @domain_rpc
     def get_creator(self, creator_id: str) -> dict[str, Any]:
@@ -46,8 +47,8 @@ class UsersService(HealthRpc):
         return profiles.get_brand(self.db, brand_id)
 
     @domain_rpc
-    def discover_creators(self, principal: dict[str, Any], query: Any) -> dict[str, Any]:
-        return profiles.discover_creators(self.db, parse_model(Principal, principal), query)
+    def discover_creators(self, query: Any) -> dict[str, Any]:
+        return profiles.discover_creators(self.db, self.caller.principal(), query)
 
     @domain_rpc
     def creator_summary(self, creator_id: str) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """Helpers for marketplace e2e tests: accounts, profiles, campaigns through the public API."""
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
-
-from services.common.config import load_config
 
 PASSWORD = "correct horse battery"
 
@@ -44,11 +45,24 @@ def signup(api, role, name=None) -> User:
     return User(registered.json()["id"], tokens.json()["access_token"], role)
 
 
+def create_admin(api, email: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+    """The operator command, as an operator runs it (password on stdin, never in argv)."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.auth.admin", "create-admin", "--email", email],
+        input=password + "\n",
+        env={**os.environ, **api.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def admin(api) -> User:
     email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
-    config = {**load_config(), "AMQP_URI": api.env["AMQP_URI"]}
-    with ClusterRpcProxy(config, timeout=20) as cluster:
-        account = cluster.auth.create_admin(email, PASSWORD)
+    created = create_admin(api, email)
+    assert created.returncode == 0, created.stderr
+    account = json.loads(created.stdout)
     tokens = call(api, "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD})
     assert tokens.status_code == 200, tokens.text
     return User(account["id"], tokens.json()["access_token"], "admin")

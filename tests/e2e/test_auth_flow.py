@@ -119,6 +119,9 @@ def _private_key():
     )
 
 
+ACCESS_TOKEN_HEADERS = {"kid": str(JWT_CONFIG["KEY_ID"]), "typ": "at+jwt"}
+
+
 def _claims(**overrides):
     now = int(time.time())
     claims = {
@@ -141,28 +144,28 @@ def _b64(raw: bytes) -> str:
 
 
 def _tampered():
-    header, _payload, signature = jwt.encode(_claims(), _private_key(), algorithm="EdDSA").split(
-        "."
-    )
+    header, _payload, signature = _signed().split(".")
     return f"{header}.{_b64(json.dumps(_claims(role='admin')).encode())}.{signature}"
 
 
 def _alg_none():
-    return jwt.encode(_claims(), None, algorithm="none")
+    return jwt.encode(_claims(), None, algorithm="none", headers=ACCESS_TOKEN_HEADERS)
 
 
 def _hs256_with_public_key():
     public_pem = resolve_path(JWT_CONFIG["PUBLIC_KEY_FILE"]).read_bytes()
     signing_input = (
-        f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}."
+        f"{_b64(json.dumps({'alg': 'HS256', **ACCESS_TOKEN_HEADERS}).encode())}."
         f"{_b64(json.dumps(_claims()).encode())}"
     )
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
 
 
-def _signed(**overrides):
-    return jwt.encode(_claims(**overrides), _private_key(), algorithm="EdDSA")
+def _signed(headers=None, **overrides):
+    """Signed with the stack's own key and headed like auth's tokens unless `headers` differ."""
+    all_headers = {**ACCESS_TOKEN_HEADERS, **(headers or {})}
+    return jwt.encode(_claims(**overrides), _private_key(), algorithm="EdDSA", headers=all_headers)
 
 
 VALID = {"email": "new@example.com", "password": PASSWORD, "role": "creator"}
@@ -228,6 +231,8 @@ BAD_INPUT = [
         401,
     ),
     ("wrong audience", "me", {"token": lambda: _signed(aud="another-api")}, 401),
+    ("typ JWT (not an access token)", "me", {"token": lambda: _signed({"typ": "JWT"})}, 401),
+    ("unknown kid", "me", {"token": lambda: _signed({"kid": "retired-key"})}, 401),
     ("wrong issuer", "me", {"token": lambda: _signed(iss="https://evil.example")}, 401),
     ("unknown route", "missing", {}, 404),
     ("wrong method", "me-delete", {}, 405),

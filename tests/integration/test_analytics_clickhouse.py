@@ -10,7 +10,6 @@ import uuid
 import pytest
 from kombu import Connection
 from nameko.standalone.events import event_dispatcher
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from services.analytics.service import AnalyticsService
 from services.common.config import PROJECT_ROOT
 from services.common.errors import Forbidden
 from tests import analytics_reference as ref
+from tests.acting import acting_as
 from tests.conftest import TEST_CLICKHOUSE_URL, wait_until
 
 pytestmark = pytest.mark.integration
@@ -172,6 +172,7 @@ def clickhouse_server(action: str) -> None:
     subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "clickhouse.sh"), action], check=True)
 
 
+@pytest.mark.disruptive  # stops and starts the machine's ClickHouse server
 def test_restarts_lose_nothing_acknowledged(
     db_engine, clickhouse, container_factory, service_config
 ):
@@ -188,7 +189,7 @@ def test_restarts_lose_nothing_acknowledged(
     acknowledged: list[dict] = []
 
     def send(cluster, batch):
-        answer = cluster.analytics.ingest(brand, {"events": batch})
+        answer = cluster.analytics.ingest({"events": batch})
         assert answer["accepted"] == len(batch)
         acknowledged.extend(batch)
 
@@ -202,7 +203,7 @@ def test_restarts_lose_nothing_acknowledged(
     container = container_factory(AnalyticsService, config)
     container.start()
     try:
-        with ClusterRpcProxy(config, timeout=20) as cluster:
+        with acting_as(config, brand) as cluster:
             send(cluster, batches[0])
             send(cluster, batches[1])
             wait_until(lambda: stored() == 1000, timeout=30)
@@ -240,8 +241,8 @@ def test_a_malformed_queue_message_does_not_block_ingestion(
             {"not": "events"}, routing_key="analytics.ingest", serializer="json"
         )
     batch = ref.generate(campaign_id, [creator], 30, NOW, days=1)
-    with ClusterRpcProxy(service_config, timeout=20) as cluster:
-        cluster.analytics.ingest({"user_id": brand_id, "role": "brand"}, {"events": batch})
+    with acting_as(service_config, {"user_id": brand_id, "role": "brand"}) as cluster:
+        cluster.analytics.ingest({"events": batch})
     wait_until(lambda: clickhouse.execute("SELECT count() FROM events")[0][0] == 30, timeout=20)
 
 

@@ -1,7 +1,9 @@
 """The auth service in a real Nameko container on real PostgreSQL, Redis and RabbitMQ."""
 
 import pytest
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.events import event_handler
+from nameko.exceptions import MethodNotFound
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
@@ -75,10 +77,40 @@ def test_admin_role_cannot_be_self_assigned(auth, db_engine):
         assert connection.execute(text("SELECT count(*) FROM auth.users")).scalar_one() == 0
 
 
-def test_create_admin_by_rpc(auth):
-    admin = auth.create_admin("Ops@Example.com", PASSWORD)
-    assert admin["role"] == "admin" and admin["email"] == "ops@example.com"
-    assert "access_token" in login(auth, "ops@example.com")
+def as_user(service_config, access_token):
+    """auth as the gateway calls it for a signed-in user: the token in the RPC context."""
+    return ServiceRpcProxy(
+        "auth", service_config, context_data={AUTH_TOKEN_CONTEXT_KEY: access_token}
+    )
+
+
+def test_admins_are_created_by_the_operator_command_not_by_rpc(auth, service_config, monkeypatch):
+    import io
+
+    from services.auth import admin as operator
+
+    with pytest.raises(MethodNotFound):  # nobody on the bus mints an admin
+        auth.create_admin("Ops@Example.com", PASSWORD)
+    monkeypatch.setattr(operator, "load_config", lambda: service_config)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert operator.main(["create-admin", "--email", "Ops@Example.com"]) == 0
+    tokens = login(auth, "ops@example.com")
+    assert auth.verify(tokens["access_token"])["role"] == "admin"
+
+
+def test_operator_command_refuses_a_weak_password_and_creates_nothing(
+    service_config, db_engine, monkeypatch, capsys
+):
+    import io
+
+    from services.auth import admin as operator
+
+    monkeypatch.setattr(operator, "load_config", lambda: service_config)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert operator.main(["create-admin", "--email", "ops@example.com"]) == 1
+    assert "password" in capsys.readouterr().err
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM auth.users")).scalar_one() == 0
 
 
 def test_unknown_email_and_wrong_password_fail_alike(auth):
@@ -128,10 +160,13 @@ def test_refresh_rotates_and_reuse_revokes_the_family(auth):
         auth.verify(second["access_token"])  # and so are its access tokens
 
 
-def test_logout_denies_the_token_and_survives_a_redis_flush(auth, redis_client, db_engine):
+def test_logout_denies_the_token_and_survives_a_redis_flush(
+    auth, service_config, redis_client, db_engine
+):
     register(auth)
     tokens = login(auth)
-    auth.logout(tokens["access_token"], {"refresh_token": tokens["refresh_token"]})
+    with as_user(service_config, tokens["access_token"]) as signed_in:
+        signed_in.logout({"refresh_token": tokens["refresh_token"]})
     with pytest.raises(Unauthenticated):
         auth.verify(tokens["access_token"])
     with pytest.raises(Unauthenticated):
@@ -142,20 +177,22 @@ def test_logout_denies_the_token_and_survives_a_redis_flush(auth, redis_client, 
 
     from services.auth import accounts
     from services.common.denylist import AccessDenylist
+    from services.common.tokens import TokenCodec
 
     with Session(db_engine) as session:
-        assert accounts.resync_denylist(session, AccessDenylist(redis_client), 900) >= 1
+        codec = TokenCodec.from_config(service_config)
+        assert accounts.resync_denylist(session, AccessDenylist(redis_client), codec) >= 1
     with pytest.raises(Unauthenticated):
         auth.verify(tokens["access_token"])
 
 
-def test_logout_with_someone_elses_refresh_token_is_refused(auth):
+def test_logout_with_someone_elses_refresh_token_is_refused(auth, service_config):
     register(auth)
     register(auth, email="other@example.com")
     mine = login(auth)
     theirs = login(auth, email="other@example.com")
-    with pytest.raises(Unauthenticated):
-        auth.logout(mine["access_token"], {"refresh_token": theirs["refresh_token"]})
+    with pytest.raises(Unauthenticated), as_user(service_config, mine["access_token"]) as mine_auth:
+        mine_auth.logout({"refresh_token": theirs["refresh_token"]})
     assert auth.refresh({"refresh_token": theirs["refresh_token"]})["access_token"]
 
 
@@ -172,3 +209,89 @@ def test_service_logs_carry_the_callers_request_id(auth, service_config, caplog)
         register(proxy, email="traced@example.com")
     records = [r for r in caplog.records if "registered account" in r.getMessage()]
     assert records and records[0].request_id == "req-42"
+
+
+def test_a_revoked_token_stays_refused_while_the_clock_skew_accepts_it(
+    auth, service_config, redis_client, db_engine
+):
+    """Logout with a token past its exp but within the accepted skew: the denylist entries must
+    outlive the skew, also after Redis restarts empty and the revocations are re-asserted."""
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from services.auth import accounts
+    from services.common.denylist import AccessDenylist
+    from services.common.tokens import TokenCodec
+    from tests.acting import access_token
+
+    account = register(auth)
+    session_id = auth.verify(login(auth)["access_token"])["session_id"]
+    codec = TokenCodec.from_config(service_config)
+    assert codec.leeway_seconds >= 20
+    issued = time.time() - codec.access_ttl_seconds - 10  # expired 10 s ago, within the skew
+    late = access_token(service_config, account["id"], "creator", session_id, now=issued)
+    assert auth.verify(late)["session_id"] == session_id  # still accepted: the skew
+    with as_user(service_config, late) as signed_in:
+        signed_in.logout({})
+    with pytest.raises(Unauthenticated):
+        auth.verify(late)
+
+    redis_client.flushdb()
+    with Session(db_engine) as session:
+        accounts.resync_denylist(session, AccessDenylist(redis_client), codec)
+    token_id = codec.decode_access_token(late).token_id
+    assert redis_client.ttl(f"auth:denied:jti:{token_id}") > 10  # until exp + leeway
+    with pytest.raises(Unauthenticated):
+        auth.verify(late)
+
+
+def test_refresh_reuse_refuses_the_session_for_a_whole_token_lifetime_plus_skew(
+    auth, service_config, redis_client
+):
+    from services.common.tokens import TokenCodec
+
+    register(auth)
+    first = login(auth)
+    session_id = auth.verify(first["access_token"])["session_id"]
+    auth.refresh({"refresh_token": first["refresh_token"]})
+    with pytest.raises(Unauthenticated):
+        auth.refresh({"refresh_token": first["refresh_token"]})  # reuse
+    codec = TokenCodec.from_config(service_config)
+    remaining = redis_client.ttl(f"auth:denied:sid:{session_id}")
+    assert remaining > codec.access_ttl_seconds + codec.leeway_seconds - 5
+
+
+def test_refresh_sessions_end_after_their_absolute_lifetime(
+    container_factory, service_config, db_engine
+):
+    import datetime as dt
+
+    jwt_config = {**service_config["JWT"], "REFRESH_ABSOLUTE_TTL_SECONDS": 3600}
+    container_factory(AuthService, {**service_config, "JWT": jwt_config}).start()
+    with ServiceRpcProxy("auth", service_config) as auth:
+        register(auth)
+        old, young = login(auth), login(auth)
+
+        def started(tokens, ago: dt.timedelta) -> None:
+            session_id = auth.verify(tokens["access_token"])["session_id"]
+            with db_engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE auth.refresh_families SET created_at = :at WHERE id = :id"),
+                    {"at": dt.datetime.now(dt.UTC) - ago, "id": session_id},
+                )
+
+        started(old, dt.timedelta(hours=1, minutes=1))  # used all along, but over an hour old
+        started(young, dt.timedelta(minutes=50))
+        with pytest.raises(Unauthenticated):
+            auth.refresh({"refresh_token": old["refresh_token"]})
+        rotated = auth.refresh({"refresh_token": young["refresh_token"]})
+        with db_engine.connect() as connection:
+            expires_in = connection.execute(
+                text(
+                    "SELECT extract(epoch FROM expires_at - now()) FROM auth.refresh_tokens "
+                    "WHERE family_id = :id AND rotated_at IS NULL"
+                ),
+                {"id": auth.verify(rotated["access_token"])["session_id"]},
+            ).scalar_one()
+        assert expires_in <= 10 * 60  # the new refresh token ends with the session

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 from nameko.events import event_handler
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.applications.service import ApplicationsService
 from services.campaigns.service import CampaignsService
 from services.users.service import UsersService
+from tests.acting import acting_as
 from tests.conftest import wait_until
 from tests.e2e.marketplace import campaign_body, creator_profile
 
@@ -53,16 +53,20 @@ def test_marketplace_events_follow_the_contracts(container_factory, service_conf
         container_factory(service, service_config).start()
     brand = {"user_id": str(uuid.uuid4()), "role": "brand"}
     creators = [{"user_id": str(uuid.uuid4()), "role": "creator"} for _ in range(2)]
-    with ClusterRpcProxy(service_config, timeout=20) as rpc:
-        for creator in creators:
-            rpc.users.replace_profile(creator, creator_profile())
-        campaign = rpc.campaigns.create_campaign(brand, campaign_body())
-        rpc.campaigns.change_status(brand, campaign["id"], "publish")
+    with (
+        acting_as(service_config, brand) as as_brand,
+        acting_as(service_config, creators[0]) as as_first,
+        acting_as(service_config, creators[1]) as as_second,
+    ):
+        for rpc in (as_first, as_second):
+            rpc.users.replace_profile(creator_profile())
+        campaign = as_brand.campaigns.create_campaign(campaign_body())
+        as_brand.campaigns.change_status(campaign["id"], "publish")
         pitch = {"pitch": "hi", "proposed_rate": {"amount": 100, "currency": "EUR"}}
-        first = rpc.applications.submit(creators[0], campaign["id"], pitch)
-        second = rpc.applications.submit(creators[1], campaign["id"], pitch)
-        rpc.applications.change_status(brand, first["id"], "accept")
-        rpc.campaigns.change_status(brand, campaign["id"], "close")
+        first = as_first.applications.submit(campaign["id"], pitch)
+        second = as_second.applications.submit(campaign["id"], pitch)
+        as_brand.applications.change_status(first["id"], "accept")
+        as_brand.campaigns.change_status(campaign["id"], "close")
 
     wait_until(lambda: len(events("applications.status_changed")) == 2)
     common = {"event_id", "occurred_at"}

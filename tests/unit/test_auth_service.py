@@ -4,7 +4,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.auth.service import AuthService
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, Unauthenticated
 
 CONFIG = {
     "JWT": {"REFRESH_TTL_SECONDS": 3600},
@@ -41,11 +41,11 @@ def test_register_rejects_weak_password_before_writing():
     service.db.add.assert_not_called()
 
 
-def test_logout_validates_the_token_with_the_codec():
+def test_logout_acts_only_on_the_verified_caller():
     service = worker_factory(AuthService, config=CONFIG)
-    service.tokens.decode_access_token.side_effect = InvalidInput("bad")
-    with pytest.raises(InvalidInput):
-        service.logout("token", {})
+    service.caller.claims.side_effect = Unauthenticated("no token")
+    with pytest.raises(Unauthenticated):
+        service.logout({})
     service.db.merge.assert_not_called()
 
 

@@ -164,3 +164,22 @@ def test_k8s_secret_is_a_kong_jwt_credential(key_config):
     secret = render_kong.k8s_secret(render_kong.jwt_credential(config), "influencer")
     assert secret["metadata"]["labels"] == {"konghq.com/credential": "jwt"}
     assert set(secret["stringData"]) == {"key", "algorithm", "rsa_public_key"}
+
+
+def test_during_a_key_rotation_kong_gets_a_credential_per_key(key_config, tmp_path):
+    config, _ = key_config
+    retired = tmp_path / "retired.pem"
+    retired.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    config["JWT"]["PREVIOUS_PUBLIC_KEY_FILE"] = str(retired)
+    config["JWT"]["PREVIOUS_KEY_ID"] = "rotation-6"
+    rendered = render_kong.render_declarative(
+        copy.deepcopy(KONG), render_kong.jwt_credentials(config)
+    )
+    keys = [item["key"] for item in rendered["consumers"][0]["jwt_secrets"]]
+    assert keys == ["rotation-7", "rotation-6"]
+    config["JWT"]["PREVIOUS_PUBLIC_KEY_FILE"] = ""
+    assert [item["key"] for item in render_kong.jwt_credentials(config)] == ["rotation-7"]

@@ -12,9 +12,9 @@ from services.applications.service import ApplicationsService
 from services.campaigns.campaigns import TRANSITIONS, _check_editable
 from services.campaigns.schemas import CampaignCreate, CampaignPatch
 from services.campaigns.service import CampaignsService
-from services.common.errors import Conflict, InvalidInput
+from services.common.errors import Conflict, InvalidInput, Unauthenticated
 from services.common.pagination import decode_cursor, encode_cursor, page
-from services.common.schemas import parse_model
+from services.common.schemas import Principal, parse_model
 from services.users.profiles import _derived_creator_fields
 from services.users.schemas import CreatorProfileBody, CreatorQuery
 from services.users.service import UsersService
@@ -125,18 +125,28 @@ def test_lifecycle_table():
     } == TRANSITIONS
 
 
+def acting_as(service_cls, user):
+    """The service with its Caller dependency answering `user` (as if its token verified)."""
+    service = worker_factory(service_cls)
+    service.caller.principal.return_value = Principal(**user)
+    return service
+
+
 def test_entrypoints_reject_bad_input_before_any_io():
-    users = worker_factory(UsersService)
+    users = acting_as(UsersService, CREATOR)
     with pytest.raises(InvalidInput):
-        users.replace_profile(CREATOR, {"display_name": "x"})
+        users.replace_profile({"display_name": "x"})
+    anonymous = worker_factory(UsersService)
+    anonymous.caller.principal.side_effect = Unauthenticated("no token")
+    with pytest.raises(Unauthenticated):
+        anonymous.get_own_profile()
+    assert anonymous.db.mock_calls == []
+    campaigns = acting_as(CampaignsService, BRAND)
     with pytest.raises(InvalidInput):
-        users.get_own_profile({"user_id": "x", "role": "superuser"})
-    campaigns = worker_factory(CampaignsService)
-    with pytest.raises(InvalidInput):
-        campaigns.create_campaign(BRAND, {"title": "only a title"})
+        campaigns.create_campaign({"title": "only a title"})
     assert not campaigns.db.add.called
-    applications = worker_factory(ApplicationsService)
+    applications = acting_as(ApplicationsService, CREATOR)
     with pytest.raises(InvalidInput):
-        applications.submit(CREATOR, str(uuid.uuid4()), {"pitch": ""})
+        applications.submit(str(uuid.uuid4()), {"pitch": ""})
     assert not applications.campaigns_rpc.get_campaign.called
     assert not applications.db.add.called

@@ -1,0 +1,95 @@
+"""Who a service acts for: the caller's access token, relayed in the Nameko context data.
+
+The gateway and ws put the user's raw access token into the context of every RPC they make
+(`auth_token`, nameko's own key; it travels as the AMQP header `nameko.auth_token` and nested calls
+made inside a service worker carry it on automatically). A service never trusts an identity written
+by its caller: `Caller` verifies the token itself, exactly like the gateway (signature with a key
+from the key set, algorithm allowlist, typ, iss, aud, exp/nbf, denylist in Redis), once per worker,
+lazily, and raises Unauthenticated when the token is missing, invalid, expired or revoked.
+"""
+
+from typing import Any
+
+from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
+from nameko.containers import WorkerContext
+from nameko.events import EventDispatcher
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Publisher
+
+from dependencies.redis import make_redis
+from services.common.denylist import AccessDenylist
+from services.common.errors import Unauthenticated
+from services.common.schemas import Principal
+from services.common.token_cache import VerifiedTokenCache
+from services.common.tokens import AccessClaims, TokenCodec
+
+
+def verify_caller(
+    codec: TokenCodec | VerifiedTokenCache, denylist: AccessDenylist, token: Any
+) -> AccessClaims:
+    """The claims of a relayed access token once verified, or Unauthenticated."""
+    if not isinstance(token, str) or not token:
+        raise Unauthenticated("this call acts for a user and needs the user's access token")
+    claims = codec.decode_access_token(token)
+    if denylist.is_denied(claims.token_id, claims.session_id):
+        raise Unauthenticated("access token has been revoked")
+    return claims
+
+
+class CallerIdentity:
+    """The verified caller of one worker (verification runs on first use, then is remembered)."""
+
+    def __init__(
+        self,
+        worker_ctx: WorkerContext,
+        codec: TokenCodec | VerifiedTokenCache,
+        denylist: AccessDenylist,
+    ) -> None:
+        self._worker_ctx = worker_ctx
+        self._codec = codec
+        self._denylist = denylist
+        self._claims: AccessClaims | None = None
+
+    def claims(self) -> AccessClaims:
+        if self._claims is None:
+            token = self._worker_ctx.data.get(AUTH_TOKEN_CONTEXT_KEY)
+            self._claims = verify_caller(self._codec, self._denylist, token)
+        return self._claims
+
+    def principal(self) -> Principal:
+        claims = self.claims()
+        return Principal(user_id=claims.subject, role=claims.role)  # type: ignore[arg-type]
+
+
+class Caller(DependencyProvider):
+    def setup(self) -> None:
+        config: dict[str, Any] = self.container.config
+        # Signatures checked once per token and process; exp on every use, the denylist below.
+        self.codec = VerifiedTokenCache(TokenCodec.from_config(config))
+        self.denylist = AccessDenylist(make_redis(config))
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> CallerIdentity:
+        return CallerIdentity(worker_ctx, self.codec, self.denylist)
+
+
+def without_auth_token(headers: dict[str, Any]) -> dict[str, Any]:
+    """Message headers minus the relayed token: events and queued work outlive the call and
+    reach consumers that act for nobody, so the token stays on RPC requests only."""
+    return {key: value for key, value in headers.items() if not key.endswith(AUTH_TOKEN_KEY_SUFFIX)}
+
+
+AUTH_TOKEN_KEY_SUFFIX = f".{AUTH_TOKEN_CONTEXT_KEY}"
+
+
+class TokenlessEventDispatcher(EventDispatcher):
+    """EventDispatcher that does not copy the caller's access token into event headers."""
+
+    def get_message_headers(self, worker_ctx: WorkerContext) -> dict[str, Any]:
+        return without_auth_token(super().get_message_headers(worker_ctx))
+
+
+class TokenlessPublisher(Publisher):
+    """Publisher that does not copy the caller's access token into message headers."""
+
+    def get_message_headers(self, worker_ctx: WorkerContext) -> dict[str, Any]:
+        return without_auth_token(super().get_message_headers(worker_ctx))
