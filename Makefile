@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
+        create-admin \
         lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests
 
 help: ## this list
@@ -44,8 +45,12 @@ test-integration: venv provision keys ## service containers on real PostgreSQL/R
 test-e2e: venv provision keys ## the whole stack as processes, real HTTP and WebSocket clients
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
-shell: venv ## nameko shell on the running stack (n.rpc.auth.health())
+shell: venv ## nameko shell on the running stack (n.rpc.auth.health(); act as a user: README)
 	$(BIN)/nameko shell --config config.yml
+
+create-admin: venv ## create an admin account: make create-admin EMAIL=ops@example.com (password prompted)
+	@test -n "$(EMAIL)" || { echo "usage: make create-admin EMAIL=ops@example.com" >&2; exit 2; }
+	$(BIN)/python -m services.auth.admin create-admin --email "$(EMAIL)"
 
 seed: venv ## demo data on the running stack
 	$(BIN)/python -m scripts.seed

@@ -1,5 +1,5 @@
 """/api/v1/analytics/events (ingest), /api/v1/campaigns/{id}/analytics/* (reports) and
-/api/v1/analytics/ingestion-keys (admins)."""
+/api/v1/analytics/ingestion-keys (a brand's own keys; admins: any brand's)."""
 
 import codecs
 from typing import Any
@@ -18,6 +18,7 @@ from services.analytics.schemas import (
     IngestionKeyCreate,
     IngestionKeyCreated,
     IngestionKeyList,
+    IngestionKeyQuery,
     IngestResult,
     PlatformBreakdown,
     Summary,
@@ -120,36 +121,46 @@ class AnalyticsRoutes:
         "POST",
         "/api/v1/analytics/ingestion-keys",
         RouteSpec(
-            "Create an ingestion key (admins); the key is shown only in this answer",
+            "Create an ingestion key for one brand's campaigns (a brand for itself, an admin for "
+            "the brand it names); the key is shown only in this answer",
             "analytics",
             body=IngestionKeyCreate,
-            responses={201: IngestionKeyCreated},
+            responses={
+                201: IngestionKeyCreated,
+                403: "creators, or a brand naming another brand",
+                422: "invalid body, an admin without brand_id, or campaigns not of the brand",
+            },
         ),
     )
     def create_ingestion_key(self, request: Request) -> Response:
-        self.auth.require(request, "admin")
+        self.auth.require(request, "brand", "admin")
         body = read_json(request)
         return json_response(self.analytics_rpc.create_ingestion_key(body), status=201)
 
     @route(
         "GET",
         "/api/v1/analytics/ingestion-keys",
-        RouteSpec("Ingestion keys (admins)", "analytics", responses={200: IngestionKeyList}),
+        RouteSpec(
+            "Ingestion keys, newest first (a brand's own; admins: every key)",
+            "analytics",
+            query_model=IngestionKeyQuery,
+            responses={200: IngestionKeyList},
+        ),
     )
     def list_ingestion_keys(self, request: Request) -> Response:
-        self.auth.require(request, "admin")
-        return json_response(self.analytics_rpc.list_ingestion_keys())
+        self.auth.require(request, "brand", "admin")
+        return json_response(self.analytics_rpc.list_ingestion_keys(query_params(request)))
 
     @route(
         "DELETE",
         "/api/v1/analytics/ingestion-keys/<key_id>",
         RouteSpec(
-            "Revoke an ingestion key (admins)",
+            "Revoke an ingestion key (a brand its own; admins any)",
             "analytics",
-            responses={204: None, 404: "no such ingestion key"},
+            responses={204: None, 404: "no such ingestion key (or another brand's)"},
         ),
     )
     def revoke_ingestion_key(self, request: Request, key_id: str) -> Response:
-        self.auth.require(request, "admin")
+        self.auth.require(request, "brand", "admin")
         self.analytics_rpc.revoke_ingestion_key(key_id)
         return no_content()

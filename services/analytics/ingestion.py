@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.analytics import warehouse
-from services.analytics.directory import CampaignDirectory
+from services.analytics.directory import CampaignDirectory, CampaignInfo
 from services.analytics.schemas import MAX_BATCH, AnalyticsEvent, EventBatch
 from services.common.errors import DomainError, InvalidInput
 from services.common.schemas import field_errors, nul_characters
@@ -41,12 +41,13 @@ class MalformedJson(DomainError):
 
 @dataclass(frozen=True)
 class Sender:
-    """A brand or creator (user_id), or an ingestion key (brand_id: the brand it is limited to,
-    None for every campaign)."""
+    """A brand or creator (user_id), or an ingestion key: limited to the campaigns of brand_id
+    (and to campaign_ids among them when set)."""
 
     kind: Literal["brand", "creator", "key"]
     user_id: str | None = None
     brand_id: str | None = None
+    campaign_ids: frozenset[str] | None = None
 
 
 def _error(index: int, name: str, message: str, code: str) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def check_events(
         elif event.ts < now - MAX_AGE:
             errors.append(_error(index, "ts", "is older than 90 days", "ts_too_old"))
         campaign = campaigns.get(str(event.campaign_id))
-        if campaign is None or not _may_report_for(sender, campaign.brand_id):
+        if campaign is None or not _may_report_for(sender, campaign):
             errors.append(
                 _error(index, "campaign_id", "no such campaign (or not yours)", "unknown_campaign")
             )
@@ -156,11 +157,13 @@ def dump_events(events: list[AnalyticsEvent]) -> bytes:
     return b'{"events":' + EVENTS.dump_json(events) + b"}"
 
 
-def _may_report_for(sender: Sender, brand_id: str) -> bool:
+def _may_report_for(sender: Sender, campaign: CampaignInfo) -> bool:
     if sender.kind == "brand":
-        return sender.user_id == brand_id
+        return sender.user_id == campaign.brand_id
     if sender.kind == "key":
-        return sender.brand_id is None or sender.brand_id == brand_id
+        return sender.brand_id == campaign.brand_id and (
+            sender.campaign_ids is None or campaign.campaign_id in sender.campaign_ids
+        )
     return True  # a creator: limited to campaigns it is accepted on, checked per event
 
 

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, MetaData, Text, Uuid
 from sqlalchemy import func as sql_func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,15 +42,23 @@ class AcceptedCreator(Base):
 
 
 class IngestionKey(Base):
-    """A service account's key for POST /analytics/events. Only a SHA-256 of the secret is kept;
-    brand_id, when set, limits the key to that brand's campaigns."""
+    """A service account's key for POST /analytics/events. Only a SHA-256 of the secret is kept.
+    A key writes events for one brand's campaigns only (campaign_ids: some of them; NULL: all).
+    brand_id is NULL only on keys made before keys were scoped, which that migration revoked."""
 
     __tablename__ = "ingestion_keys"
+    __table_args__ = (
+        CheckConstraint(
+            "brand_id IS NOT NULL OR revoked_at IS NOT NULL", name="ck_ingestion_keys_scoped"
+        ),
+        Index("ix_ingestion_keys_brand_created", "brand_id", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text)
     secret_sha256: Mapped[str] = mapped_column(Text)
     brand_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    campaign_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid), nullable=True)
     created_by: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=sql_func.now()

@@ -171,17 +171,31 @@ class PlatformBreakdown(StrictModel):
     items: list[PlatformFigures]
 
 
+MAX_KEY_CAMPAIGNS = 100
+
+
 class IngestionKeyCreate(StrictModel):
-    """A service account's key. With brand_id it may only send that brand's campaigns' events."""
+    """A service account's key: it sends events for one brand's campaigns only (all of them, or
+    the `campaign_ids` listed). A brand creates keys for itself (brand_id omitted or its own id);
+    an admin names the brand."""
 
     name: str = Field(min_length=1, max_length=200)
-    brand_id: Id | None = None
+    brand_id: Id | None = Field(
+        default=None, description="the brand the key sends for; required from admins"
+    )
+    campaign_ids: list[Id] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KEY_CAMPAIGNS,
+        description="limit the key to these campaigns of the brand (default: all of them)",
+    )
 
 
 class IngestionKeyView(StrictModel):
     id: uuid.UUID
     name: str
-    brand_id: uuid.UUID | None
+    brand_id: uuid.UUID | None = Field(description="null only on revoked keys from before scoping")
+    campaign_ids: list[uuid.UUID] | None = Field(description="null: all the brand's campaigns")
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 
@@ -192,3 +206,11 @@ class IngestionKeyCreated(IngestionKeyView):
 
 class IngestionKeyList(StrictModel):
     items: list[IngestionKeyView]
+    next_cursor: str | None
+
+
+class IngestionKeyQuery(QueryModel):
+    """A brand lists its own keys, an admin every key; newest first."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=500)

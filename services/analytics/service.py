@@ -169,15 +169,15 @@ class AnalyticsService(HealthRpc):
             now(),
         )
 
-    # Ingestion keys (admins)
+    # Ingestion keys: a brand manages its own, an admin any brand's.
 
     @domain_rpc
     def create_ingestion_key(self, body: Any) -> dict[str, Any]:
-        return keys.create_key(self.db, self.caller.principal(), body)
+        return keys.create_key(self.db, self.directory, self.caller.principal(), body)
 
     @domain_rpc
-    def list_ingestion_keys(self) -> dict[str, Any]:
-        return keys.list_keys(self.db, self.caller.principal())
+    def list_ingestion_keys(self, query: Any = None) -> dict[str, Any]:
+        return keys.list_keys(self.db, self.caller.principal(), query)
 
     @domain_rpc
     def revoke_ingestion_key(self, key_id: str) -> None:

@@ -44,7 +44,11 @@ def create_admin(config: dict[str, Any], email: str, password: str) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.auth.admin", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m services.auth.admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-admin", help="create an admin account")
     create.add_argument("--email", required=True)

@@ -17,6 +17,7 @@ from tests.e2e.marketplace import (
     make_brand,
     make_creator,
     published_campaign,
+    signup,
 )
 
 pytestmark = pytest.mark.e2e
@@ -181,7 +182,8 @@ def test_duplicates_count_once(api, marketplace):
 def test_ingestion_keys(api, marketplace):
     brand, campaign_id, creators = marketplace
     operator = admin(api)
-    created = call(api, "POST", f"{A}/analytics/ingestion-keys", operator, {"name": "tracker"})
+    keys_path = f"{A}/analytics/ingestion-keys"
+    created = call(api, "POST", keys_path, operator, {"name": "tracker", "brand_id": brand.id})
     assert created.status_code == 201, created.text
     key = created.json()["key"]
     now = dt.datetime.now(dt.UTC)
@@ -189,21 +191,28 @@ def test_ingestion_keys(api, marketplace):
     answer = ingest_when_known(api, None, events, headers={"X-Ingestion-Key": key})
     assert answer.json()["accepted"] == 20
 
-    scoped = call(
-        api,
-        "POST",
-        f"{A}/analytics/ingestion-keys",
-        operator,
-        {"name": "other brand's", "brand_id": str(uuid.uuid4())},
-    ).json()
-    wrong_brand = ingest(api, None, events[:1], headers={"X-Ingestion-Key": scoped["key"]})
+    # The brand manages its own keys; a key of another brand writes nothing here.
+    own = call(api, "POST", keys_path, brand, {"name": "own", "campaign_ids": [campaign_id]})
+    assert own.status_code == 201, own.text
+    assert own.json()["brand_id"] == brand.id
+    other_brand = signup(api, "brand")
+    foreign = call(api, "POST", keys_path, other_brand, {"name": "other brand's"}).json()
+    wrong_brand = ingest(api, None, events[:1], headers={"X-Ingestion-Key": foreign["key"]})
     assert wrong_brand.status_code == 422
     assert wrong_brand.json()["errors"][0]["code"] == "unknown_campaign"
+    assert call(api, "POST", keys_path, creators[0], {"name": "x"}).status_code == 403
+    not_mine = call(api, "POST", keys_path, other_brand, {"name": "x", "brand_id": brand.id})
+    assert not_mine.status_code == 403
+    assert call(api, "POST", keys_path, operator, {"name": "x"}).status_code == 422
 
-    listed = call(api, "GET", f"{A}/analytics/ingestion-keys", operator).json()["items"]
-    assert {item["id"] for item in listed} >= {created.json()["id"], scoped["id"]}
-    assert all("key" not in item for item in listed)
-    revoked = call(api, "DELETE", f"{A}/analytics/ingestion-keys/{created.json()['id']}", operator)
+    listed = call(api, "GET", keys_path, brand).json()
+    assert {item["id"] for item in listed["items"]} == {created.json()["id"], own.json()["id"]}
+    assert listed["next_cursor"] is None
+    assert all("key" not in item for item in listed["items"])
+    everything = call(api, "GET", keys_path, operator).json()["items"]
+    assert foreign["id"] in {item["id"] for item in everything}
+    assert call(api, "DELETE", f"{keys_path}/{foreign['id']}", brand).status_code == 404
+    revoked = call(api, "DELETE", f"{keys_path}/{created.json()['id']}", brand)
     assert revoked.status_code == 204
     assert ingest(api, None, events, headers={"X-Ingestion-Key": key}).status_code == 401
     assert ingest(api, None, events, headers={"X-Ingestion-Key": "ik_nonsense"}).status_code == 401

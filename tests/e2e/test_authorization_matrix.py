@@ -43,6 +43,10 @@ def open_body(role, ids):
     return {"application_id": ids["application"]}
 
 
+def owner_key_body(role, ids):
+    return {"name": "tracker", "brand_id": ids["owner"]}
+
+
 def message_body(role, ids):
     return {"client_msg_id": uuid.uuid4().hex, "body": f"hello from {role}"}
 
@@ -161,17 +165,23 @@ MATRIX = [
     Row(
         "GET", f"{A}/campaigns/{{draft}}/analytics/summary", statuses(401, 200, 404, 403, 403, 200)
     ),
-    Row(
+    Row(  # a brand for itself; an admin must name the brand
         "POST",
         f"{A}/analytics/ingestion-keys",
-        statuses(401, 403, 403, 403, 403, 201),
+        statuses(401, 201, 201, 403, 403, 422),
         body={"name": "tracker"},
     ),
-    Row("GET", f"{A}/analytics/ingestion-keys", statuses(401, 403, 403, 403, 403, 200)),
-    Row(
+    Row(  # for the owner's brand: the owner and admins only
+        "POST",
+        f"{A}/analytics/ingestion-keys",
+        statuses(401, 201, 403, 403, 403, 201),
+        body=owner_key_body,
+    ),
+    Row("GET", f"{A}/analytics/ingestion-keys", statuses(401, 200, 200, 403, 403, 200)),
+    Row(  # the owner's key
         "DELETE",
         f"{A}/analytics/ingestion-keys/{{ingestion_key}}",
-        statuses(401, 403, 403, 403, 403, 204),
+        statuses(401, 204, 404, 403, 403, 204),
         fresh=True,
     ),
     Row("GET", f"{A}/conversations", statuses(401, 200, 200, 200, 200, 200)),
@@ -228,9 +238,7 @@ class World:
             return self.users["applicant"].id
         if kind == "ingestion_key":
             body = {"name": "matrix"}
-            return call(
-                api, "POST", f"{A}/analytics/ingestion-keys", self.users["admin"], body
-            ).json()["id"]
+            return call(api, "POST", f"{A}/analytics/ingestion-keys", owner, body).json()["id"]
         if kind == "draft":
             return call(api, "POST", f"{A}/campaigns", owner, campaign_body()).json()["id"]
         campaign = published_campaign(api, owner)

@@ -139,3 +139,17 @@ def test_a_bad_token_still_counts_against_the_address(redis_client, codec):
         admission = gatekeeper.admit("not-a-token", "ip:10.0.0.3")
         assert isinstance(admission.error, Unauthenticated) and admission.ip.allowed
     assert not gatekeeper.admit("not-a-token", "ip:10.0.0.3").ip.allowed
+
+
+def test_an_authenticated_token_is_relayed_with_the_workers_rpc_calls(codec, redis_client):
+    """The worker's context data (sent as nameko.* headers on every RPC) gets the token only
+    once it verified."""
+    context: dict = {"request_id": "r-1"}
+    gatekeeper = Gatekeeper(redis_client, VerifiedTokenCache(codec), "gateway-test", "9/minute")
+    relaying = RequestAuthenticator(gatekeeper, context)
+    with pytest.raises(Unauthenticated):
+        relaying.authenticate(request_with("not-a-token"))
+    assert "auth_token" not in context
+    token, _ = codec.issue_access_token(subject="u1", role="brand", session_id="s1")
+    relaying.authenticate(request_with(token))
+    assert context == {"request_id": "r-1", "auth_token": token}

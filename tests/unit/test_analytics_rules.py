@@ -186,7 +186,9 @@ def test_the_brand_and_accepted_creators_may_send_events():
     own = check_events(Sender("creator", CREATOR), {"events": [event()]}, DIRECTORY, NOW)
     assert str(own[0].creator_id) == CREATOR
     assert own[0].value == 0
-    assert check_events(Sender("key"), {"events": [event()]}, DIRECTORY, NOW)
+    assert check_events(Sender("key", brand_id=BRAND), {"events": [event()]}, DIRECTORY, NOW)
+    scoped = Sender("key", brand_id=BRAND, campaign_ids=frozenset({CAMPAIGN}))
+    assert check_events(scoped, {"events": [event()]}, DIRECTORY, NOW)
 
 
 def test_every_bad_event_is_named_and_the_batch_refused():
@@ -233,6 +235,11 @@ def test_others_may_not_send_for_a_campaign():
     assert codes(Sender("key", brand_id=str(uuid.uuid4())), [event()]) == {
         ("events.0.campaign_id", "unknown_campaign")
     }
+    other_campaigns = frozenset({str(uuid.uuid4())})
+    assert codes(Sender("key", brand_id=BRAND, campaign_ids=other_campaigns), [event()]) == {
+        ("events.0.campaign_id", "unknown_campaign")
+    }
+    assert codes(Sender("key"), [event()]) == {("events.0.campaign_id", "unknown_campaign")}
 
 
 @pytest.mark.parametrize(
