@@ -11,7 +11,7 @@ the subject limit; a refused or revoked request never counts against its subject
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -19,22 +19,27 @@ from limits import RateLimitItem, parse
 from limits.storage.redis import RedisStorage
 
 from dependencies.redis import make_redis
+from services.campaigns.cache import GENERATION_KEY as CAMPAIGN_LISTS_GENERATION
 from services.common.denylist import SESSION_KEY, TOKEN_KEY
 from services.common.errors import DomainError, Unauthenticated
 from services.common.ratelimit import Decision
 from services.common.token_cache import DEFAULT_MAX_ENTRIES, VerifiedTokenCache
 from services.common.tokens import AccessClaims, TokenCodec
 
-# Steps: "L" (a sliding-window limit: 2 keys, 2 args: limit, expiry seconds) and "D" (the
-# denylist: 2 keys, no args). The "L" step is limits' acquire_sliding_window.lua followed by its
-# sliding_window.lua read, in one place; a step that refuses ends the script.
+# Steps: "L" (a sliding-window limit: 2 keys, 2 args: limit, expiry seconds), "D" (the
+# denylist: 2 keys, no args) and "G" (read a watched key: 1 key; "" when absent). The "L" step
+# is limits' acquire_sliding_window.lua followed by its sliding_window.lua read, in one place; a
+# step that refuses ends the script.
 SCRIPT = """
 local steps = ARGV[1]
 local key, arg = 1, 2
 local out = {}
 for index = 1, #steps do
   local step = string.sub(steps, index, index)
-  if step == 'D' then
+  if step == 'G' then
+    out[#out + 1] = {redis.call('get', KEYS[key]) or ''}
+    key = key + 1
+  elseif step == 'D' then
     local denied = redis.call('exists', KEYS[key], KEYS[key + 1])
     key = key + 2
     out[#out + 1] = {denied}
@@ -117,6 +122,7 @@ class Admission:
     claims: AccessClaims | None = None
     subject: Decision | None = None
     error: DomainError | None = None
+    watched: dict[str, str] = field(default_factory=dict)  # watched key -> value ("" if absent)
 
 
 class Gatekeeper:
@@ -127,8 +133,12 @@ class Gatekeeper:
         namespace: str,
         per_subject: str,
         per_ip: str | None = None,
+        watched: tuple[str, ...] = (),
     ) -> None:
+        """`watched`: keys read in the same round trip (after the checks) for what the route
+        serves from them, e.g. the campaign lists' cache generation."""
         self.tokens = tokens
+        self.watched = watched
         self.namespace = namespace
         self.per_subject = per_subject
         self.per_ip = per_ip
@@ -160,11 +170,17 @@ class Gatekeeper:
             keys += window_keys(self.namespace, item, f"sub:{claims.subject}")
             args += [item.amount, item.get_expiry()]
             limits.append(("subject", item))
+        steps += "G" * len(self.watched)
+        keys += list(self.watched)
         if not steps:
             return Admission(token, error=error)
         replies = self._script(keys=keys, args=[steps, *args])
         decisions: dict[str, Decision] = {}
+        watched: dict[str, str] = {}
         for step, reply in zip(steps, replies, strict=False):  # steps after a refusal: no reply
+            if step == "G":
+                watched[self.watched[len(watched)]] = reply[0]
+                continue
             if step == "D":
                 if reply[0]:
                     error = Unauthenticated("access token has been revoked")
@@ -177,6 +193,7 @@ class Gatekeeper:
             claims=claims,
             subject=decisions.get("subject"),
             error=error,
+            watched=watched,
         )
 
 
@@ -200,6 +217,7 @@ def gatekeeper_for(container: Any) -> Gatekeeper:
             namespace="gateway",
             per_subject=str(gateway["RATE_LIMIT_PER_SUBJECT"]),
             per_ip=str(gateway["RATE_LIMIT_PER_IP"]),
+            watched=(CAMPAIGN_LISTS_GENERATION,),  # gateway_http.campaign_lists
         )
         _gatekeepers[id(container.config)] = gatekeeper
     return gatekeeper

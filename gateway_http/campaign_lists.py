@@ -29,6 +29,7 @@ CACHED_LIST_READS = prometheus_client.Counter(
     ["result"],
 )
 
+MAX_MEMO_PAGES = 1000
 SCRIPT = """
 local generation = redis.call('get', KEYS[1]) or '0'
 return redis.call('get', ARGV[1] .. generation .. ':' .. ARGV[2])
@@ -56,15 +57,38 @@ def public_query(role: str, query: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class CachedCampaignLists:
-    def __init__(self, client: redis.Redis) -> None:
-        self._script = client.register_script(SCRIPT)
+    """Pages are also kept in this process's memory for the generation they were stored under,
+    so with the generation read in the request's admission round trip (gateway_http.admission
+    watches GENERATION_KEY) a page already seen costs no Redis call at all. A page stored in Redis
+    under a generation is what the service computed for it; a new generation empties the memo."""
 
-    def page(self, role: str, query: dict[str, Any]) -> bytes | None:
-        """The cached page's JSON for this caller's query, or None (ask the service)."""
+    def __init__(self, client: redis.Redis, max_pages: int = MAX_MEMO_PAGES) -> None:
+        self._client = client
+        self._script = client.register_script(SCRIPT)
+        self.max_pages = max_pages
+        self._generation = ""
+        self._pages: dict[str, bytes] = {}
+
+    def page(self, role: str, query: dict[str, Any], generation: str | None = None) -> bytes | None:
+        """The cached page's JSON for this caller's query, or None (ask the service).
+        `generation`: the current generation as read by the admission ("" when never bumped)."""
         key_material = public_query(role, query)
         if key_material is None:
             return None
-        cached = self._script(keys=[GENERATION_KEY], args=[KEY_PREFIX, query_digest(key_material)])
+        digest = query_digest(key_material)
+        if generation is None:
+            cached = self._script(keys=[GENERATION_KEY], args=[KEY_PREFIX, digest])
+        else:
+            if generation != self._generation:
+                self._generation, self._pages = generation, {}
+            cached = self._pages.get(digest)
+            if cached is None:
+                cached = self._client.get(f"{KEY_PREFIX}{generation or '0'}:{digest}")
+                if cached is not None:
+                    cached = cached.encode() if isinstance(cached, str) else cached
+                    if len(self._pages) >= self.max_pages:
+                        del self._pages[next(iter(self._pages))]
+                    self._pages[digest] = cached
         CACHED_LIST_READS.labels("miss" if cached is None else "hit").inc()
         if cached is None:
             return None
