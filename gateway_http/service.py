@@ -13,6 +13,7 @@ from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
 from gateway_http.routes.campaigns import CampaignRoutes
 from gateway_http.routes.conversations import ConversationRoutes
+from gateway_http.routes.deliverables import DeliverableRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
 
@@ -23,6 +24,7 @@ class GatewayService(
     ProfileRoutes,
     CampaignRoutes,
     ApplicationRoutes,
+    DeliverableRoutes,
     AnalyticsRoutes,
     ConversationRoutes,
 ):

@@ -5,7 +5,8 @@ It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, fre
 Prometheus (Debian's package) scraping every process each second with the alerting and recording
 rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
 sign-ins, /me, refused requests, a rate-limit breach, a campaign published, applied to and
-accepted, analytics events for it), then runs each panel's query.
+accepted, analytics events for it, a chat, a deliverable through its review), then runs each
+panel's query.
 
 A query that does not parse fails. A query that returns no data fails, unless what exports its
 metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
@@ -62,6 +63,8 @@ EXPORTERS: list[tuple[str, str]] = [
     (r"\bcampaigns?_", "campaigns"),
     (r"\bapplications?_", "applications"),
     (r"\bmessages_", "messaging"),
+    (r"\bsystem_messages_", "messaging"),
+    (r"\bdeliverable_", "applications"),
     (r"\bnameko_event_handler_lag", "event consumers"),
     (r"\brabbitmq_", "rabbitmq"),
 ]
@@ -277,12 +280,32 @@ def chat(base: str) -> None:
             socket_.close()
 
 
+def deliver(base: str) -> None:
+    """A fresh accepted creator submits its reel, the brand asks for changes, the creator
+    resubmits, the brand approves: deliverable_status_changes_total and, from the notices
+    messaging posts into their chat, system_messages_total."""
+    marketplace = campaign_with_accepted_creator(base)
+    brand, creator = marketplace.brand.token, marketplace.creator.token
+    submitted = post(
+        base,
+        f"/applications/{marketplace.application_id}/deliverables",
+        {"type": "reel", "platform": "instagram", "url": "https://instagram.com/p/dash"},
+        creator,
+    )
+    submitted.raise_for_status()
+    one = f"/deliverables/{submitted.json()['id']}"
+    post(base, f"{one}/request-changes", {"note": "Generated load"}, brand).raise_for_status()
+    put(base, one, {"url": "https://instagram.com/p/dash-2"}, creator).raise_for_status()
+    post(base, f"{one}/approve", token=brand).raise_for_status()
+
+
 LOAD_STEPS: list[Callable[[str], None]] = [
     sign_up_and_use,
     breach_rate_limit,
     run_marketplace,
     ingest_analytics_events,
     chat,
+    deliver,
 ]
 LOAD_ROUNDS = 5
 ROUND_SPACING_SECONDS = 1.0  # spread the load over several scrapes so rates have two points

@@ -1,9 +1,11 @@
 """Demo data on the running stack (`make run` in another terminal), through the public API:
 brands with profiles, creators with platforms, campaigns in every state, applications in every
-status, two weeks of analytics events for every campaign with an accepted creator, and a
-conversation with a few messages between brand@demo and creator@demo. Idempotent: existing
-accounts are reused, a brand that already has campaigns gets no new ones and the chat's messages
-are re-sent with the same client_msg_ids (stored once).
+status, deliverables of the accepted creators in every review state (approved, changes requested,
+resubmitted, awaiting review), two weeks of analytics events for every campaign with an accepted
+creator, and a conversation with a few messages between brand@demo and creator@demo.
+Idempotent: existing accounts are reused, a brand that already has campaigns gets no new ones
+(nor deliverables) and the chat's messages are re-sent with the same client_msg_ids (stored
+once).
 """
 
 import datetime as dt
@@ -156,7 +158,7 @@ def campaign_body(title: str, niches: list[str], platform: str, days: int) -> di
             {
                 "type": "reel" if platform != "twitch" else "stream",
                 "platform": platform,
-                "quantity": RANDOM.randint(1, 4),
+                "quantity": RANDOM.randint(2, 5),
             }
         ],
         "budget": {"amount": RANDOM.randint(5, 200) * 10_000, "currency": "EUR"},
@@ -283,7 +285,10 @@ def seed_campaigns(
         api.call("POST", f"/campaigns/{cid}/publish", token)
         eligible = [c for c in creators if platform in c[2]]
         applications = []
-        for _, creator_token, _ in eligible:
+        deliverables: list[str] = []
+        tokens_by_creator = {}
+        for creator_id, creator_token, _ in eligible:
+            tokens_by_creator[creator_id] = creator_token
             applications.append(
                 api.call(
                     "POST",
@@ -303,6 +308,9 @@ def seed_campaigns(
         ):
             api.call("POST", f"/applications/{application['id']}/{action}", token)
             if action == "accept":
+                deliverables = seed_deliverables(
+                    api, token, tokens_by_creator[application["creator_id"]], application, campaign
+                )
                 events = demo_events(cid, application["creator_id"], platform)
                 for start in range(0, len(events), 1000):
                     api.ingest(token, events[start : start + 1000])
@@ -310,7 +318,54 @@ def seed_campaigns(
             api.call("POST", f"/campaigns/{cid}/pause", token)
         if state == "closed":
             api.call("POST", f"/campaigns/{cid}/close", token)
-        print(f"campaign {state:9} {title} ({len(applications)} applications, analytics events)")
+        print(
+            f"campaign {state:9} {title} ({len(applications)} applications, analytics events"
+            f"{', deliverables ' + ' '.join(deliverables) if deliverables else ''})"
+        )
+
+
+DELIVERABLE_STATES = ["approved", "changes_requested", "resubmitted", "submitted"]
+
+
+def seed_deliverables(
+    api: Api, brand_token: str, creator_token: str, application: dict[str, Any], campaign: dict
+) -> list[str]:
+    """The accepted creator submits all but one piece the campaign owes (the last is left for
+    the README's walkthrough); the brand reviews each into a different state, so the demo shows
+    every step of the review."""
+    owed = campaign["deliverables"][0]
+    offset = RANDOM.randrange(len(DELIVERABLE_STATES))
+    states = []
+    for number in range(owed["quantity"] - 1):
+        state = DELIVERABLE_STATES[(offset + number) % len(DELIVERABLE_STATES)]
+        slug = uuid.uuid4().hex[:10]
+        item = api.call(
+            "POST",
+            f"/applications/{application['id']}/deliverables",
+            creator_token,
+            json={
+                "type": owed["type"],
+                "platform": owed["platform"],
+                "url": f"https://{owed['platform']}.example.com/p/{slug}",
+                "caption": f"My {owed['type']} for this campaign, take {number + 1}",
+                "posted_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+        )
+        one = f"/deliverables/{item['id']}"
+        if state == "approved":
+            api.call("POST", f"{one}/approve", brand_token)
+        if state in ("changes_requested", "resubmitted"):
+            note = {"note": "Lovely! Could the product be visible in the first three seconds?"}
+            api.call("POST", f"{one}/request-changes", brand_token, json=note)
+        if state == "resubmitted":
+            api.call(
+                "PUT",
+                one,
+                creator_token,
+                json={"url": f"https://{owed['platform']}.example.com/p/{slug}-v2"},
+            )
+        states.append(state)
+    return states
 
 
 EVENT_MIX = [

@@ -10,6 +10,7 @@ from gateway_http.bodies import json_response, no_content, read_json
 from gateway_http.caller import etag, expected_version, query_params
 from gateway_http.campaign_lists import CachedCampaignLists
 from gateway_http.edge import RouteSpec, route
+from services.applications.schemas import CampaignDeliverableProgress
 from services.campaigns.cache import GENERATION_KEY
 from services.campaigns.schemas import (
     Campaign,
@@ -18,6 +19,14 @@ from services.campaigns.schemas import (
     CampaignPatch,
     CampaignQuery,
 )
+
+
+class CampaignView(Campaign):
+    """A campaign; its brand (and admins) also see the deliverables progress of its accepted
+    applications."""
+
+    deliverables_progress: CampaignDeliverableProgress | None = None
+
 
 NOT_FOUND = "no such campaign (or a draft of another brand)"
 ETAG = {"ETag": "the campaign's version; send it back in If-Match / If-None-Match"}
@@ -40,6 +49,7 @@ def _action_spec(summary: str) -> RouteSpec:
 class CampaignRoutes:
     auth: RequestAuthenticator
     campaigns_rpc: Any
+    applications_rpc: Any
     campaign_lists: CachedCampaignLists
 
     @route(
@@ -84,18 +94,23 @@ class CampaignRoutes:
         RouteSpec(
             "One campaign (ETag: its version)",
             "campaigns",
-            responses={200: Campaign, 304: None, 404: NOT_FOUND},
+            responses={200: CampaignView, 304: None, 404: NOT_FOUND},
             headers={"If-None-Match": "answer 304 when the campaign still has this ETag"},
             response_headers=ETAG,
         ),
     )
     def get_campaign(self, request: Request, campaign_id: str) -> Response:
-        self.auth.authenticate(request)
+        principal = self.auth.authenticate(request)
         campaign = self.campaigns_rpc.get_campaign(campaign_id)
-        tag = etag(campaign["version"])
+        progress = None
+        if principal.is_admin or campaign["brand_id"] == principal.user_id:
+            # Composed here: campaigns does not read applications' tables.
+            progress = self.applications_rpc.campaign_deliverables_progress(campaign_id)
+            campaign["deliverables_progress"] = progress
+        tag = etag(campaign["version"], progress)
         if tag in request.headers.get("If-None-Match", ""):
             return Response(status=304, headers={"ETag": tag})
-        return _campaign_response(campaign)
+        return json_response(campaign, headers={"ETag": tag})
 
     @route(
         "PATCH",

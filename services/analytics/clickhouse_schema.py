@@ -27,6 +27,11 @@ FUNNEL_KINDS = (
     "application_accepted",
     "message_sent",
 )
+DELIVERABLE_KINDS = (
+    "deliverable_submitted",
+    "deliverable_approved",
+    "deliverable_changes_requested",
+)
 
 
 def _enum(values: tuple[str, ...]) -> str:
@@ -78,6 +83,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 subject_id UUID,
                 actor_id UUID,
                 actor_role String,
+                occurred_at DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY toYYYYMM(occurred_at)
+            ORDER BY (campaign_id, kind, event_id)""",
+        ],
+    ),
+    (
+        2,
+        "deliverable facts (submissions and reviews) for the funnel",
+        [
+            f"""CREATE TABLE IF NOT EXISTS {{db}}.deliverable_events (
+                event_id UUID,
+                kind {_enum(DELIVERABLE_KINDS)},
+                campaign_id UUID,
+                deliverable_id UUID,
+                creator_id UUID,
+                revision UInt32,
+                submitted_at DateTime('UTC'),
                 occurred_at DateTime('UTC')
             ) ENGINE = ReplacingMergeTree
             PARTITION BY toYYYYMM(occurred_at)

@@ -89,9 +89,14 @@ def summary(counts: Counts, spend: int) -> dict[str, Any]:
 
 
 def funnel(
-    applications: int, accepted: int, first_messages: Iterable[tuple[str, str, dt.datetime]]
+    applications: int,
+    accepted: int,
+    first_messages: Iterable[tuple[str, str, dt.datetime]],
+    deliverables: tuple[int, int, list[float]] = (0, 0, []),
 ) -> dict[str, Any]:
-    """`first_messages`: (conversation_id, sender_role, first time that role wrote in it)."""
+    """`first_messages`: (conversation_id, sender_role, first time that role wrote in it);
+    `deliverables`: (submitted, approved, seconds each review took after its submission)."""
+    submitted, approved, review_waits = deliverables
     by_conversation: dict[str, list[tuple[dt.datetime, str]]] = {}
     for conversation_id, role, at in first_messages:
         by_conversation.setdefault(conversation_id, []).append((at, role))
@@ -109,6 +114,10 @@ def funnel(
         "conversations": len(by_conversation),
         "replied_conversations": len(waits),
         "median_first_reply_seconds": statistics.median(waits) if waits else None,
+        "deliverables_submitted": submitted,
+        "deliverables_approved": approved,
+        "deliverable_reviews": len(review_waits),
+        "median_review_seconds": statistics.median(review_waits) if review_waits else None,
     }
 
 

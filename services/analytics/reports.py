@@ -91,7 +91,12 @@ def summary(
             "to": to.isoformat(),
             "currency": campaign.currency,
             **figures.summary(counts, spend),
-            "funnel": figures.funnel(applications, accepted, firsts),
+            "funnel": figures.funnel(
+                applications,
+                accepted,
+                firsts,
+                warehouse.deliverable_inputs(clickhouse, campaign.campaign_id),
+            ),
         }
 
     return cache.get_or_compute(

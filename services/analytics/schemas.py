@@ -99,6 +99,12 @@ class Funnel(StrictModel):
     median_first_reply_seconds: float | None = Field(
         description="per conversation: first message to the other side's first answer"
     )
+    deliverables_submitted: int = Field(description="deliverables sent in (each counted once)")
+    deliverables_approved: int
+    deliverable_reviews: int = Field(description="approvals and change requests")
+    median_review_seconds: float | None = Field(
+        description="per review: the revision's submission to the brand's decision"
+    )
 
 
 class Figures(StrictModel):

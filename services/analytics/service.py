@@ -23,7 +23,7 @@ from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from services.analytics import directory, ingestion, keys, reports, warehouse
 from services.analytics.directory import CampaignDirectory
-from services.analytics.funnel import funnel_fact
+from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.common.errors import DomainError, Forbidden, ServiceUnavailable
 from services.common.health import HealthRpc
 
@@ -217,12 +217,31 @@ class AnalyticsService(HealthRpc):
     def on_message_sent(self, payload: dict[str, Any]) -> None:
         self._record_fact("messaging", "message_sent", payload)
 
+    @event_handler("applications", "deliverable_submitted", requeue_on_error=True)
+    def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
+        self._record_deliverable("deliverable_submitted", payload)
+
+    @event_handler("applications", "deliverable_approved", requeue_on_error=True)
+    def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
+        self._record_deliverable("deliverable_approved", payload)
+
+    @event_handler("applications", "deliverable_changes_requested", requeue_on_error=True)
+    def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
+        self._record_deliverable("deliverable_changes_requested", payload)
+
+    def _record_deliverable(self, event_type: str, payload: dict[str, Any]) -> None:
+        fact = deliverable_fact(event_type, payload)
+        if fact is not None:
+            self._insert_fact(warehouse.insert_deliverable_event, fact)
+
     def _record_fact(self, source: str, event_type: str, payload: dict[str, Any]) -> None:
         fact = funnel_fact(source, event_type, payload)
-        if fact is None:
-            return
+        if fact is not None:
+            self._insert_fact(warehouse.insert_funnel_event, fact)
+
+    def _insert_fact(self, insert: Any, fact: dict[str, Any]) -> None:
         try:
-            warehouse.insert_funnel_event(self.clickhouse, fact)
+            insert(self.clickhouse, fact)
         except Exception:
             # Requeued on error: pause so an outage is not a hot redelivery loop.
             eventlet.sleep(FUNNEL_RETRY_SECONDS)

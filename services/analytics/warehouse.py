@@ -175,3 +175,46 @@ def funnel_inputs(
         int(counts.get("application_accepted", 0)),
         [(c, role, dt.datetime.fromtimestamp(at, dt.UTC)) for c, role, at in firsts],
     )
+
+
+def insert_deliverable_event(client: Client, fact: dict[str, Any]) -> None:
+    client.execute(
+        "INSERT INTO deliverable_events (event_id, kind, campaign_id, deliverable_id, "
+        "creator_id, revision, submitted_at, occurred_at) VALUES",
+        [
+            (
+                uuid.UUID(fact["event_id"]),
+                fact["kind"],
+                uuid.UUID(fact["campaign_id"]),
+                uuid.UUID(fact["deliverable_id"]),
+                uuid.UUID(fact["creator_id"]),
+                int(fact["revision"]),
+                dt.datetime.fromisoformat(fact["submitted_at"]).astimezone(dt.UTC),
+                dt.datetime.fromisoformat(fact["occurred_at"]).astimezone(dt.UTC),
+            )
+        ],
+    )
+
+
+def deliverable_inputs(client: Client, campaign_id: str) -> tuple[int, int, list[float]]:
+    """(deliverables submitted, deliverables approved, seconds from submission to review for
+    each review). Ids are counted once, as in funnel_inputs."""
+    counts = dict(
+        client.execute(
+            "SELECT kind, uniqExact(deliverable_id) FROM deliverable_events "
+            "WHERE campaign_id = toUUID(%(campaign)s) "
+            "AND kind IN ('deliverable_submitted', 'deliverable_approved') GROUP BY kind",
+            {"campaign": campaign_id},
+        )
+    )
+    reviews = client.execute(
+        "SELECT any(toInt64(toUInt32(occurred_at)) - toInt64(toUInt32(submitted_at))) "
+        "FROM deliverable_events WHERE campaign_id = toUUID(%(campaign)s) "
+        "AND kind IN ('deliverable_approved', 'deliverable_changes_requested') GROUP BY event_id",
+        {"campaign": campaign_id},
+    )
+    return (
+        int(counts.get("deliverable_submitted", 0)),
+        int(counts.get("deliverable_approved", 0)),
+        [float(max(0, seconds)) for (seconds,) in reviews],
+    )

@@ -13,11 +13,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from services.applications import deliverables
+from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.schemas import Application, ApplicationCreate, ApplicationQuery
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,7 +35,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
-def view(row: ApplicationRow) -> dict[str, Any]:
+def view(row: ApplicationRow, progress: dict[str, int] | None = None) -> dict[str, Any]:
     return Application.model_validate(
         {
             "id": row.id,
@@ -48,6 +49,7 @@ def view(row: ApplicationRow) -> dict[str, Any]:
                 "currency": row.proposed_rate_currency,
             },
             "deliverable_plan": row.deliverable_plan,
+            "deliverables_progress": progress,
             "created_at": row.created_at,
             "updated_at": row.updated_at,
         },
@@ -60,31 +62,6 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise NotFound(f"no such {what}") from None
-
-
-def store_campaign_snapshot(session: Session, campaign: dict[str, Any]) -> None:
-    """Upsert the local copy from a campaign view or event payload, unless ours is newer."""
-    values = {
-        "campaign_id": uuid.UUID(campaign.get("campaign_id") or campaign["id"]),
-        "brand_id": uuid.UUID(campaign["brand_id"]),
-        "status": campaign["status"],
-        "max_creators": campaign["max_creators"],
-        "application_deadline": dt.datetime.fromisoformat(campaign["application_deadline"]),
-        "min_followers": campaign["requirements"]["min_followers"],
-        "countries": campaign["requirements"]["countries"],
-        "platforms": campaign["platforms"],
-        "version": campaign["version"],
-    }
-    statement = insert(CampaignSlots).values(**values)
-    updatable = {k: v for k, v in values.items() if k != "campaign_id"}
-    # max_creators can only grow on a live campaign, so it never drops below accepted_count.
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CampaignSlots.campaign_id],
-            set_=updatable,
-            where=CampaignSlots.version < statement.excluded.version,
-        )
-    )
 
 
 def check_submission(principal: Principal, body: Any) -> ApplicationCreate:
@@ -151,7 +128,7 @@ def submit(
     session.refresh(row)
     result = view(row)
     record_event(session, outbox, "submitted", _event(result))
-    return result
+    return _with_progress(session, row)
 
 
 def _check_requirements(campaign: dict[str, Any], creator: dict[str, Any]) -> None:
@@ -219,7 +196,11 @@ def get_application(session: Session, principal: Principal, application_id: str)
     row = session.get(ApplicationRow, _uuid(application_id, "application"))
     if row is None or not _can_read(row, principal):
         raise NotFound("no such application")
-    return view(row)
+    return _with_progress(session, row)
+
+
+def _with_progress(session: Session, row: ApplicationRow) -> dict[str, Any]:
+    return view(row, deliverables.progress_for(session, [row])[row.id])
 
 
 def change_status(
@@ -261,7 +242,7 @@ def change_status(
     session.refresh(row)
     result = view(row)
     record_event(session, outbox, "status_changed", _event(result, previous))
-    return result
+    return _with_progress(session, row)
 
 
 def reject_pending_on_close(session: Session, campaign_id: str) -> int:
@@ -340,7 +321,8 @@ def _list(session: Session, query: Any, condition: Any) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    return page([view(row) for row in rows], params.limit, "created_at")
+    progress = deliverables.progress_for(session, rows)
+    return page([view(row, progress[row.id]) for row in rows], params.limit, "created_at")
 
 
 def campaign_owner(session: Session, campaign_id: str) -> str | None:

@@ -1,5 +1,5 @@
-"""applications schema: applications, the local copy of each campaign's slots, processed events,
-outbox."""
+"""applications schema: applications, their deliverables (and each deliverable's revisions), the
+local copy of each campaign's slots, processed events, outbox."""
 
 import datetime as dt
 import uuid
@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -82,7 +83,70 @@ class CampaignSlots(Base):
     min_followers: Mapped[int] = mapped_column(BigInteger, server_default="0")
     countries: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     platforms: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    deliverables: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     version: Mapped[int] = mapped_column(Integer)
+
+
+DELIVERABLE_STATUSES = "status IN ('submitted', 'approved', 'changes_requested')"
+
+
+class DeliverableRow(Base):
+    """One piece of content an accepted creator owes, in its current revision. `revision` counts
+    submissions (1 = first) and is the row's version: every transition locks the row and bumps
+    or checks it, so concurrent reviews and resubmissions serialise."""
+
+    __tablename__ = "deliverables"
+    __table_args__ = (
+        CheckConstraint(DELIVERABLE_STATUSES, name="ck_deliverables_status"),
+        CheckConstraint("revision >= 1", name="ck_deliverables_revision"),
+        Index("ix_deliverables_application", "application_id", "created_at", "id"),
+        Index("ix_deliverables_campaign", "campaign_id", "status", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("applications.applications.id", ondelete="CASCADE")
+    )
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    brand_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    creator_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    type: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class DeliverableRevisionRow(Base):
+    """Every submission of a deliverable as it was sent, with the review it got."""
+
+    __tablename__ = "deliverable_revisions"
+    __table_args__ = (
+        CheckConstraint(DELIVERABLE_STATUSES, name="ck_deliverable_revisions_status"),
+    )
+
+    deliverable_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("applications.deliverables.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(Text)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 processed_events = processed_events_table(Base.metadata)

@@ -12,15 +12,20 @@ from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.rpc import DeadlineRpcProxy
-from services.applications import applications
+from services.applications import applications, deliverables
 from services.applications.models import outbox, processed_events
-from services.common.errors import DomainError
+from services.common.errors import DomainError, NotFound
 from services.common.health import HealthRpc
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
 APPLICATIONS_SUBMITTED = prometheus_client.Counter(
     "applications_submitted_total", "Applications submitted (counted after commit)."
+)
+DELIVERABLE_CHANGES = prometheus_client.Counter(
+    "deliverable_status_changes_total",
+    "Deliverable submissions and reviews (counted after commit), by new status.",
+    ["status"],
 )
 APPLICATION_STATUS_CHANGES = prometheus_client.Counter(
     "application_status_changes_total",
@@ -74,6 +79,60 @@ class ApplicationsService(HealthRpc):
     @domain_rpc
     def list_own(self, query: Any) -> dict[str, Any]:
         return applications.list_own(self.db, self.caller.principal(), query)
+
+    # Deliverables of accepted applications (logic in deliverables.py)
+
+    @domain_rpc
+    def submit_deliverable(self, application_id: str, body: Any) -> dict[str, Any]:
+        return self._counted(
+            deliverables.submit(
+                self.db,
+                self.caller.principal(),
+                application_id,
+                body,
+                self.campaigns_rpc.campaign_for_applications,
+            )
+        )
+
+    @domain_rpc
+    def resubmit_deliverable(self, deliverable_id: str, body: Any) -> dict[str, Any]:
+        return self._counted(
+            deliverables.resubmit(self.db, self.caller.principal(), deliverable_id, body)
+        )
+
+    @domain_rpc
+    def review_deliverable(
+        self, deliverable_id: str, action: str, body: Any = None
+    ) -> dict[str, Any]:
+        """action: approve | request_changes (body {note})."""
+        if action not in deliverables.REVIEWS:
+            raise NotFound(f"no such action {action}")
+        return self._counted(
+            deliverables.review(self.db, self.caller.principal(), deliverable_id, action, body)
+        )
+
+    def _counted(self, deliverable: dict[str, Any]) -> dict[str, Any]:
+        self.metrics.count_on_success(DELIVERABLE_CHANGES.labels(status=deliverable["status"]))
+        return deliverable
+
+    @domain_rpc
+    def get_deliverable(self, deliverable_id: str) -> dict[str, Any]:
+        return deliverables.get_deliverable(self.db, self.caller.principal(), deliverable_id)
+
+    @domain_rpc
+    def list_application_deliverables(self, application_id: str, query: Any) -> dict[str, Any]:
+        return deliverables.list_for_application(
+            self.db, self.caller.principal(), application_id, query
+        )
+
+    @domain_rpc
+    def list_campaign_deliverables(self, campaign_id: str, query: Any) -> dict[str, Any]:
+        return deliverables.list_for_campaign(self.db, self.caller.principal(), campaign_id, query)
+
+    @domain_rpc
+    def campaign_deliverables_progress(self, campaign_id: str) -> dict[str, Any]:
+        """The campaign's deliverables over its accepted applications (its brand, admins)."""
+        return deliverables.campaign_progress(self.db, self.caller.principal(), campaign_id)
 
     @event_handler("campaigns", "campaign_created")
     def on_campaign_created(self, payload: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.pagination import decode_cursor, page
 from services.common.schemas import Principal, parse_model
 from services.messaging.schemas import (
+    MAX_BODY_CHARS,
+    SYSTEM_SENDER_ID,
     Conversation,
     ConversationOpen,
     ConversationQuery,
@@ -65,7 +67,7 @@ def view(conversation: dict[str, Any], user_id: str) -> dict[str, Any]:
 
 def message_view(message: dict[str, Any]) -> dict[str, Any]:
     return Message.model_validate(
-        {key: message[key] for key in Message.model_fields}, strict=False
+        {key: message[key] for key in Message.model_fields if key in message}, strict=False
     ).model_dump(mode="json")
 
 
@@ -182,6 +184,76 @@ def send_message(
     others = [user for user in conversation["participants"] if user != principal.user_id]
     store.record_message(
         conversation["id"], message["seq"], principal.user_id, message["created_at"], others
+    )
+    return {**result, "duplicate": False, "message": message_view(message)}
+
+
+DELIVERABLE_EVENTS = (
+    "deliverable_submitted",
+    "deliverable_approved",
+    "deliverable_changes_requested",
+)
+
+
+def deliverable_notice_text(event_type: str, payload: dict[str, Any]) -> str:
+    what = f"{payload['type']} on {payload['platform']}"
+    if event_type == "deliverable_submitted":
+        if payload["revision"] > 1:
+            revision = payload["revision"]
+            return f"Deliverable resubmitted ({what}, revision {revision}): {payload['url']}"
+        return f"Deliverable submitted ({what}): {payload['url']}"
+    if event_type == "deliverable_approved":
+        return f"Deliverable approved ({what}, revision {payload['revision']})."
+    text = f"Changes requested on a deliverable ({what}): {payload.get('note') or ''}"
+    return text if len(text) <= MAX_BODY_CHARS else text[: MAX_BODY_CHARS - 1] + "\u2026"
+
+
+def post_system_message(
+    store: ConversationStore, event_type: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Tell both parties of an application, in its conversation (opened if it is not yet), what
+    happened to a deliverable. Idempotent on the event id: it is the message's client_msg_id
+    under the system sender, so a redelivered event finds the stored message (duplicate=True)."""
+    conversation = open_for_application(store, payload)["conversation"]
+    client_msg_id = f"event:{payload['event_id']}"
+    result = {
+        "participants": conversation["participants"],
+        "campaign_id": conversation.get("campaign_id"),
+        "duplicate": True,
+    }
+    existing = store.find_by_client_msg_id(conversation["id"], SYSTEM_SENDER_ID, client_msg_id)
+    if existing is not None:
+        return {**result, "message": message_view(existing)}
+    message = {
+        "id": str(uuid.uuid4()),
+        "conversation_id": conversation["id"],
+        "seq": store.next_seq(conversation["id"]),
+        "sender_id": SYSTEM_SENDER_ID,
+        "client_msg_id": client_msg_id,
+        "body": deliverable_notice_text(event_type, payload),
+        "created_at": now_iso(),
+        "kind": "system",
+        "notice": {
+            "event": event_type,
+            "deliverable_id": payload["deliverable_id"],
+            "status": payload["status"],
+            "revision": payload["revision"],
+        },
+    }
+    try:
+        store.insert_message(message)
+    except DuplicateMessage:
+        existing = store.find_by_client_msg_id(conversation["id"], SYSTEM_SENDER_ID, client_msg_id)
+        if existing is None:
+            raise
+        return {**result, "message": message_view(existing)}
+    # Unread for both participants (neither wrote it), as mark_read recounts it.
+    store.record_message(
+        conversation["id"],
+        message["seq"],
+        SYSTEM_SENDER_ID,
+        message["created_at"],
+        list(conversation["participants"]),
     )
     return {**result, "duplicate": False, "message": message_view(message)}
 

@@ -1,6 +1,7 @@
 """Conversation and message bodies, views and queries (HTTP, RPC and the ws protocol)."""
 
 import uuid
+from typing import Literal
 
 from pydantic import Field
 
@@ -48,14 +49,32 @@ class ConversationPage(StrictModel):
     next_cursor: str | None
 
 
+SYSTEM_SENDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+class SystemNotice(StrictModel):
+    """What a system message is about (a deliverable's state change)."""
+
+    event: str = Field(description="the event it reports, e.g. deliverable_approved")
+    deliverable_id: uuid.UUID
+    status: str
+    revision: int
+
+
 class Message(StrictModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
     seq: int
-    sender_id: uuid.UUID
+    sender_id: uuid.UUID = Field(
+        description=f"the author; system messages have the nil UUID {SYSTEM_SENDER_ID}"
+    )
     client_msg_id: str
     body: str
     created_at: str
+    kind: Literal["user", "system"] = Field(
+        default="user", description="system: posted by the platform, not by a participant"
+    )
+    notice: SystemNotice | None = Field(default=None, description="set on system messages")
 
 
 class MessagePage(StrictModel):

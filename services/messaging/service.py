@@ -21,6 +21,9 @@ from services.messaging.ordering import KeyedLocks
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
 MESSAGES_SENT = prometheus_client.Counter("messages_sent_total", "Messages stored (not re-sends).")
+SYSTEM_MESSAGES = prometheus_client.Counter(
+    "system_messages_total", "System messages posted into conversations, by event.", ["event"]
+)
 
 # Sends to one conversation are stored and published one at a time, so this process publishes a
 # conversation's messages in seq order (consumers still order by seq across replicas).
@@ -68,26 +71,29 @@ class MessagingService(HealthRpc):
         with conversation_order.hold(str(conversation_id)):
             sent = conversations.send_message(self.store, caller, conversation_id, body)
             if not sent["duplicate"]:
-                message = sent["message"]
-                self.dispatch(
-                    "message_sent",
-                    event_envelope(
-                        {
-                            # the facts analytics' funnel reads (time to first reply)
-                            "conversation_id": message["conversation_id"],
-                            "campaign_id": sent["campaign_id"],
-                            "sender_id": message["sender_id"],
-                            "sender_role": caller.role,
-                            "seq": message["seq"],
-                            # what the ws hubs deliver
-                            "participants": sent["participants"],
-                            "message": message,
-                            "origin": origin,
-                        }
-                    ),
-                )
+                self._publish(sent, caller.role, origin)
                 self.metrics.count_on_success(MESSAGES_SENT)
         return {"message": sent["message"], "duplicate": sent["duplicate"]}
+
+    def _publish(self, sent: dict[str, Any], sender_role: str, origin: str | None) -> None:
+        message = sent["message"]
+        self.dispatch(
+            "message_sent",
+            event_envelope(
+                {
+                    # the facts analytics' funnel reads (time to first reply)
+                    "conversation_id": message["conversation_id"],
+                    "campaign_id": sent["campaign_id"],
+                    "sender_id": message["sender_id"],
+                    "sender_role": sender_role,
+                    "seq": message["seq"],
+                    # what the ws hubs deliver
+                    "participants": sent["participants"],
+                    "message": message,
+                    "origin": origin,
+                }
+            ),
+        )
 
     @domain_rpc
     def history(self, conversation_id: str, query: Any) -> dict[str, Any]:
@@ -121,3 +127,26 @@ class MessagingService(HealthRpc):
         # is inserted only if absent, so a redelivered event finds it and changes nothing.
         if payload.get("status") == "accepted":
             conversations.open_for_application(self.store, payload)
+
+    # A deliverable's state change becomes a system message in the application's conversation,
+    # delivered live like any message (sender_role "system": not a reply in analytics' funnel).
+
+    @event_handler("applications", "deliverable_submitted")
+    def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
+        self._post_notice("deliverable_submitted", payload)
+
+    @event_handler("applications", "deliverable_approved")
+    def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
+        self._post_notice("deliverable_approved", payload)
+
+    @event_handler("applications", "deliverable_changes_requested")
+    def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
+        self._post_notice("deliverable_changes_requested", payload)
+
+    def _post_notice(self, event_type: str, payload: dict[str, Any]) -> None:
+        conversation_id = conversations.conversation_id_for(payload["application_id"])
+        with conversation_order.hold(conversation_id):
+            sent = conversations.post_system_message(self.store, event_type, payload)
+            if not sent["duplicate"]:
+                self._publish(sent, "system", None)
+                self.metrics.count_on_success(SYSTEM_MESSAGES.labels(event=event_type))

@@ -64,6 +64,7 @@ class Row:
 
 
 A = "/api/v1"
+REEL = {"type": "reel", "platform": "instagram", "url": "https://instagram.com/p/abc"}
 MATRIX = [
     Row("GET", f"{A}/me", statuses(401, 200, 200, 200, 200, 200)),
     Row("GET", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404)),
@@ -184,6 +185,46 @@ MATRIX = [
         statuses(401, 204, 404, 403, 403, 204),
         fresh=True,
     ),
+    # Deliverables: {accepted} is the applicant's accepted application to the owner's campaign,
+    # {deliverable} a submitted deliverable of it, {changes} one the owner asked to change.
+    Row(
+        "POST",
+        f"{A}/applications/{{accepted}}/deliverables",
+        statuses(401, 403, 403, 201, 404, 403),
+        fresh=True,
+        body=REEL,
+    ),
+    Row(
+        "GET",
+        f"{A}/applications/{{accepted}}/deliverables",
+        statuses(401, 200, 404, 200, 404, 200),
+    ),
+    Row(
+        "GET",
+        f"{A}/campaigns/{{accepted_campaign}}/deliverables",
+        statuses(401, 200, 404, 403, 403, 200),
+    ),
+    Row("GET", f"{A}/deliverables/{{deliverable}}", statuses(401, 200, 404, 200, 404, 200)),
+    Row(
+        "PUT",
+        f"{A}/deliverables/{{changes}}",
+        statuses(401, 403, 403, 200, 404, 403),
+        fresh=True,
+        body={"url": "https://instagram.com/p/v2"},
+    ),
+    Row(
+        "POST",
+        f"{A}/deliverables/{{deliverable}}/approve",
+        statuses(401, 200, 404, 403, 403, 403),
+        fresh=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/deliverables/{{deliverable}}/request-changes",
+        statuses(401, 200, 404, 403, 403, 403),
+        fresh=True,
+        body={"note": "brighter"},
+    ),
     Row("GET", f"{A}/conversations", statuses(401, 200, 200, 200, 200, 200)),
     Row("POST", f"{A}/conversations", statuses(401, 201, 404, 403, 403, 403), body=open_body),
     Row(
@@ -228,6 +269,10 @@ class World:
         "applicant",
         "ingestion_key",
         "conversation",
+        "accepted",
+        "accepted_campaign",
+        "deliverable",
+        "changes",
     )
 
     def make(self, kind):
@@ -242,6 +287,21 @@ class World:
         if kind == "draft":
             return call(api, "POST", f"{A}/campaigns", owner, campaign_body()).json()["id"]
         campaign = published_campaign(api, owner)
+        if kind in ("accepted", "accepted_campaign", "deliverable", "changes"):
+            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+            if kind == "accepted_campaign":
+                return campaign["id"]  # applying gave applications its copy of the campaign
+            accepted = call(api, "POST", f"{A}/applications/{application}/accept", owner)
+            assert accepted.status_code == 200, accepted.text
+            if kind == "accepted":
+                return application
+            path = f"{A}/applications/{application}/deliverables"
+            deliverable = call(api, "POST", path, self.users["applicant"], REEL).json()["id"]
+            if kind == "changes":
+                path = f"{A}/deliverables/{deliverable}/request-changes"
+                changed = call(api, "POST", path, owner, {"note": "brighter"})
+                assert changed.status_code == 200, changed.text
+            return deliverable
         if kind == "conversation":
             application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
             opened = call(api, "POST", f"{A}/conversations", owner, {"application_id": application})
@@ -291,6 +351,7 @@ def test_matrix_covers_every_marketplace_route():
                 "/api/v1/applications",
                 "/api/v1/analytics",
                 "/api/v1/conversations",
+                "/api/v1/deliverables",
             )
         )
     }
@@ -303,6 +364,10 @@ def test_matrix_covers_every_marketplace_route():
         "{applicant}": "{creator_id}",
         "{ingestion_key}": "{key_id}",
         "{conversation}": "{conversation_id}",
+        "{accepted_campaign}": "{campaign_id}",
+        "{accepted}": "{application_id}",
+        "{deliverable}": "{deliverable_id}",
+        "{changes}": "{deliverable_id}",
     }
     covered = set()
     for row in MATRIX:

@@ -64,16 +64,28 @@ def test_seed_builds_a_marketplace_and_can_run_again(api):
         conversations = requests.get(
             api.url("/api/v1/conversations"), headers=headers, timeout=10
         ).json()["items"]
-        seeded = [c for c in conversations if c["last_seq"] > 0]
-        assert len(seeded) == 1
-        history = requests.get(
-            api.url(f"/api/v1/conversations/{seeded[0]['id']}/messages?after_seq=0"),
-            headers=headers,
-            timeout=10,
-        ).json()["items"]
-        return [m["body"] for m in history]
+        bodies = []
+        for conversation in conversations:  # deliverables' system messages are elsewhere too
+            history = requests.get(
+                api.url(f"/api/v1/conversations/{conversation['id']}/messages?after_seq=0"),
+                headers=headers,
+                timeout=10,
+            ).json()["items"]
+            bodies += [m["body"] for m in history if m["kind"] == "user"]
+        return bodies
 
     assert len(chat_bodies()) == 4
+
+    def deliverable_states():
+        states = set()
+        for campaign in live:
+            url = api.url(f"/api/v1/campaigns/{campaign['id']}/deliverables?limit=100")
+            states |= {
+                d["status"] for d in requests.get(url, headers=headers, timeout=10).json()["items"]
+            }
+        return states
+
+    assert {"approved", "submitted", "changes_requested"} <= deliverable_states()
 
     second = run_seed(api)
     assert "created" not in second

@@ -295,6 +295,59 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
                 seq=2,
             )
             dispatch("messaging", "message_sent", answer)
+        else:  # a system message is nobody's reply
+            notice = payload(
+                t0 + dt.timedelta(seconds=60),
+                conversation_id=conversation_id,
+                campaign_id=campaign_id,
+                sender_id="00000000-0000-0000-0000-000000000000",
+                sender_role="system",
+                seq=2,
+            )
+            dispatch("messaging", "message_sent", notice)
+    # one deliverable: submitted, changes requested after 5 min, resubmitted, approved after
+    # 15 min (redelivered); a second one submitted and not reviewed yet
+    deliverable = {
+        "deliverable_id": str(uuid.uuid4()),
+        "application_id": applications[0]["application_id"],
+        "campaign_id": campaign_id,
+        "brand_id": brand_id,
+        "creator_id": applications[0]["creator_id"],
+        "type": "reel",
+        "platform": "instagram",
+        "url": "https://instagram.com/p/abc",
+    }
+    first_at, second_at = t0, t0 + dt.timedelta(minutes=10)
+    steps = [
+        ("deliverable_submitted", 1, first_at, None),
+        ("deliverable_changes_requested", 1, first_at, first_at + dt.timedelta(minutes=5)),
+        ("deliverable_submitted", 2, second_at, None),
+        ("deliverable_approved", 2, second_at, second_at + dt.timedelta(minutes=15)),
+    ]
+    for event_type, revision, submitted_at, reviewed_at in steps:
+        fact = payload(
+            reviewed_at or submitted_at,
+            **deliverable,
+            status=event_type.removeprefix("deliverable_"),
+            revision=revision,
+            submitted_at=submitted_at.isoformat(),
+            reviewed_at=reviewed_at.isoformat() if reviewed_at else None,
+        )
+        dispatch("applications", event_type, fact)
+    dispatch("applications", event_type, fact)  # the approval, redelivered
+    other = {**deliverable, "deliverable_id": str(uuid.uuid4())}
+    dispatch(
+        "applications",
+        "deliverable_submitted",
+        payload(
+            t0,
+            **other,
+            status="submitted",
+            revision=1,
+            submitted_at=t0.isoformat(),
+            reviewed_at=None,
+        ),
+    )
 
     def summary():
         with Session(db_engine) as session:
@@ -315,6 +368,10 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
         "conversations": 3,
         "replied_conversations": 2,
         "median_first_reply_seconds": 1200.0,
+        "deliverables_submitted": 2,
+        "deliverables_approved": 1,
+        "deliverable_reviews": 2,
+        "median_review_seconds": 600.0,
     }
     wait_until(lambda: summary()["funnel"] == expected, timeout=20, interval=0.2)
     assert summary()["spend"] == 30_000  # the two accepted rates, once each

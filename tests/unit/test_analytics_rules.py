@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from dependencies.batch_consumer import BatchBuffer
 from services.analytics import figures
 from services.analytics.directory import CampaignInfo
-from services.analytics.funnel import funnel_fact
+from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.ingestion import (
     MalformedJson,
     Sender,
@@ -76,7 +76,21 @@ def test_funnel_measures_the_first_answer_from_the_other_side():
         "conversations": 3,
         "replied_conversations": 2,
         "median_first_reply_seconds": 1200.0,
+        "deliverables_submitted": 0,
+        "deliverables_approved": 0,
+        "deliverable_reviews": 0,
+        "median_review_seconds": None,
     }
+
+
+def test_funnel_counts_deliverables_and_the_median_review_time():
+    result = figures.funnel(1, 1, [], deliverables=(3, 1, [60.0, 300.0, 3600.0]))
+    assert (
+        result["deliverables_submitted"],
+        result["deliverables_approved"],
+        result["deliverable_reviews"],
+        result["median_review_seconds"],
+    ) == (3, 1, 3, 300.0)
 
 
 def test_range_defaults_to_the_30_days_up_to_the_next_hour():
@@ -325,6 +339,29 @@ def test_funnel_facts_from_other_services_events():
     fact = funnel_fact("messaging", "message_sent", message)
     assert (fact["subject_id"], fact["actor_role"]) == (message["conversation_id"], "creator")
     assert funnel_fact("messaging", "message_sent", {**message, "campaign_id": None}) is None
+    system = {**message, "sender_role": "system"}
+    assert funnel_fact("messaging", "message_sent", system) is None  # not anybody's reply
+
+
+def test_deliverable_facts_time_a_review_from_the_revision_it_reviews():
+    submitted_at, reviewed_at = "2026-11-01T10:00:00+00:00", "2026-11-01T10:05:00+00:00"
+    base = payload(
+        deliverable_id=str(uuid.uuid4()),
+        application_id=str(uuid.uuid4()),
+        campaign_id=CAMPAIGN,
+        brand_id=BRAND,
+        creator_id=CREATOR,
+        revision=2,
+        submitted_at=submitted_at,
+        reviewed_at=None,
+        status="submitted",
+    )
+    submitted = deliverable_fact("deliverable_submitted", base)
+    assert (submitted["kind"], submitted["occurred_at"]) == ("deliverable_submitted", submitted_at)
+    reviewed = {**base, "status": "approved", "reviewed_at": reviewed_at}
+    approved = deliverable_fact("deliverable_approved", reviewed)
+    assert (approved["occurred_at"], approved["submitted_at"]) == (reviewed_at, submitted_at)
+    assert deliverable_fact("something_else", base) is None
 
 
 @pytest.mark.parametrize("value", ["0.5", "1700000000", "2026-11-01T00:00:00", "yesterday"])
