@@ -2,16 +2,20 @@
 # the process (see docker-compose.yml and deploy/k8s). Multi-stage: dependencies are installed into
 # a virtualenv in the build stage, the runtime stage copies only that and the source, runs as a
 # non-root user and works with a read-only root filesystem.
+# The base image is pinned by tag here; pin it by digest where images can be pulled
+# (`docker buildx imagetools inspect python:3.11.10-slim-bookworm`, then
+# --build-arg PYTHON_IMAGE=python:3.11.10-slim-bookworm@sha256:<digest>): this repository's
+# machines cannot reach a registry, so no digest is written down unverified (docs/operations.md).
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml ./
-# Only the pinned runtime dependencies from pyproject.toml: the project itself runs from /app.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --require-virtualenv -r requirements.txt
+# Every runtime package, transitive ones included, at the version and hashes of the lock file
+# (make lock); the project itself runs from /app.
+COPY requirements/runtime.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-virtualenv --require-hashes --no-deps -r runtime.lock
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -30,9 +34,13 @@ COPY --chown=root:root gateway_http ./gateway_http
 COPY --chown=root:root ws ./ws
 COPY --chown=root:root scripts ./scripts
 COPY --chown=root:root kong/kong.yml ./kong/kong.yml
-# Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config).
-RUN mkdir -p /var/lib/influencer/keys /var/lib/influencer/kong \
+COPY --chown=root:root deploy/processes.yml ./deploy/processes.yml
+# Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config,
+# RabbitMQ definitions).
+RUN mkdir -p /var/lib/influencer/jwt-private /var/lib/influencer/jwt-public \
+    /var/lib/influencer/kong /var/lib/influencer/broker \
+ && chmod 0700 /var/lib/influencer/jwt-private \
  && chown -R app:app /var/lib/influencer
 USER 10001:10001
-EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107
+EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107 9201 9202 9203 9204 9205 9206
 CMD ["nameko", "run", "--config", "config.yml", "gateway_http.service:GatewayService"]

@@ -3,20 +3,25 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Every package, transitive ones included, pinned with its hashes (requirements/*.lock, made by
+# `make lock` from pyproject.toml): a fresh clone installs exactly what CI and the image install.
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
         create-admin \
-        lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests
+        lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests \
+        compose-env lock
 
 help: ## this list
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "make %-17s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
+	  || { rm -rf $(VENV); bash scripts/provision.sh python && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --quiet --require-virtualenv --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --require-virtualenv --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP) ## the virtualenv in .venv with the project and its dev tools
@@ -30,8 +35,11 @@ keys: venv ## JWT signing keys in .secrets/ (generated once)
 migrate: venv provision ## migrate every PostgreSQL schema and the ClickHouse database
 	$(BIN)/python -m scripts.migrate
 
-run: venv provision keys migrate ## install what is missing, start local services, migrate, run the stack
-	$(BIN)/python -m scripts.stack
+SCALE ?= 1
+
+# SCALE=2: two processes of every kind that can run twice on one box (deploy/processes.yml).
+run: venv provision keys migrate ## install what is missing, start local services, migrate, run the stack (SCALE=2: two of each)
+	SCALE=$(SCALE) $(BIN)/python -m scripts.stack
 
 test: venv provision keys ## the whole test suite against real PostgreSQL/Redis/RabbitMQ/ClickHouse
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -86,9 +94,21 @@ dashboards-check: venv provision keys ## every Grafana panel query against Prome
 kong-config: venv keys ## kong/kong.rendered.yml with the JWT credential for the local public key
 	$(BIN)/python -m scripts.render_kong
 
-# Regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule after editing their sources.
-k8s-manifests: venv ## regenerate deploy/k8s/base/apps/*.yaml and the PrometheusRule
+# Regenerate the Kubernetes manifests and docker-compose.yml after editing deploy/processes.yml,
+# the renderers or deploy/prometheus/rules.
+k8s-manifests: venv ## regenerate the k8s manifests and docker-compose.yml from deploy/processes.yml
 	$(BIN)/python -m scripts.render_k8s
+	$(BIN)/python -m scripts.render_compose
+
+# Re-pin every package (with hashes) after changing pyproject.toml's dependencies.
+LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: venv ## re-pin every package with hashes (requirements/*.lock) from pyproject.toml
+	$(BIN)/pip-compile -q $(LOCK_FLAGS) --output-file requirements/runtime.lock pyproject.toml
+	$(BIN)/pip-compile -q $(LOCK_FLAGS) --extra dev --extra bench --output-file $(LOCK) pyproject.toml
+
+# .env for docker-compose: generated passwords (PostgreSQL, Grafana, one per RabbitMQ account).
+compose-env: venv ## .env with generated passwords for docker-compose
+	$(BIN)/python -m scripts.compose_env
 
 clean: ## remove .venv and .state
 	rm -rf $(VENV) .state

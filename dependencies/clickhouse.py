@@ -2,7 +2,8 @@
 
 A clickhouse-driver Client holds one connection and must not run two queries at once, so each
 worker borrows its own client from the pool and gives it back when the worker ends. CLICKHOUSE_URL
-is `clickhouse://user[:password]@host:port/database`.
+is `clickhouse://user[:password]@host:port/database`, or `clickhouses://...` for TLS (the native
+secure port, 9440 by default; the server certificate is verified).
 """
 
 from typing import Any
@@ -24,11 +25,16 @@ def database_of(url: str) -> str:
 def make_client(url: str, database: str | None = None) -> Client:
     """A client for `url`; `database` overrides the URL's (e.g. "default" to create it)."""
     parts = urlsplit(url)
-    if parts.scheme != "clickhouse":
-        raise ValueError(f"CLICKHOUSE_URL must start with clickhouse://, got {parts.scheme}://")
+    if parts.scheme not in ("clickhouse", "clickhouses"):
+        raise ValueError(
+            f"CLICKHOUSE_URL must start with clickhouse:// or clickhouses://, got {parts.scheme}://"
+        )
+    secure = parts.scheme == "clickhouses"
     return Client(
         host=parts.hostname or "127.0.0.1",
-        port=parts.port or 9000,
+        port=parts.port or (9440 if secure else 9000),
+        secure=secure,
+        verify=True,
         user=parts.username or "default",
         password=parts.password or "",
         database=database or database_of(url),

@@ -58,6 +58,7 @@ QUERY_VARIABLES = {"$__rate_interval": "30s", "$__interval": "1s", "$__range": "
 # Which process exports the metrics a query uses (first match wins).
 EXPORTERS: list[tuple[str, str]] = [
     (r"\bkong_", "kong"),
+    (r"\bkube_", "kubernetes"),  # kube-state-metrics: Kubernetes only
     (r"\bws_", "ws"),
     (r"\banalytics_", "analytics"),
     (r"\bcampaigns?_", "campaigns"),

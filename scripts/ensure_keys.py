@@ -24,6 +24,7 @@ def main() -> None:
         )
     )
     private_path.chmod(0o600)
+    public_path.parent.mkdir(parents=True, exist_ok=True)
     public_path.write_bytes(
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -1,9 +1,7 @@
-"""Container/pod health probe for Nameko services, which have no HTTP port of their own:
-`python -m scripts.health_rpc auth` calls n.rpc.auth.health() over RabbitMQ and exits 0 only when
-an instance of the service answers in time, so it proves the broker path works end to end.
-
-Used by docker-compose healthchecks and Kubernetes readiness probes; liveness uses the cheaper
-metrics port (see docs/operations.md).
+"""Is *any* instance of a Nameko service answering? `python -m scripts.health_rpc auth` calls
+n.rpc.auth.health() over RabbitMQ and exits 0 only when an instance answers in time, so it proves
+the broker path works end to end. An operator's check: probes ask each pod's own health port
+instead (dependencies/health.py, docs/operations.md#probes).
 """
 
 import argparse

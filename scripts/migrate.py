@@ -1,8 +1,17 @@
 """Create the database if it is missing, then upgrade every service schema to head; the same
-for analytics' ClickHouse database (CLICKHOUSE_URL)."""
+for analytics' ClickHouse database (CLICKHOUSE_URL).
 
+  python -m scripts.migrate                         migrate (make migrate, the migrate Job)
+  python -m scripts.migrate --wait 600 --stores postgres,clickhouse
+      change nothing: wait until every schema in those stores is at head (exit 1 after the
+      timeout). The services' Kubernetes initContainer: a pod of a new image starts only once
+      the migrate Job of that image has finished.
+"""
+
+import argparse
 import os
 import sys
+import time
 from configparser import ConfigParser
 
 import psycopg2
@@ -11,6 +20,7 @@ from alembic.config import Config
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
+from dependencies.clickhouse import make_client
 from services.analytics import clickhouse_schema
 from services.common.config import PROJECT_ROOT, load_config
 from services.common.migrations import database_url
@@ -48,7 +58,79 @@ def ensure_database(url: str) -> None:
     connection.close()
 
 
-def main() -> None:
+def clickhouse_url() -> str:
+    return os.environ.get("CLICKHOUSE_URL") or load_config()["CLICKHOUSE_URL"]
+
+
+def pending_postgres() -> list[str]:
+    """Alembic sections whose schema is not at head (unreachable database: all of them)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from dependencies.postgres import sqlalchemy_url
+    from services.common.config import resolve_path
+
+    engine = create_engine(sqlalchemy_url(database_url()))
+    pending = []
+    try:
+        with engine.connect() as connection:
+            for section in service_sections():
+                config = Config(str(ALEMBIC_INI), ini_section=section)
+                location = resolve_path(config.get_main_option("script_location") or "")
+                config.set_main_option("script_location", str(location))
+                heads = set(ScriptDirectory.from_config(config).get_heads())
+                context = MigrationContext.configure(
+                    connection, opts={"version_table_schema": section}
+                )
+                if set(context.get_current_heads()) != heads:
+                    pending.append(section)
+    finally:
+        engine.dispose()
+    return pending
+
+
+def pending_clickhouse() -> list[str]:
+    url = clickhouse_url()
+    client = make_client(url, database="default")
+    try:
+        done = clickhouse_schema.applied_versions(client, clickhouse_schema.database_of(url))
+    finally:
+        client.disconnect()
+    wanted = {version for version, _, _ in clickhouse_schema.MIGRATIONS}
+    return [f"clickhouse:{version}" for version in sorted(wanted - done)]
+
+
+def wait_until_current(stores: list[str], timeout: float, interval: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    checks = {"postgres": pending_postgres, "clickhouse": pending_clickhouse}
+    while True:
+        pending: list[str] = []
+        for store in stores:
+            try:
+                pending += checks[store]()
+            except Exception as exc:
+                pending.append(f"{store} ({type(exc).__name__})")
+        if not pending:
+            print(f"schemas at head in {', '.join(stores)}", file=sys.stderr)
+            return True
+        if time.monotonic() > deadline:
+            print(f"migrations pending after {timeout:g}s: {', '.join(pending)}", file=sys.stderr)
+            return False
+        time.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wait", type=float, help="only wait (seconds) for schemas at head")
+    parser.add_argument("--stores", default="postgres,clickhouse")
+    args = parser.parse_args([] if argv is None else argv)  # main(): migrate
+    if args.wait is not None:
+        stores = [s for s in args.stores.split(",") if s]
+        unknown = set(stores) - {"postgres", "clickhouse"}
+        if unknown:
+            parser.error(f"unknown stores {sorted(unknown)}")
+        sys.exit(0 if wait_until_current(stores, args.wait) else 1)
     url = database_url()
     ensure_database(url)
     for section in service_sections():
@@ -57,14 +139,13 @@ def main() -> None:
         f"migrated {', '.join(service_sections())} on {make_url(url).render_as_string()}",
         file=sys.stderr,
     )
-    clickhouse_url = os.environ.get("CLICKHOUSE_URL") or load_config()["CLICKHOUSE_URL"]
-    applied = clickhouse_schema.migrate(clickhouse_url)
+    applied = clickhouse_schema.migrate(clickhouse_url())
     print(
-        f"migrated ClickHouse {clickhouse_schema.database_of(clickhouse_url)}"
+        f"migrated ClickHouse {clickhouse_schema.database_of(clickhouse_url())}"
         f" ({len(applied)} new migrations)",
         file=sys.stderr,
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -3,8 +3,8 @@
 is "N passed, N failed, N skipped" and the exit status is 1 if anything failed.
 
   kong        deck validate kong/kong.yml, and a copy rendered with a throwaway key
-  compose     docker-compose.yml: services, pinned images, healthchecks, depends_on conditions,
-              commands agree with the Kubernetes process table, `docker compose config`
+  compose     docker-compose.yml: generated from deploy/processes.yml and up to date, services,
+              pinned images, healthchecks, depends_on conditions, `docker compose config`
   k8s         generated manifests up to date, `kubectl kustomize` of base and overlays,
               kubernetes-validate (strict) of every core object, hardening/probes/HPA/PDB,
               placeholder-only Secrets, a NetworkPolicy per data store
@@ -160,7 +160,7 @@ def check_process_code(report: Report) -> None:
         f"{name} ({target})" for name, target in local.items() if target not in deployed
     )
     report.result(
-        "every process `make run` starts is in the deployment table (scripts/render_k8s.py)",
+        "every process `make run` starts is in the process table (deploy/processes.yml)",
         not undeployed,
         ", ".join(undeployed),
     )
@@ -198,6 +198,12 @@ def check_compose(report: Report) -> None:
         report.result("compose: YAML parses", False, str(exc))
         return
     report.result("compose: YAML parses", True)
+    from scripts import render_compose
+
+    report.result(
+        "compose: docker-compose.yml matches scripts/render_compose.py",
+        render_compose.main(["--check"]) == 0,
+    )
     services: dict[str, Any] = compose["services"]
 
     missing = sorted(INFRASTRUCTURE - set(services))
@@ -207,7 +213,7 @@ def check_compose(report: Report) -> None:
         entries = [
             name for name, spec in services.items() if spec.get("command") == process.command
         ]
-        wanted = 2 if process.name == "ws" else 1
+        wanted = process.scaling.compose
         report.result(
             f"compose: {process.name} runs `{' '.join(process.command)}`"
             + (" in 2 replicas" if wanted > 1 else ""),
@@ -274,7 +280,14 @@ def check_compose(report: Report) -> None:
     if command is None:
         report.skip("compose: config", reason)
         return
-    ok, output = run([*command, "-f", str(COMPOSE_FILE), "config", "--quiet"])
+    from scripts.compose_env import variables
+
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as env_file:
+        env_file.write("".join(f"{name}=ops-check\n" for name in variables()))
+        env_file.flush()
+        ok, output = run(
+            [*command, "-f", str(COMPOSE_FILE), "--env-file", env_file.name, "config", "--quiet"]
+        )
     report.result(
         f"compose: `{' '.join(command)} config` (no engine needed)",
         ok,

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Make this machine ready to run and test the stack. Idempotent: every step checks first.
-#  - PostgreSQL, Redis, RabbitMQ (+ management API for nameko's test fixtures): start if down
+#  - PostgreSQL, Redis, RabbitMQ: install Debian's packages if absent (a fresh machine), start if
+#    down; let the `postgres` role in over loopback when a fresh cluster refuses it (the databases
+#    themselves are created by scripts/migrate.py); RabbitMQ's management API (nameko's test
+#    fixtures create vhosts through it)
 #  - ClickHouse: install Debian's clickhouse-server if absent, start if down
 #  - wrk (benchmarks): install if absent
 #  - ops checks (make ops-check): deck (Kong config), docker-compose (compose config without an
@@ -8,6 +11,9 @@
 #    the machine image or Debian when available
 #  - RabbitMQ's Prometheus endpoint (:15692) for the backlog metrics and alerts
 # Needs root for apt-get and for starting system services (the CI and dev machines run as root).
+#   bash scripts/provision.sh            everything
+#   bash scripts/provision.sh python     only what `make venv` needs (python3-venv)
+# PROVISION_DRY_RUN=1 prints the Debian packages it would install and stops (tests use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +36,53 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# What a fresh Debian lacks, by the commands this script and the stack use.
+missing_packages() {
+  local -A wanted=(
+    [pg_ctlcluster]=postgresql [pg_isready]=postgresql-client [psql]=postgresql-client
+    [redis-server]=redis-server [redis-cli]=redis-tools
+    [rabbitmq-server]=rabbitmq-server [curl]=curl [setpriv]=util-linux
+  )
+  local command packages=()
+  for command in "${!wanted[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || packages+=("${wanted[$command]}")
+  done
+  if [ "${1:-}" = python ] || [ ${#packages[@]} -gt 0 ]; then
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || packages+=(python3-venv)
+  fi
+  [ ${#packages[@]} -eq 0 ] || printf '%s\n' "${packages[@]}" | sort -u
+}
+
+if [ "${1:-}" = python ]; then
+  mapfile -t packages < <(python3 -c 'import ensurepip' >/dev/null 2>&1 || echo python3-venv)
+  if [ -n "${PROVISION_DRY_RUN:-}" ]; then printf '%s\n' "${packages[@]}"; exit 0; fi
+  [ ${#packages[@]} -eq 0 ] || apt_install "${packages[@]}"
+  exit 0
+fi
+mapfile -t packages < <(missing_packages)
+if [ -n "${PROVISION_DRY_RUN:-}" ]; then
+  [ ${#packages[@]} -eq 0 ] || printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  apt_install "${packages[@]}"
+fi
+
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
 if ! pg_up; then
   log "starting PostgreSQL"
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
   wait_for PostgreSQL 30 pg_up
+fi
+# config.yml's default DATABASE_URL is postgres@127.0.0.1 without a password; a fresh Debian
+# cluster asks for one over TCP. Let that role in from loopback only (a development machine).
+if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
+  cluster=$(ls /etc/postgresql | sort -V | tail -1)
+  hba=/etc/postgresql/$cluster/main/pg_hba.conf
+  log "letting the postgres role in over loopback ($hba)"
+  as_root sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$cluster" main reload
+  wait_for "PostgreSQL (postgres role)" 30 psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SELECT 1'
 fi
 
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }

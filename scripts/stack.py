@@ -17,6 +17,7 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.isolated_stack import free_port
+from scripts.processes import PROCESSES, ProcessSpec
 from services.common.config import PROJECT_ROOT, load_config
 
 # Readiness polls publish to queues that do not exist yet; amqp warns about each returned message.
@@ -51,56 +52,59 @@ def ws_process(name: str, port: int, metrics_port: int) -> Process:
 
 
 def default_processes(
-    gateway_port: int = 8000, metrics_base: int = 9100, ws_port: int | None = None
+    gateway_port: int = 8000,
+    metrics_base: int = 9100,
+    ws_port: int | None = None,
+    scale: int = 1,
 ) -> list[Process]:
-    """`ws_port` None picks a free port (callers other than `make run` must not take 8001)."""
+    """The processes of deploy/processes.yml. `ws_port` None picks a free port (callers other than
+    `make run` must not take 8001). Metrics ports are metrics_base + the table's offset (9101 ->
+    base + 1). `scale` > 1 (make run SCALE=N) adds replicas of every kind the table lets run
+    N times on one box, with free ports; replica i is named `<name>-<i>`."""
     if ws_port is None:
         ws_port = free_port()
-    return [
-        Process(
-            "auth",
-            [*NAMEKO, "services.auth.service:AuthService"],
-            env={"METRICS_PORT": str(metrics_base + 1)},
-            rpc_service="auth",
-        ),
-        Process(
-            "users",
-            [*NAMEKO, "services.users.service:UsersService"],
-            env={"METRICS_PORT": str(metrics_base + 2)},
-            rpc_service="users",
-        ),
-        Process(
-            "campaigns",
-            [*NAMEKO, "services.campaigns.service:CampaignsService"],
-            env={"METRICS_PORT": str(metrics_base + 3)},
-            rpc_service="campaigns",
-        ),
-        Process(
-            "applications",
-            [*NAMEKO, "services.applications.service:ApplicationsService"],
-            env={"METRICS_PORT": str(metrics_base + 4)},
-            rpc_service="applications",
-        ),
-        Process(
-            "messaging",
-            [*NAMEKO, "services.messaging.service:MessagingService"],
-            env={"METRICS_PORT": str(metrics_base + 5)},
-            rpc_service="messaging",
-        ),
-        Process(
-            "analytics",
-            [*NAMEKO, "services.analytics.service:AnalyticsService"],
-            env={"METRICS_PORT": str(metrics_base + 6)},
-            rpc_service="analytics",
-        ),
-        ws_process("ws", ws_port, metrics_base + 7),
-        Process(
-            "gateway_http",
-            [*NAMEKO, "gateway_http.service:GatewayService"],
-            env={"GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}"},
-            http_health=f"http://127.0.0.1:{gateway_port}/healthz",
-        ),
-    ]
+    processes = []
+    for spec in PROCESSES:
+        replicas = min(scale, spec.scaling.local or scale)
+        if spec.name == "messaging" and mongo_is_a_server():
+            replicas = scale  # the embedded store is one process's directory; MongoDB isn't
+        for index in range(replicas):
+            name = spec.job_name if index == 0 else f"{spec.job_name}-{index + 1}"
+            processes.append(local_process(spec, name, index, gateway_port, metrics_base, ws_port))
+    return processes
+
+
+def local_process(
+    spec: ProcessSpec, name: str, index: int, gateway_port: int, metrics_base: int, ws_port: int
+) -> Process:
+    metrics_port = metrics_base + spec.metrics_port % 100 if spec.metrics_port else 0
+    if index:  # replicas: free ports of their own
+        metrics_port = free_port() if spec.metrics_port else 0
+    if spec.name == "ws":
+        return ws_process(name, ws_port if index == 0 else free_port(), metrics_port)
+    command = [*NAMEKO, spec.target]
+    if spec.name == "gateway-http":
+        port = gateway_port if index == 0 else free_port()
+        return Process(
+            name,
+            command,
+            env={"GATEWAY_ADDRESS": f"127.0.0.1:{port}"},
+            http_health=f"http://127.0.0.1:{port}/healthz",
+        )
+    # Ready when this very process consumes (its health port), not when any replica answers.
+    health_port = free_port()
+    return Process(
+        name,
+        command,
+        env={"METRICS_PORT": str(metrics_port), "HEALTH_PORT": str(health_port)},
+        rpc_service=spec.rpc_service,
+        http_health=f"http://127.0.0.1:{health_port}/readyz",
+    )
+
+
+def mongo_is_a_server() -> bool:
+    url = os.environ.get("MONGO_URL") or str(load_config()["MONGO_URL"])
+    return url.startswith(("mongodb://", "mongodb+srv://"))
 
 
 class Stack:
@@ -200,7 +204,8 @@ def main() -> None:
     gateway_port = int(config["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1])
     ws_port = int(config["WS"]["ADDRESS"].rsplit(":", 1)[1])
     metrics_base = int(os.environ.get("METRICS_BASE_PORT", "9100"))
-    stack = Stack(default_processes(gateway_port, metrics_base, ws_port))
+    scale = int(os.environ.get("SCALE", "1"))
+    stack = Stack(default_processes(gateway_port, metrics_base, ws_port, scale))
     # Explicit handlers: a shell may start us with SIGINT ignored (e.g. as a background job).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -8,12 +8,14 @@ from typing import Any
 from kombu import Connection
 from nameko.rpc import rpc
 
+from dependencies.health import HealthServer
 from dependencies.request_context import RequestContext
 
 
 class HealthRpc:
     name: str
     request_context = RequestContext()
+    health_server = HealthServer()  # the pod's /healthz and /readyz on HEALTH_PORT
 
     @rpc
     def health(self) -> dict[str, Any]:

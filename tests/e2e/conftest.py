@@ -15,6 +15,8 @@ from scripts.stack import Stack, default_processes
 from tests.conftest import TEST_CLICKHOUSE_URL, TEST_DATABASE_URL, TEST_REDIS_URL
 
 E2E_VHOST = os.environ.get("E2E_VHOST", "influencer_e2e")
+# E2E_SCALE=2: the suite against two processes of every kind that can run twice (make run SCALE=2).
+E2E_SCALE = int(os.environ.get("E2E_SCALE", "1"))
 
 
 @dataclass
@@ -46,7 +48,8 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
         "LOG_LEVEL": "WARNING",
     }
     metrics_base = free_metrics_base(avoid=(gateway_port, ws_port))
-    stack = Stack(default_processes(gateway_port, metrics_base, ws_port), env=env, echo=False)
+    processes = default_processes(gateway_port, metrics_base, ws_port, scale=E2E_SCALE)
+    stack = Stack(processes, env=env, echo=False)
     stack.start()
     try:
         stack.wait_ready(timeout=90)

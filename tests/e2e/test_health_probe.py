@@ -1,4 +1,4 @@
-"""scripts.health_rpc, the probe compose and Kubernetes run for services without an HTTP port."""
+"""scripts.health_rpc, the operator's check that some instance of a service answers."""
 
 import subprocess
 import sys

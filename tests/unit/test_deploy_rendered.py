@@ -1,0 +1,383 @@
+"""The deploy paths as rendered (kubectl kustomize of both overlays, docker-compose.yml, Kong's
+declarative config and the RabbitMQ definitions): each defect of issue 12 and the deployment
+secrets of issue 10 (items 3 and 19) checked on what would actually be applied."""
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from dependencies.clickhouse import make_client
+from scripts import render_compose, render_rabbitmq
+from scripts.processes import PROCESSES, load_raw_yaml
+from tests.unit.test_process_table import kustomize
+
+OVERLAYS = ("overlays/local", "overlays/production")
+COMPOSE = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())
+KONG = yaml.safe_load(render_compose.KONG_FILE.read_text())
+
+
+def objects(overlay: str, kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in kustomize(overlay) if doc["kind"] == kind]
+
+
+def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
+    return next(doc for doc in objects(overlay, kind) if doc["metadata"]["name"] == name)
+
+
+def kong_plugins(entity: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(entity.get("plugins", []))
+
+
+# --- Kong routes ----------------------------------------------------------------------------
+
+
+def test_k8s_routes_ingestion_without_the_jwt_plugin_like_compose():
+    ingresses = objects("overlays/local", "Ingress")
+    ingest = [
+        ingress
+        for ingress in ingresses
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+        if path["path"] == "/api/v1/analytics/events"
+    ]
+    assert len(ingest) == 1
+    annotations = ingest[0]["metadata"]["annotations"]
+    assert annotations["konghq.com/methods"] == "POST"
+    assert "platform-jwt" not in annotations["konghq.com/plugins"].split(",")
+    assert "rate-limit-per-ip" in annotations["konghq.com/plugins"].split(",")
+    compose_route = next(
+        r for s in KONG["services"] for r in s.get("routes", []) if r["name"] == "api-ingest"
+    )
+    assert compose_route["paths"] == ["/api/v1/analytics/events"]
+    assert compose_route["methods"] == ["POST"]
+    assert not any(p["name"] == "jwt" for p in kong_plugins(compose_route))
+
+
+# --- TLS stores in production -----------------------------------------------------------------
+
+
+def store_address(overlay: str, key: str) -> str:
+    return named(overlay, "ConfigMap", "store-addresses")["data"][key]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_clickhouse_url_of_every_overlay_is_accepted_by_the_client(overlay):
+    url = store_address(overlay, "CLICKHOUSE_URL")
+    client = make_client(url)  # analytics and the migrate Job build their clients like this
+    secure = urlsplit(url).scheme == "clickhouses"
+    assert client.connection.secure_socket is secure
+    if secure:
+        assert client.connection.verify_cert is True
+        assert list(client.connection.hosts) == [(urlsplit(url).hostname, urlsplit(url).port)]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kong_counts_in_the_redis_the_apps_use_with_the_same_tls(overlay):
+    redis_url = urlsplit(store_address(overlay, "REDIS_URL"))
+    limits = [p for p in objects(overlay, "KongPlugin") if p["plugin"] == "rate-limiting"]
+    assert limits
+    for plugin in limits:
+        redis = plugin["config"]["redis"]
+        assert redis["host"].split(".")[0] == redis_url.hostname.split(".")[0]
+        if redis_url.scheme == "rediss":
+            assert redis["host"] == redis_url.hostname
+            assert (redis["port"], redis["ssl"], redis["ssl_verify"]) == (
+                redis_url.port,
+                True,
+                True,
+            )
+        else:
+            assert redis["port"] == (redis_url.port or 6379)
+            assert not redis.get("ssl", False)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_edge_rate_limits_fail_closed_in_k8s(overlay):
+    for plugin in objects(overlay, "KongPlugin"):
+        if plugin["plugin"] == "rate-limiting":
+            assert plugin["config"]["fault_tolerant"] is False, plugin["metadata"]["name"]
+
+
+def test_edge_rate_limits_fail_closed_in_compose():
+    limits = [
+        plugin
+        for entity in [*KONG["services"], *KONG["consumers"]]
+        for plugin in kong_plugins(entity)
+        if plugin["name"] == "rate-limiting"
+    ]
+    assert limits
+    assert all(plugin["config"]["fault_tolerant"] is False for plugin in limits)
+
+
+# --- browser chat through Kong ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ws_accepts_exactly_the_origins_kong_allows_in_k8s(overlay):
+    cors = named(overlay, "KongClusterPlugin", "cors")["config"]["origins"]
+    allowed = named(overlay, "ConfigMap", "platform-config")["data"]["WS_ALLOWED_ORIGINS"]
+    assert allowed.split(",") == cors
+
+
+def test_ws_accepts_exactly_the_origins_kong_allows_in_compose():
+    cors = next(p for p in KONG["plugins"] if p["name"] == "cors")["config"]["origins"]
+    hubs = [name for name in COMPOSE["services"] if name.startswith("ws-")]
+    assert hubs
+    for hub in hubs:
+        assert COMPOSE["services"][hub]["environment"]["WS_ALLOWED_ORIGINS"].split(",") == cors
+
+
+def test_cors_lets_browsers_use_conditional_requests_and_read_etags():
+    k8s_cors = named("overlays/local", "KongClusterPlugin", "cors")["config"]
+    compose_cors = next(p for p in KONG["plugins"] if p["name"] == "cors")["config"]
+    for cors in (k8s_cors, compose_cors):
+        assert {"If-Match", "If-None-Match"} <= set(cors["headers"])
+        assert {"ETag", "Location", "Retry-After"} <= set(cors["exposed_headers"])
+
+
+# --- scaling and probes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_hpa_owns_the_replica_count(overlay):
+    scaled = {
+        hpa["spec"]["scaleTargetRef"]["name"] for hpa in objects(overlay, "HorizontalPodAutoscaler")
+    }
+    assert scaled == {p.name for p in PROCESSES}
+    for deployment in objects(overlay, "Deployment"):
+        assert "replicas" not in deployment["spec"], deployment["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_probed_over_http_on_its_own_port(overlay):
+    for deployment in objects(overlay, "Deployment"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+            assert "exec" not in container[probe]  # no Python spawned per probe
+            http = container[probe]["httpGet"]
+            assert http["path"] == path
+            assert http["port"] in ports
+            if http["port"] == "health":
+                assert env["HEALTH_PORT"] == str(ports["health"])
+
+
+def test_ws_scales_down_one_pod_at_a_time_and_closes_its_sockets_in_time():
+    hpa = named("overlays/production", "HorizontalPodAutoscaler", "ws")
+    scale_down = hpa["spec"]["behavior"]["scaleDown"]
+    assert scale_down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 600}]
+    assert scale_down["selectPolicy"] == "Min"
+    assert scale_down["stabilizationWindowSeconds"] >= 300
+    pod = named("overlays/production", "Deployment", "ws")["spec"]["template"]["spec"]
+    from ws.server import SHUTDOWN_SECONDS
+
+    assert pod["terminationGracePeriodSeconds"] > SHUTDOWN_SECONDS
+
+
+# --- migrations before services ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_using_migrated_stores_wait_for_the_migrations(overlay):
+    job = named(overlay, "Job", "migrate")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "scripts.migrate"
+    for process in PROCESSES:
+        deployment = named(overlay, "Deployment", process.name)
+        init = deployment["spec"]["template"]["spec"].get("initContainers", [])
+        stores = [s for s in ("postgres", "clickhouse") if s in process.stores]
+        if not stores:
+            assert init == []
+            continue
+        (wait,) = init
+        assert wait["command"][:5] == ["python", "-m", "scripts.migrate", "--wait", "900"]
+        assert wait["command"][-2:] == ["--stores", ",".join(stores)]
+
+
+def test_compose_starts_services_after_the_migrations():
+    for process in PROCESSES:
+        for name in render_compose.compose_names(process):
+            depends = COMPOSE["services"][name]["depends_on"]
+            if {"postgres", "clickhouse"} & set(process.stores):
+                assert depends["migrate"] == {"condition": "service_completed_successfully"}
+
+
+# --- deployment secrets (issue 10, item 19) ---------------------------------------------------
+
+
+def volumes_of(service: dict[str, Any]) -> list[str]:
+    return [v.split(":")[0] for v in service.get("volumes", [])]
+
+
+def test_only_auth_and_the_key_generator_mount_the_private_key():
+    holders = {
+        name
+        for name, service in COMPOSE["services"].items()
+        if "jwt-private" in volumes_of(service)
+    }
+    assert holders == {"auth", "keys"}
+    for name, service in COMPOSE["services"].items():
+        if name not in holders:
+            assert "JWT_PRIVATE_KEY_FILE" not in service.get("environment", {}), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_auth_mounts_the_private_key_in_k8s(overlay):
+    for deployment in objects(overlay, "Deployment"):
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        keys = next(v for v in volumes if v["name"] == "jwt-keys")["secret"]["items"]
+        private = any(item["key"].endswith("private.pem") for item in keys)
+        assert private is (deployment["metadata"]["name"] == "auth")
+
+
+def test_kong_trusts_forwarded_for_only_from_known_proxies():
+    env = COMPOSE["services"]["kong"]["environment"]
+    trusted = env["KONG_TRUSTED_IPS"]
+    assert "0.0.0.0/0" not in trusted and "::/0" not in trusted
+    default = re.fullmatch(r"\$\{KONG_TRUSTED_PROXIES:-(.+)\}", trusted)
+    assert default and default.group(1) == "127.0.0.1/32"
+    assert env["KONG_REAL_IP_HEADER"] == "X-Forwarded-For"
+
+
+def test_monitoring_is_not_published_with_default_credentials():
+    services = COMPOSE["services"]
+    grafana = services["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD:?"
+    )
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    for name in ("grafana", "prometheus"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
+
+
+def test_no_password_has_a_default_in_compose():
+    text = render_compose.COMPOSE_FILE.read_text()
+    for variable in re.findall(r"\$\{(\w*PASSWORD\w*)([^}]*)\}", text):
+        assert variable[1].startswith(":?"), variable
+
+
+# --- the broker (issue 10, item 3) ------------------------------------------------------------
+
+
+def test_rabbitmq_has_no_guest_no_management_and_no_published_port():
+    rabbitmq = COMPOSE["services"]["rabbitmq"]
+    assert "ports" not in rabbitmq
+    assert "management" not in rabbitmq["image"]
+    definitions = render_rabbitmq.definitions(
+        {p.name: "x" for p in render_rabbitmq.broker_processes()}
+    )
+    assert "guest" not in {user["name"] for user in definitions["users"]}
+    conf = (render_compose.PROJECT_ROOT / "deploy/rabbitmq/20-influencer.conf").read_text()
+    assert "load_definitions" in conf
+    statefulset = named("overlays/local", "StatefulSet", "rabbitmq")
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    assert "management" not in container["image"]
+    assert "env" not in container  # no RABBITMQ_DEFAULT_USER: the definitions are the users
+
+
+def test_each_process_kind_connects_with_its_own_account():
+    seen = set()
+    for process in render_rabbitmq.broker_processes():
+        for name in render_compose.compose_names(process):
+            raw = COMPOSE["services"][name]["environment"]["AMQP_URI"]
+            uri = urlsplit(re.sub(r"\$\{[^}]+\}", "password", raw))
+            assert uri.username == process.name
+            assert uri.path == f"/{render_rabbitmq.VHOST}"
+        seen.add(process.name)
+    accounts = named("overlays/local", "Secret", "rabbitmq-accounts")["stringData"]
+    assert set(accounts) == seen
+    for deployment in objects("overlays/local", "Deployment"):
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        amqp = next(e for e in env if e["name"] == "AMQP_URI")
+        assert amqp["valueFrom"]["secretKeyRef"] == {
+            "name": "rabbitmq-accounts",
+            "key": deployment["metadata"]["name"],
+        }
+
+
+def test_only_the_owner_may_publish_to_its_event_exchange():
+    definitions = render_rabbitmq.definitions(
+        {p.name: "x" for p in render_rabbitmq.broker_processes()}
+    )
+    event_exchanges = [name for name in render_rabbitmq.exchanges() if name.endswith(".events")]
+    assert "campaigns.events" in event_exchanges
+    for exchange in event_exchanges:
+        writers = [
+            permission["user"]
+            for permission in definitions["permissions"]
+            if re.fullmatch(permission["write"], exchange)
+        ]
+        owner = exchange.removesuffix(".events")
+        assert writers == [owner if owner != "ws" else "ws"], exchange
+
+
+def test_definitions_hash_passwords_as_rabbitmq_does():
+    # rabbit_password_hashing_sha256: base64(4-byte salt + sha256(salt + password)); the
+    # broker accepting such a hash is tests/integration/test_broker_permissions.py's job.
+    raw = base64.b64decode(render_rabbitmq.password_hash("secret", salt=b"salt"))
+    assert raw == b"salt" + hashlib.sha256(b"saltsecret").digest()
+    assert render_rabbitmq.password_hash("secret") != render_rabbitmq.password_hash("secret")
+    definitions = render_rabbitmq.definitions(
+        {p.name: "x" for p in render_rabbitmq.broker_processes()}
+    )
+    json.dumps(definitions)  # serialisable as written by broker-config
+    assert {u["hashing_algorithm"] for u in definitions["users"]} == {
+        "rabbit_password_hashing_sha256"
+    }
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+
+def test_overview_dashboard_shows_cpu_memory_restarts_and_handler_errors_per_service():
+    from scripts.ops_check import GRAFANA, dashboard_queries
+
+    dashboard = json.loads((GRAFANA / "dashboards" / "platform-overview.json").read_text())
+    queries = [expr for _, expr in dashboard_queries(dashboard)]
+
+    def shown(metric: str, by: str) -> bool:
+        return any(metric in q and f"by ({by})" in q for q in queries)
+
+    assert shown("process_cpu_seconds_total", "job")
+    assert shown("process_resident_memory_bytes", "job")
+    assert shown("process_start_time_seconds", "job")
+    assert shown("kube_pod_container_status_restarts_total", "container")
+    assert any('reason="OOMKilled"' in q for q in queries)
+    assert any('kind="event",outcome="error"' in q for q in queries)
+
+
+def test_every_alert_rule_file_has_passing_promtool_tests():
+    import shutil
+    import subprocess
+
+    from scripts.ops_check import PROMETHEUS
+
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (bash scripts/provision.sh)")
+    rules = sorted(p.stem for p in (PROMETHEUS / "rules").glob("*.yml"))
+    tests = sorted(p.name.removesuffix(".test.yml") for p in (PROMETHEUS / "tests").glob("*.yml"))
+    assert rules == tests
+    done = subprocess.run(
+        ["promtool", "test", "rules", *sorted(map(str, (PROMETHEUS / "tests").glob("*.yml")))],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_is_read_as_written_even_after_load_config():
+    # nameko's setup_yaml_parser (run by load_config) makes yaml.safe_load resolve ${VAR:...}
+    # process-wide; the checks above must see the file's own text.
+    from services.common.config import load_config
+
+    load_config()
+    services = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())["services"]
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == (
+        "${GRAFANA_ADMIN_PASSWORD:?run make compose-env}"
+    )
