@@ -2,10 +2,14 @@
 `make bench` -> bench/results/analytics.json (+ analytics.png).
 
 Ingestion, events per second from the first send until ClickHouse holds every event:
-- floor: clickhouse-driver inserting the same events in 10k batches straight into the table.
+- floor: clickhouse-driver inserting the same kind and number of events in 10k batches straight
+  into the table.
 - service: the analytics RPC `ingest` (checks, durable queue, batched de-duplicating writer).
-- http: POST /api/v1/analytics/events through the gateway (auth, body parsing, then the above).
-Batches of 1,000 events, CONCURRENCY senders.
+- http: POST /api/v1/analytics/events through the gateway (auth, body parsing, then the above),
+  bodies serialised before the clock starts.
+Batches of 1,000 events, CONCURRENCY senders; `--rounds` rounds of all three (each path on a fresh
+campaign), the median and range reported and the shares of the floor taken round by round.
+Logging at INFO as in production (`--log-level`); `--skip-reports` measures ingestion alone.
 
 Reports, p50/p95 over QUERY_REPEATS sequential calls on a campaign with 1M of 10M events
 (generated inside ClickHouse with INSERT ... SELECT FROM system.numbers, rollup merged):
@@ -16,24 +20,27 @@ Everything is isolated: its own RabbitMQ vhost, PostgreSQL and ClickHouse databa
 free ports, rate limits lifted.
 """
 
+import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, text
 
+from bench.gateway import NOTE, git_revision, machine, post
+from bench.processes import FileLoggedStack
+from bench.wrk import spread
 from dependencies.clickhouse import make_client
 from dependencies.postgres import sqlalchemy_url
 from scripts.isolated_stack import (
@@ -43,7 +50,7 @@ from scripts.isolated_stack import (
     fresh_vhost,
     migrate_database,
 )
-from scripts.stack import Stack, default_processes
+from scripts.stack import default_processes
 from services.analytics import clickhouse_schema, figures, warehouse
 from services.common.config import PROJECT_ROOT, load_config
 from tests.analytics_reference import PLATFORMS, TYPES, WEIGHTS, generate
@@ -63,7 +70,6 @@ QUERY_REPEATS = int(os.environ.get("BENCH_QUERY_REPEATS", "40"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 BATCH = 1000
 RESULTS = PROJECT_ROOT / "bench" / "results" / "analytics.json"
-PLOT = RESULTS.with_suffix(".png")
 
 
 def stored_events(campaign_ids: list[str]) -> int:
@@ -98,7 +104,10 @@ def add_campaign(engine, brand_id: str, creators: list[str]) -> str:
 
 
 def throughput(
-    send: Callable[[list[dict]], None], batches: list[list[dict]], campaign_id: str
+    send: Callable[[Any], None],
+    batches: list[Any],
+    campaign_id: str,
+    events_per_item: int | None = None,
 ) -> dict:
     """Send every batch from CONCURRENCY threads; events/s until all are in ClickHouse."""
     pending = list(batches)
@@ -119,7 +128,11 @@ def throughput(
     for thread in threads:
         thread.join()
     acknowledged = time.perf_counter() - started
-    total = sum(len(batch) for batch in batches)
+    total = (
+        len(batches) * events_per_item
+        if events_per_item is not None
+        else sum(len(batch) for batch in batches)
+    )
     while stored_events([campaign_id]) < total:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
@@ -254,18 +267,12 @@ def query_latencies(base: str, token: str, campaign_id: str, now: dt.datetime) -
 def sign_up_brand(base: str) -> tuple[str, str]:
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "password": "bench password 2026", "role": "brand"}
-    registered = requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10)
-    registered.raise_for_status()
-    login = requests.post(
-        f"{base}/api/v1/auth/login",
-        json={"email": email, "password": body["password"]},
-        timeout=10,
-    )
-    login.raise_for_status()
+    registered = post(f"{base}/api/v1/auth/register", body, 201)
+    login = post(f"{base}/api/v1/auth/login", {"email": email, "password": body["password"]}, 200)
     return registered.json()["id"], login.json()["access_token"]
 
 
-def plot(report: dict) -> None:
+def plot(report: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,8 +282,17 @@ def plot(report: dict) -> None:
     queries = report["results"]["queries"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     names = list(ingest)
-    left.bar(names, [ingest[n]["events_per_second"] for n in names], color="#4c72b0")
-    left.set_title(f"Ingestion, events/s ({INGEST_EVENTS:,} events per path)")
+    rates = [ingest[n]["events_per_second"] for n in names]
+    left.bar(
+        names,
+        [r["median"] for r in rates],
+        yerr=[[r["median"] - r["min"] for r in rates], [r["max"] - r["median"] for r in rates]],
+        capsize=4,
+        color="#4c72b0",
+    )
+    left.set_title(f"Ingestion, events/s ({INGEST_EVENTS:,} per path; median, min..max)")
+    if not queries:
+        right.set_visible(False)
     left.set_ylabel("events per second")
     labels = list(queries)
     positions = range(len(labels))
@@ -301,10 +317,88 @@ def plot(report: dict) -> None:
     right.set_title(f"Reports on {QUERY_EVENTS:,} events (1 campaign of {QUERY_CAMPAIGNS})")
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(PLOT, dpi=100)
+    fig.savefig(path, dpi=100)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="ingestion runs per path")
+    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of every process")
+    parser.add_argument("--skip-reports", action="store_true", help="ingestion only")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def ingestion_rounds(engine, brand_id: str, token: str, base: str, env: dict, rounds: int) -> dict:
+    """Each round: the floor, the service by RPC and HTTP, each on a fresh campaign with its own
+    freshly generated events (the same shape and number); ratios taken within each round."""
+    creators = [str(uuid.uuid4()) for _ in range(5)]
+    config = {**load_config(), "AMQP_URI": env["AMQP_URI"]}
+    now = dt.datetime.now(dt.UTC)
+    local = threading.local()
+    proxies: list = []
+
+    def rpc_send(batch: list[dict]) -> None:
+        if not hasattr(local, "proxy"):
+            # the brand's own access token, relayed as the gateway does
+            cluster = ClusterRpcProxy(
+                config, context_data={AUTH_TOKEN_CONTEXT_KEY: token}, timeout=60
+            )
+            local.proxy = cluster.start()
+            proxies.append(cluster)
+        local.proxy.analytics.ingest({"events": batch})
+
+    def http_send(body: bytes) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        response = local.session.post(
+            f"{base}/api/v1/analytics/events",
+            data=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+
+    runs: dict[str, list[dict]] = {"floor_clickhouse_insert": [], "service_rpc": [], "http": []}
+    for round_number in range(rounds):
+        seed = 10_000 * (round_number + 1)
+
+        def fresh_batches(offset: int, seed: int = seed) -> tuple[str, list[list[dict]]]:
+            campaign = add_campaign(engine, brand_id, creators)
+            return campaign, [
+                generate(campaign, creators, BATCH, now, days=30, seed=seed + offset + n)
+                for n in range(INGEST_EVENTS // BATCH)
+            ]
+
+        _, batches = fresh_batches(1000)
+        runs["floor_clickhouse_insert"].append(floor_insert(batches))
+        campaign, batches = fresh_batches(2000)
+        runs["service_rpc"].append(throughput(rpc_send, batches, campaign))
+        campaign, batches = fresh_batches(3000)
+        bodies = [json.dumps({"events": batch}).encode() for batch in batches]  # not timed
+        runs["http"].append(throughput(http_send, bodies, campaign, events_per_item=BATCH))
+        for name, results in runs.items():
+            print(f"round {round_number + 1}/{rounds} {name}: {results[-1]}", flush=True)
+    for proxy in proxies:
+        proxy.stop()
+    summary: dict[str, Any] = {
+        name: {
+            "events_per_second": spread([r["events_per_second"] for r in results]),
+            "runs": results,
+        }
+        for name, results in runs.items()
+    }
+    floors = [r["events_per_second"] for r in runs["floor_clickhouse_insert"]]
+    for name in ("service_rpc", "http"):
+        summary[name]["share_of_floor"] = spread(
+            [r["events_per_second"] / f for r, f in zip(runs[name], floors, strict=True)]
+        )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     migrate_database(DATABASE_URL, CLICKHOUSE_URL)
     clickhouse_schema.drop(CLICKHOUSE_URL)
     clickhouse_schema.migrate(CLICKHOUSE_URL)
@@ -324,7 +418,7 @@ def main() -> None:
         "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
         "LOGIN_FAILURES_PER_IP": "10000000/minute",
         "REGISTRATIONS_PER_IP": "10000000/minute",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": args.log_level,
     }
     wanted = {"auth", "users", "campaigns", "analytics", "gateway_http"}
     processes = [
@@ -334,114 +428,59 @@ def main() -> None:
         )
         if process.name in wanted
     ]
-    stack = Stack(processes, env=env, echo=False)
+    started_at = dt.datetime.now(dt.UTC)
+    machine_info = machine()
+    stack = FileLoggedStack(processes, env=env)
     stack.start()
     now = dt.datetime.now(dt.UTC)
+    queries: dict = {}
+    generated_in = 0.0
     try:
         stack.wait_ready(timeout=120)
         base = f"http://127.0.0.1:{gateway_port}"
         brand_id, token = sign_up_brand(base)
-        creators = [str(uuid.uuid4()) for _ in range(5)]
-        ingestion = {}
-
-        floor_campaign = add_campaign(engine, brand_id, creators)
-        batches = [
-            generate(floor_campaign, creators, BATCH, now, days=30, seed=1000 + n)
-            for n in range(INGEST_EVENTS // BATCH)
-        ]
-        ingestion["floor_clickhouse_insert"] = floor_insert(batches)
-
-        service_campaign = add_campaign(engine, brand_id, creators)
-        batches = [
-            generate(service_campaign, creators, BATCH, now, days=30, seed=2000 + n)
-            for n in range(INGEST_EVENTS // BATCH)
-        ]
-        config = {**load_config(), "AMQP_URI": env["AMQP_URI"]}
-        local = threading.local()
-
-        def rpc_send(batch: list[dict]) -> None:
-            if not hasattr(local, "proxy"):
-                # the brand's own access token, relayed as the gateway does
-                cluster = ClusterRpcProxy(
-                    config, context_data={AUTH_TOKEN_CONTEXT_KEY: token}, timeout=60
-                )
-                local.proxy = cluster.start()
-                proxies.append(cluster)
-            local.proxy.analytics.ingest({"events": batch})
-
-        proxies: list = []
-        ingestion["service_rpc"] = throughput(rpc_send, batches, service_campaign)
-        for proxy in proxies:
-            proxy.stop()
-
-        http_campaign = add_campaign(engine, brand_id, creators)
-        batches = [
-            generate(http_campaign, creators, BATCH, now, days=30, seed=3000 + n)
-            for n in range(INGEST_EVENTS // BATCH)
-        ]
-        sessions = threading.local()
-
-        def http_send(batch: list[dict]) -> None:
-            if not hasattr(sessions, "session"):
-                sessions.session = requests.Session()
-            response = sessions.session.post(
-                f"{base}/api/v1/analytics/events",
-                json={"events": batch},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            )
-            if response.status_code != 202:
-                raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-
-        ingestion["http"] = throughput(http_send, batches, http_campaign)
-        for name, result in ingestion.items():
-            print(name, result, flush=True)
-
-        query_campaigns = [add_campaign(engine, brand_id, []) for _ in range(QUERY_CAMPAIGNS)]
-        generated_in = generate_query_events(query_campaigns, creators, now)
-        print(f"generated {QUERY_EVENTS} events in {generated_in:.1f}s", flush=True)
-        queries = query_latencies(base, token, query_campaigns[0], now)
+        ingestion = ingestion_rounds(engine, brand_id, token, base, env, args.rounds)
+        if not args.skip_reports:
+            creators = [str(uuid.uuid4()) for _ in range(5)]
+            query_campaigns = [add_campaign(engine, brand_id, []) for _ in range(QUERY_CAMPAIGNS)]
+            generated_in = generate_query_events(query_campaigns, creators, now)
+            print(f"generated {QUERY_EVENTS} events in {generated_in:.1f}s", flush=True)
+            queries = query_latencies(base, token, query_campaigns[0], now)
+    except Exception:
+        sys.stderr.write(stack.tail())
+        raise
     finally:
         stack.stop()
         delete_vhost(VHOST)
         engine.dispose()
-    floor_rate = ingestion["floor_clickhouse_insert"]["events_per_second"]
-    for name in ("service_rpc", "http"):
-        ingestion[name]["share_of_floor"] = round(
-            ingestion[name]["events_per_second"] / floor_rate, 3
-        )
     report = {
         "benchmark": "analytics",
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "note": NOTE,
+        "timestamp": started_at.isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "log_level": args.log_level,
         "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+            **machine_info,
             "clickhouse": make_client(CLICKHOUSE_URL, "default").execute("SELECT version()")[0][0],
-            "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         },
         "parameters": {
             "ingest_events_per_path": INGEST_EVENTS,
             "batch": BATCH,
             "concurrency": CONCURRENCY,
+            "rounds": args.rounds,
             "query_events": QUERY_EVENTS,
             "query_campaigns": QUERY_CAMPAIGNS,
             "query_repeats": QUERY_REPEATS,
             "query_events_generated_seconds": round(generated_in, 1),
         },
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT_ROOT,
-            check=False,
-        ).stdout.strip(),
         "results": {"ingestion": ingestion, "queries": queries},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    plot(report)
-    print(f"wrote {Path(RESULTS).relative_to(PROJECT_ROOT)} and {PLOT.name}", file=sys.stderr)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, args.output.with_suffix(".png"))
+    for name in ("service_rpc", "http"):
+        print(f"{name}: share of floor {ingestion[name]['share_of_floor']}", flush=True)
+    print(f"wrote {args.output} and its .png", file=sys.stderr)
 
 
 if __name__ == "__main__":

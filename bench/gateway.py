@@ -1,12 +1,16 @@
-"""Benchmark: authenticated GET /api/v1/me through the gateway against a floor measured in the
-same run (bench/floor_service.py: a bare Nameko @http endpoint returning the same JSON, no RPC).
+"""Benchmark: authenticated GET /api/v1/me through the gateway against two floors measured in
+the same run (bench/floor_service.py): a Nameko @http endpoint making one RPC to a service that
+returns the same account as a dict (the one-RPC floor), and a bare @http endpoint returning the
+same JSON (no RPC).
 
 `python -m bench.gateway` (or `make bench`) starts the real stack (scripts.stack) in its own
-RabbitMQ vhost, database and Redis db on free ports, registers and signs in a user, warms both
-targets up, then runs wrk with identical settings against each and writes
-bench/results/gateway.json: req/s and latency percentiles per target, the gateway/floor ratios,
-the wrk settings and the machine. It asserts nothing about time; it fails only when a run
-measured errors instead of answers. Every process it started is stopped, also on error.
+RabbitMQ vhost, database and Redis db on free ports, logging at INFO as in production, registers
+and signs in a user, warms every target up, then runs wrk with identical settings (connections,
+warm-up, duration) against each, `--rounds` times alternating targets, and writes
+bench/results/gateway.json (+ gateway.png): per target the median and range across rounds of
+req/s, p50 and p99; the ratios round by round; the wrk settings and the machine. It asserts
+nothing about time; it fails only when a run measured errors instead of answers. Every process it
+started is stopped, also on error.
 """
 
 import argparse
@@ -15,15 +19,19 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from bench.wrk import WrkResult, WrkSettings, run_wrk, wrk_version
+from bench.plot import plot_targets
+from bench.processes import FileLoggedStack
+from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
 from scripts.isolated_stack import (
     delete_vhost,
     free_metrics_base,
@@ -31,7 +39,7 @@ from scripts.isolated_stack import (
     fresh_vhost,
     migrate_database,
 )
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.stack import NAMEKO, Process, default_processes
 from services.common.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
@@ -41,7 +49,10 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
 UNLIMITED = "100000000/minute"  # the bench measures the gateway, not its rate limiter refusing
-TARGETS = ("gateway", "floor")
+NOTE = (
+    "Ratios are taken round by round between runs made minutes apart on the same machine, then "
+    "their median and range; absolute req/s and ms depend on whatever else loads the machine."
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,26 +62,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="measured runs per target, alternating; median kept"
+        "--rounds", type=int, default=3, help="measured runs per target, alternating targets"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="LOG_LEVEL of every process (production: INFO)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
 
+def post(url: str, body: dict[str, Any], expected: int, attempts: int = 5) -> requests.Response:
+    """POST, retried on a 5xx: on a machine shared with test suites, PostgreSQL sometimes refuses
+    connections for a moment, which says nothing about the code measured."""
+    for attempt in range(attempts):
+        response = requests.post(url, json=body, timeout=10)
+        if response.status_code < 500 or attempt == attempts - 1:
+            break
+        time.sleep(1 + attempt)
+    if response.status_code != expected:
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.text}")
+    return response
+
+
 def sign_in(base_url: str) -> str:
     """Register a fresh brand account and return its access token."""
     credentials = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "x" * 24}
-    register = requests.post(
+    post(
         f"{base_url}/api/v1/auth/register",
-        json={**credentials, "role": "brand", "display_name": "Bench"},
-        timeout=10,
+        {**credentials, "role": "brand", "display_name": "Bench"},
+        201,
     )
-    if register.status_code != 201:
-        raise RuntimeError(f"register answered {register.status_code}: {register.text}")
-    login = requests.post(f"{base_url}/api/v1/auth/login", json=credentials, timeout=10)
-    if login.status_code != 200:
-        raise RuntimeError(f"login answered {login.status_code}: {login.text}")
-    return login.json()["access_token"]
+    return post(f"{base_url}/api/v1/auth/login", credentials, 200).json()["access_token"]
 
 
 def machine() -> dict[str, Any]:
@@ -92,41 +114,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def median_result(results: list[WrkResult]) -> WrkResult:
-    """The run with the median throughput (a real run, not a blend of several)."""
-    ordered = sorted(results, key=lambda result: result.requests_per_second)
-    return ordered[(len(ordered) - 1) // 2]
-
-
-def ratio(numerator: float, denominator: float) -> float | None:
-    return round(numerator / denominator, 3) if denominator else None
-
-
-def summary(results: dict[str, WrkResult]) -> dict[str, Any]:
-    gateway, floor = results["gateway"], results["floor"]
-    return {
-        "throughput_gateway_over_floor": ratio(
-            gateway.requests_per_second, floor.requests_per_second
-        ),
-        "p50_gateway_over_floor": ratio(gateway.latency_ms["p50"], floor.latency_ms["p50"]),
-        "p99_gateway_over_floor": ratio(gateway.latency_ms["p99"], floor.latency_ms["p99"]),
-    }
-
-
-def measure(
-    urls: dict[str, str], headers: dict[str, dict[str, str]], args: argparse.Namespace
-) -> tuple[dict[str, WrkResult], dict[str, list[WrkResult]]]:
-    settings = WrkSettings(args.threads, args.connections, args.duration)
-    warmup = WrkSettings(args.threads, args.connections, args.warmup)
-    for target in TARGETS:
-        print(f"warm-up {target} ({args.warmup}s)", flush=True)
-        run_wrk(urls[target], warmup, headers[target])
-    runs: dict[str, list[WrkResult]] = {target: [] for target in TARGETS}
-    for round_number in range(1, args.rounds + 1):
-        for target in TARGETS:
-            print(f"round {round_number}: {target} ({args.duration}s)", flush=True)
-            runs[target].append(run_wrk(urls[target], settings, headers[target]))
-    return {target: median_result(runs[target]) for target in TARGETS}, runs
+def git_revision() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    return done.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,48 +135,58 @@ def main(argv: list[str] | None = None) -> int:
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PER_IP": UNLIMITED,
         "RATE_LIMIT_PER_SUBJECT": UNLIMITED,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": args.log_level,
     }
     migrate_database(DATABASE_URL)
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = Stack(default_processes(gateway_port, metrics_base), env=env, echo=False)
-    floor: Stack | None = None
+    stack = FileLoggedStack(default_processes(gateway_port, metrics_base), env=env, echo=False)
+    floor: FileLoggedStack | None = None
     body_file = Path(tempfile.mkdtemp(prefix="bench-gateway-")) / "me.json"
     try:
         stack.start()
         stack.wait_ready(timeout=90)
-        gateway_url = f"http://127.0.0.1:{gateway_port}/api/v1/me"
-        token = sign_in(f"http://127.0.0.1:{gateway_port}")
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        token = sign_in(gateway)
         authorization = {"Authorization": f"Bearer {token}"}
-        me = requests.get(gateway_url, headers=authorization, timeout=10)
+        me = requests.get(f"{gateway}/api/v1/me", headers=authorization, timeout=10)
         me.raise_for_status()
         body_file.write_bytes(me.content)
 
-        floor = Stack(
+        floor = FileLoggedStack(
             [
+                Process(
+                    "floor_rpc",
+                    [*NAMEKO, "bench.floor_service:FloorRpcService"],
+                    rpc_service="bench_floor_rpc",
+                ),
                 Process(
                     "floor",
                     [*NAMEKO, "bench.floor_service:FloorService"],
                     env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
                     http_health=f"http://127.0.0.1:{floor_port}/healthz",
-                )
+                ),
             ],
             env={**env, "FLOOR_BODY_FILE": str(body_file)},
             echo=False,
         )
         floor.start()
         floor.wait_ready(timeout=30)
-        floor_url = f"http://127.0.0.1:{floor_port}/api/v1/me"
-        if requests.get(floor_url, timeout=10).content != me.content:
-            raise RuntimeError("the floor does not answer the same body as the gateway")
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        targets = {
+            "gateway": Target(gateway, ("/api/v1/me",), authorization),
+            "floor_one_rpc": Target(floor_base, ("/api/v1/me-rpc",), authorization),
+            "floor_bare": Target(floor_base, ("/api/v1/me",), authorization),
+        }
+        for name, target in targets.items():
+            answer = requests.get(target.base_url + target.paths[0], headers=authorization)
+            if answer.json() != me.json():
+                raise RuntimeError(f"{name} does not answer the same account as the gateway")
 
-        urls = {"gateway": gateway_url, "floor": floor_url}
-        headers = {"gateway": authorization, "floor": authorization}
-        results, runs = measure(urls, headers, args)
+        settings = WrkSettings(args.threads, args.connections, args.duration)
+        runs = measure_targets(targets, settings, args.warmup, args.rounds)
     except Exception:
-        for name, lines in {**stack.output, **(floor.output if floor else {})}.items():
-            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
+        sys.stderr.write(stack.tail() + (floor.tail() if floor else ""))
         raise
     finally:
         if floor is not None:
@@ -189,31 +195,38 @@ def main(argv: list[str] | None = None) -> int:
         delete_vhost(VHOST)
         shutil.rmtree(body_file.parent, ignore_errors=True)
 
-    settings = WrkSettings(args.threads, args.connections, args.duration)
+    summaries = {name: summarize(results) for name, results in runs.items()}
     report = {
-        "benchmark": "gateway GET /api/v1/me (authenticated, RPC to auth) vs bare Nameko @http",
+        "benchmark": "gateway GET /api/v1/me (authenticated, RPC to auth) vs Nameko floors",
+        "note": NOTE,
         "timestamp": started_at.isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "log_level": args.log_level,
         "wrk": {**settings.__dict__, "warmup_s": args.warmup, "rounds": args.rounds},
         "machine": machine_info,
         "targets": {
-            "gateway": {"url_path": "/api/v1/me", **results["gateway"].as_dict()},
-            "floor": {"url_path": "/api/v1/me", **results["floor"].as_dict()},
+            name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
         },
-        "ratio": summary(results),
-        "all_runs": {target: [run.as_dict() for run in runs[target]] for target in TARGETS},
+        "ratio": {
+            "gateway_over_floor_one_rpc": round_ratios(runs["gateway"], runs["floor_one_rpc"]),
+            "gateway_over_floor_bare": round_ratios(runs["gateway"], runs["floor_bare"]),
+            "floor_one_rpc_over_floor_bare": round_ratios(
+                runs["floor_one_rpc"], runs["floor_bare"]
+            ),
+        },
+        "all_runs": {name: [run.as_dict() for run in runs[name]] for name in targets},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    for target in TARGETS:
-        result = results[target]
+    plot_targets(args.output.with_suffix(".png"), "GET /api/v1/me vs Nameko floors", summaries)
+    for name, summary in summaries.items():
         print(
-            f"{target:>8}: {result.requests_per_second:9.1f} req/s  "
-            f"p50 {result.latency_ms['p50']:8.2f} ms  p99 {result.latency_ms['p99']:8.2f} ms  "
-            f"failed {result.failed}"
+            f"{name:>14}: {summary['requests_per_second']['median']:9.1f} req/s  "
+            f"p50 {summary['p50_ms']['median']:8.2f} ms  p99 {summary['p99_ms']['median']:8.2f} ms"
         )
-    print(f"   ratio: {report['ratio']}  -> {args.output}")
-    failed = {target: results[target].failed for target in TARGETS if results[target].failed}
-    if failed or any(results[target].requests == 0 for target in TARGETS):
+    print(f"   ratio (median of rounds): {report['ratio']}  -> {args.output}")
+    failed = {name: summary["failed"] for name, summary in summaries.items() if summary["failed"]}
+    if failed:
         print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
         return 1
     return 0

@@ -1,9 +1,13 @@
 """Marketplace read paths under load, each against a bare Nameko @http floor from the same run:
-`make bench` -> bench/results/marketplace.json.
+`make bench` -> bench/results/marketplace.json (+ marketplace.png).
 
-- floor: a Nameko @http entrypoint returning a fixed JSON page (no auth, no RPC, no database):
-  the cost of Nameko's HTTP stack alone on this machine at this moment. (A minimal floor of its
-  own; another bench module may provide a shared one: unify when both exist.)
+Every target is driven by wrk with the same threads, connections, warm-up and duration, `--rounds`
+times alternating targets (median and range reported, ratios taken round by round); paths of a
+target are requested in turn. Logging at INFO as in production (`--log-level`).
+
+- floor: bench.floor_service's bare Nameko @http entrypoint returning the exact bytes the gateway
+  answered for the public campaign list (no auth, no RPC, no database): the cost of Nameko's HTTP
+  stack alone on this machine at this moment.
 - campaigns_cached: GET /api/v1/campaigns (public list, served from the Redis cache).
 - creators_discovery: GET /api/v1/creators with filters + sort, over 100k creators.
 - creators_text_search: GET /api/v1/creators?q=... (PostgreSQL full-text) over 100k creators.
@@ -12,21 +16,23 @@ The 100k creators and 1k campaigns are bulk-inserted straight into an isolated b
 (BENCH_DATABASE_URL); the stack runs in its own vhost, Redis db and ports, rate limits lifted.
 """
 
+import argparse
+import datetime as dt
 import json
 import os
-import platform
-import statistics
-import subprocess
+import shutil
 import sys
-import threading
+import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import requests
-from nameko.web.handlers import http
 from sqlalchemy import create_engine, text
 
+from bench.gateway import NOTE, git_revision, machine, sign_in
+from bench.plot import plot_targets
+from bench.processes import FileLoggedStack
+from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
 from dependencies.postgres import sqlalchemy_url
 from scripts.isolated_stack import (
     delete_vhost,
@@ -35,7 +41,7 @@ from scripts.isolated_stack import (
     fresh_vhost,
     migrate_database,
 )
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.stack import NAMEKO, Process, default_processes
 from services.common.config import PROJECT_ROOT
 
 DATABASE_URL = os.environ.get(
@@ -45,22 +51,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
 CREATORS = int(os.environ.get("BENCH_CREATORS", "100000"))
 CAMPAIGNS = int(os.environ.get("BENCH_CAMPAIGNS", "1000"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 RESULTS = PROJECT_ROOT / "bench" / "results" / "marketplace.json"
-FLOOR_BODY = json.dumps(
-    {"items": [{"id": str(uuid.uuid4()), "n": n} for n in range(20)], "next_cursor": None}
-)
-
-
-class FloorService:
-    """The floor: Nameko's @http with nothing behind it."""
-
-    name = "bench_floor"
-
-    @http("GET", "/floor")
-    def floor(self, request):
-        return 200, {"Content-Type": "application/json"}, FLOOR_BODY
 
 
 SEED_CREATORS = """
@@ -117,61 +110,20 @@ def prepare_database() -> None:
     engine.dispose()
 
 
-def brand_token(base: str) -> str:
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    password = "bench password 2026"
-    body = {"email": email, "password": password, "role": "brand"}
-    requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).raise_for_status()
-    login = requests.post(
-        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    )
-    login.raise_for_status()
-    return login.json()["access_token"]
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=SECONDS, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=CONCURRENCY)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs per target")
+    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of every process")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
 
 
-def load(urls: list[str], headers: dict[str, str]) -> dict[str, float]:
-    """CONCURRENCY clients for SECONDS, cycling through `urls`; latency percentiles in ms."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + SECONDS
-
-    def client(offset: int) -> None:
-        session = requests.Session()
-        index = offset
-        mine: list[float] = []
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
-            response = session.get(urls[index % len(urls)], headers=headers, timeout=30)
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                errors[0] += 1
-            index += 1
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CONCURRENCY)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 2)
-
-    return {
-        "requests": len(latencies),
-        "errors": errors[0],
-        "rps": round(len(latencies) / SECONDS, 1),
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
-        "mean_ms": round(statistics.fmean(latencies), 2),
-    }
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     prepare_database()
     gateway_port, floor_port = free_port(), free_port()
     env = {
@@ -182,86 +134,97 @@ def main() -> None:
         "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
         "LOGIN_FAILURES_PER_IP": "10000000/minute",
         "REGISTRATIONS_PER_IP": "10000000/minute",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": args.log_level,
     }
-    floor = Process(
-        "floor",
-        [*NAMEKO, "bench.marketplace:FloorService"],
-        env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
-        http_health=f"http://127.0.0.1:{floor_port}/floor",
-    )
-    stack = Stack(
-        [
-            *default_processes(gateway_port, metrics_base=free_metrics_base(avoid=(gateway_port,))),
-            floor,
-        ],
+    stack = FileLoggedStack(
+        default_processes(gateway_port, metrics_base=free_metrics_base(avoid=(gateway_port,))),
         env=env,
         echo=False,
     )
+    floor: FileLoggedStack | None = None
+    body_file = Path(tempfile.mkdtemp(prefix="bench-marketplace-")) / "campaigns.json"
+    started_at = dt.datetime.now(dt.UTC)
+    machine_info = machine()
+    settings = WrkSettings(args.threads, args.connections, args.duration)
     stack.start()
     try:
         stack.wait_ready(timeout=120)
         base = f"http://127.0.0.1:{gateway_port}"
-        auth = {"Authorization": f"Bearer {brand_token(base)}"}
-        scenarios = {
-            "floor": ([f"http://127.0.0.1:{floor_port}/floor"], {}),
-            "campaigns_cached": ([f"{base}/api/v1/campaigns"], auth),
-            "creators_discovery": (
-                [
-                    f"{base}/api/v1/creators?niche=gaming&min_followers=100000&sort=-followers",
-                    f"{base}/api/v1/creators?platform=youtube&country=DE&sort=-engagement",
-                    f"{base}/api/v1/creators?language=fr&min_engagement=0.05&max_followers=500000",
-                    f"{base}/api/v1/creators?sort=-followers",
-                ],
+        auth = {"Authorization": f"Bearer {sign_in(base)}"}
+        page = requests.get(f"{base}/api/v1/campaigns", headers=auth, timeout=30)
+        page.raise_for_status()
+        body_file.write_bytes(page.content)
+        floor = FileLoggedStack(
+            [
+                Process(
+                    "floor",
+                    [*NAMEKO, "bench.floor_service:FloorService"],
+                    env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
+                    http_health=f"http://127.0.0.1:{floor_port}/healthz",
+                )
+            ],
+            env={**env, "FLOOR_BODY_FILE": str(body_file)},
+            echo=False,
+        )
+        floor.start()
+        floor.wait_ready(timeout=30)
+        targets = {
+            "floor": Target(f"http://127.0.0.1:{floor_port}", ("/floor",), auth),
+            "campaigns_cached": Target(base, ("/api/v1/campaigns",), auth),
+            "creators_discovery": Target(
+                base,
+                (
+                    "/api/v1/creators?niche=gaming&min_followers=100000&sort=-followers",
+                    "/api/v1/creators?platform=youtube&country=DE&sort=-engagement",
+                    "/api/v1/creators?language=fr&min_engagement=0.05&max_followers=500000",
+                    "/api/v1/creators?sort=-followers",
+                ),
                 auth,
             ),
-            "creators_text_search": (
-                [f"{base}/api/v1/creators?q=hiking", f"{base}/api/v1/creators?q=handle4242"],
-                auth,
+            "creators_text_search": Target(
+                base, ("/api/v1/creators?q=hiking", "/api/v1/creators?q=handle4242"), auth
             ),
         }
-        for urls, headers in scenarios.values():  # warm caches and connection pools
-            for url in urls:
-                requests.get(url, headers=headers, timeout=30).raise_for_status()
-        results = {}
-        for name, (urls, headers) in scenarios.items():
-            results[name] = load(urls, headers)
-            print(name, results[name], flush=True)
+        for target in targets.values():  # every path answers before anything is measured
+            for path in target.paths:
+                requests.get(target.base_url + path, headers=auth, timeout=30).raise_for_status()
+        runs = measure_targets(targets, settings, args.warmup, args.rounds)
     finally:
+        if floor is not None:
+            floor.stop()
         stack.stop()
         delete_vhost(VHOST)
-    floor_p50 = results["floor"]["p50_ms"]
-    for name, result in results.items():
-        if name != "floor":
-            result["p50_over_floor"] = round(result["p50_ms"] / floor_p50, 2)
-            result["rps_share_of_floor"] = round(result["rps"] / results["floor"]["rps"], 3)
+        shutil.rmtree(body_file.parent, ignore_errors=True)
+    summaries = {name: summarize(results) for name, results in runs.items()}
     report = {
-        "benchmark": "marketplace",
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
+        "benchmark": "marketplace read paths vs a bare Nameko @http floor serving the same page",
+        "note": NOTE,
+        "timestamp": started_at.isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "log_level": args.log_level,
+        "wrk": {**settings.__dict__, "warmup_s": args.warmup, "rounds": args.rounds},
+        "machine": machine_info,
+        "parameters": {"creators": CREATORS, "campaigns": CAMPAIGNS},
+        "targets": {
+            name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
         },
-        "parameters": {
-            "creators": CREATORS,
-            "campaigns": CAMPAIGNS,
-            "seconds": SECONDS,
-            "concurrency": CONCURRENCY,
+        "ratio_over_floor": {
+            name: round_ratios(runs[name], runs["floor"]) for name in targets if name != "floor"
         },
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT_ROOT,
-            check=False,
-        ).stdout.strip(),
-        "results": results,
+        "all_runs": {name: [run.as_dict() for run in runs[name]] for name in targets},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {Path(RESULTS).relative_to(PROJECT_ROOT)}", file=sys.stderr)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    plot_targets(args.output.with_suffix(".png"), "Marketplace reads vs bare @http", summaries)
+    for name, ratios in report["ratio_over_floor"].items():
+        print(f"{name}: throughput over floor {ratios['throughput']}", flush=True)
+    print(f"wrote {args.output}", file=sys.stderr)
+    failed = {name: summary["failed"] for name, summary in summaries.items() if summary["failed"]}
+    if failed:
+        print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

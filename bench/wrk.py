@@ -1,8 +1,11 @@
 """Run wrk and read its report: requests/s, latency percentiles, errors. Shared by bench modules."""
 
+import json
 import re
 import shutil
+import statistics
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,6 +45,12 @@ class WrkResult:
     @property
     def failed(self) -> int:
         return self.non_2xx_3xx + sum(self.socket_errors.values())
+
+    def line(self) -> str:
+        return (
+            f"{self.requests_per_second:9.1f} req/s  p50 {self.latency_ms['p50']:8.2f} ms  "
+            f"p99 {self.latency_ms['p99']:8.2f} ms  failed {self.failed}"
+        )
 
 
 def to_ms(value: str, unit: str) -> float:
@@ -109,3 +118,83 @@ def run_wrk(
         timeout=settings.duration_s + settings.timeout_s + 30,
     )
     return parse_report(done.stdout)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing wrk drives: a base URL, the paths it cycles through, the headers it sends."""
+
+    base_url: str
+    paths: tuple[str, ...]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+CYCLE_SCRIPT = """
+local paths = {%s}
+local next_index = 0
+request = function()
+  next_index = next_index %% #paths + 1
+  return wrk.format(nil, paths[next_index])
+end
+"""
+
+
+def run_target(target: Target, settings: WrkSettings) -> WrkResult:
+    """One wrk run; several paths are requested in turn (a Lua script) on every connection."""
+    if len(target.paths) == 1:
+        return run_wrk(target.base_url + target.paths[0], settings, target.headers)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-paths-") as script:
+        script.write(CYCLE_SCRIPT % ", ".join(json.dumps(path) for path in target.paths))
+        script.flush()
+        return run_wrk(
+            target.base_url + target.paths[0], settings, target.headers, script=script.name
+        )
+
+
+def measure_targets(
+    targets: dict[str, Target], settings: WrkSettings, warmup_s: int, rounds: int
+) -> dict[str, list[WrkResult]]:
+    """Warm every target up with the same settings, then `rounds` measured runs per target,
+    alternating targets within each round so slow drifts in machine load hit all of them."""
+    warmup = WrkSettings(settings.threads, settings.connections, warmup_s, settings.timeout_s)
+    for name, target in targets.items():
+        print(f"warm-up {name} ({warmup_s}s)", flush=True)
+        run_target(target, warmup)
+    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+    for round_number in range(1, rounds + 1):
+        for name, target in targets.items():
+            print(f"round {round_number}/{rounds}: {name} ({settings.duration_s}s)", flush=True)
+            runs[name].append(run_target(target, settings))
+            print(f"  {runs[name][-1].line()}", flush=True)
+    return runs
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and the range across rounds."""
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def summarize(runs: list[WrkResult]) -> dict[str, Any]:
+    return {
+        "rounds": len(runs),
+        "requests_per_second": spread([run.requests_per_second for run in runs]),
+        "p50_ms": spread([run.latency_ms["p50"] for run in runs]),
+        "p99_ms": spread([run.latency_ms["p99"] for run in runs]),
+        "p99_over_p50": spread([run.latency_ms["p99"] / run.latency_ms["p50"] for run in runs]),
+        "failed": sum(run.failed for run in runs),
+    }
+
+
+def round_ratios(numerator: list[WrkResult], denominator: list[WrkResult]) -> dict[str, Any]:
+    """Throughput and latency ratios taken round by round (both measured minutes apart at most),
+    then their median and range."""
+    pairs = list(zip(numerator, denominator, strict=True))
+    return {
+        "throughput": spread([a.requests_per_second / b.requests_per_second for a, b in pairs]),
+        "p50": spread([a.latency_ms["p50"] / b.latency_ms["p50"] for a, b in pairs]),
+        "p99": spread([a.latency_ms["p99"] / b.latency_ms["p99"] for a, b in pairs]),
+    }

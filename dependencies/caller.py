@@ -20,10 +20,13 @@ from dependencies.redis import make_redis
 from services.common.denylist import AccessDenylist
 from services.common.errors import Unauthenticated
 from services.common.schemas import Principal
+from services.common.token_cache import VerifiedTokenCache
 from services.common.tokens import AccessClaims, TokenCodec
 
 
-def verify_caller(codec: TokenCodec, denylist: AccessDenylist, token: Any) -> AccessClaims:
+def verify_caller(
+    codec: TokenCodec | VerifiedTokenCache, denylist: AccessDenylist, token: Any
+) -> AccessClaims:
     """The claims of a relayed access token once verified, or Unauthenticated."""
     if not isinstance(token, str) or not token:
         raise Unauthenticated("this call acts for a user and needs the user's access token")
@@ -37,7 +40,10 @@ class CallerIdentity:
     """The verified caller of one worker (verification runs on first use, then is remembered)."""
 
     def __init__(
-        self, worker_ctx: WorkerContext, codec: TokenCodec, denylist: AccessDenylist
+        self,
+        worker_ctx: WorkerContext,
+        codec: TokenCodec | VerifiedTokenCache,
+        denylist: AccessDenylist,
     ) -> None:
         self._worker_ctx = worker_ctx
         self._codec = codec
@@ -58,7 +64,8 @@ class CallerIdentity:
 class Caller(DependencyProvider):
     def setup(self) -> None:
         config: dict[str, Any] = self.container.config
-        self.codec = TokenCodec.from_config(config)
+        # Signatures checked once per token and process; exp on every use, the denylist below.
+        self.codec = VerifiedTokenCache(TokenCodec.from_config(config))
         self.denylist = AccessDenylist(make_redis(config))
 
     def get_dependency(self, worker_ctx: WorkerContext) -> CallerIdentity:

@@ -12,6 +12,8 @@ from nameko.rpc import RpcProxy
 
 from services.common.errors import ServiceUnavailable
 
+TRANSIENT_DELIVERY_MODE = 1  # AMQP: not persisted by the broker
+
 
 class DeadlineServiceProxy:
     def __init__(self, proxy: Any, service_name: str, timeout: float) -> None:
@@ -37,14 +39,27 @@ class DeadlineServiceProxy:
 
 
 class DeadlineRpcProxy(RpcProxy):
-    def __init__(self, target_service: str, timeout_seconds: float | None = None) -> None:
+    """`timeout_seconds` None: the gateway's RPC settings (GATEWAY.RPC_TIMEOUT_SECONDS and
+    GATEWAY.RPC_TRANSIENT). Transient requests are neither written to disk by the broker nor
+    confirmed to the publisher: losing one (a broker crash mid-request, an unknown service) only
+    fails that request, after its deadline, which the caller would have to retry anyway."""
+
+    def __init__(
+        self, target_service: str, timeout_seconds: float | None = None, transient: bool = False
+    ) -> None:
         super().__init__(target_service)
         self.timeout_seconds = timeout_seconds
+        self.transient = transient
 
     def setup(self) -> None:
         if self.timeout_seconds is None:
-            self.timeout_seconds = float(self.container.config["GATEWAY"]["RPC_TIMEOUT_SECONDS"])
+            gateway = self.container.config["GATEWAY"]
+            self.timeout_seconds = float(gateway["RPC_TIMEOUT_SECONDS"])
+            self.transient = str(gateway.get("RPC_TRANSIENT", False)).lower() in ("1", "true")
         self.options["expiration"] = self.timeout_seconds
+        if self.transient:
+            self.options["delivery_mode"] = TRANSIENT_DELIVERY_MODE
+            self.options["use_confirms"] = False
         super().setup()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> DeadlineServiceProxy:

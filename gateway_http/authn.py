@@ -1,5 +1,6 @@
 """Who is calling: bearer-token verification (signature, algorithm, iss, aud, exp/nbf, denylist),
-the per-subject rate limit, and role checks for the routes. An authenticated request's token goes
+the per-subject rate limit, and role checks for the routes (the checks themselves run in one Redis
+round trip at the edge: gateway_http.admission). An authenticated request's token goes
 into the worker's Nameko context data (`auth_token`), so every RPC the handler makes relays it and
 the service verifies the caller itself (dependencies/caller.py)."""
 
@@ -11,12 +12,15 @@ from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
 
-from dependencies.redis import make_redis
+from gateway_http.admission import (
+    ADMISSION,
+    Admission,
+    Gatekeeper,
+    gatekeeper_for,
+    optional_bearer_token,
+)
 from gateway_http.edge import RATE_LIMIT, RATE_LIMITED
-from services.common.denylist import AccessDenylist
 from services.common.errors import Forbidden, TooManyRequests, Unauthenticated
-from services.common.ratelimit import RateLimiter
-from services.common.tokens import TokenCodec
 
 
 @dataclass(frozen=True)
@@ -32,34 +36,28 @@ class Principal:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = optional_bearer_token(request.environ)
+    if token is None:
         raise Unauthenticated("missing bearer token in the Authorization header")
-    return token.strip()
+    return token
 
 
 class RequestAuthenticator:
-    def __init__(
-        self,
-        codec: TokenCodec,
-        denylist: AccessDenylist,
-        limiter: RateLimiter,
-        per_subject: str,
-        context_data: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, gatekeeper: Gatekeeper, context_data: dict[str, Any] | None = None) -> None:
+        self._gatekeeper = gatekeeper
         self._context_data = context_data if context_data is not None else {}
-        self._codec = codec
-        self._denylist = denylist
-        self._limiter = limiter
-        self._per_subject = per_subject
 
     def authenticate(self, request: Request) -> Principal:
         token = bearer_token(request)
-        claims = self._codec.decode_access_token(token)
-        if self._denylist.is_denied(claims.token_id, claims.session_id):
-            raise Unauthenticated("access token has been revoked")
-        decision = self._limiter.hit(self._per_subject, f"sub:{claims.subject}")
+        # The edge already verified the token and ran the checks in its one Redis round trip
+        # (gateway_http.admission); a request that did not come through the edge does it here.
+        admission: Admission | None = request.environ.get(ADMISSION)
+        if admission is None or admission.token != token:
+            admission = self._gatekeeper.admit(token)
+        if admission.error is not None:
+            raise admission.error
+        claims, decision = admission.claims, admission.subject
+        assert claims is not None and decision is not None
         request.environ[RATE_LIMIT] = decision
         if not decision.allowed:
             RATE_LIMITED.labels("subject").inc()
@@ -79,13 +77,7 @@ class RequestAuthenticator:
 
 class Authenticator(DependencyProvider):
     def setup(self) -> None:
-        config: dict[str, Any] = self.container.config
-        self.codec = TokenCodec.from_config(config)
-        self.denylist = AccessDenylist(make_redis(config))
-        self.limiter = RateLimiter(config["REDIS_URL"], namespace="gateway")
-        self.per_subject = str(config["GATEWAY"]["RATE_LIMIT_PER_SUBJECT"])
+        self.gatekeeper = gatekeeper_for(self.container)
 
     def get_dependency(self, worker_ctx: WorkerContext) -> RequestAuthenticator:
-        return RequestAuthenticator(
-            self.codec, self.denylist, self.limiter, self.per_subject, worker_ctx.data
-        )
+        return RequestAuthenticator(self.gatekeeper, worker_ctx.data)

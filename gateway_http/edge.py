@@ -20,9 +20,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request, Response
 
+from gateway_http.admission import ADMISSION, Gatekeeper, gatekeeper_for, optional_bearer_token
 from gateway_http.problems import internal_error, problem_from_error, problem_response
 from services.common.errors import DomainError, TooManyRequests
-from services.common.ratelimit import Decision, RateLimiter
+from services.common.ratelimit import Decision
 
 log = logging.getLogger("gateway_http")
 
@@ -99,7 +100,9 @@ class EdgeApp:
                 route = provider.url
                 environ[ROUTE] = route
                 request.path_values = values
-                response = self.server.admit(request, route) or provider.handle_request(request)
+                response = self.server.admit(request, route, provider.spec) or (
+                    provider.handle_request(request)
+                )
             except HTTPException as exc:
                 response = self.routing_problem(exc, request)
         except Exception:
@@ -190,14 +193,13 @@ def linger(sock: socket.socket) -> None:
 
 class EdgeServer(WebServer):
     max_body_bytes: int = 1_048_576
-    limiter: RateLimiter | None = None
+    gatekeeper: Gatekeeper | None = None
 
     def setup(self) -> None:
         gateway = self.container.config["GATEWAY"]
         self.max_body_bytes = int(gateway["MAX_BODY_BYTES"])
-        self.per_ip_limit = str(gateway["RATE_LIMIT_PER_IP"])
         self.trust_forwarded_for = bool(gateway["TRUST_FORWARDED_FOR"])
-        self.limiter = RateLimiter(self.container.config["REDIS_URL"], namespace="gateway")
+        self.gatekeeper = gatekeeper_for(self.container)
         super().setup()
 
     def get_wsgi_server(
@@ -245,8 +247,11 @@ class EdgeServer(WebServer):
         except (OSError, ValueError):  # a broken chunked encoding, a client gone
             close()
 
-    def admit(self, request: Request, route: str) -> Response | None:
-        """Checks made before any worker runs; a Response here refuses the request."""
+    def admit(self, request: Request, route: str, spec: "RouteSpec | None") -> Response | None:
+        """Checks made before any worker runs; a Response here refuses the request. On routes
+        that authenticate, the bearer token is verified here too and the IP limit, denylist and
+        subject limit share one Redis round trip; the route raises what that found when it
+        authenticates (gateway_http.authn)."""
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             return problem_response(
                 status=413,
@@ -256,11 +261,15 @@ class EdgeServer(WebServer):
                 instance=request.path,
                 request_id=request_id_of(request),
             )
-        if route in UNLIMITED_ROUTES or self.limiter is None:
+        if route in UNLIMITED_ROUTES or self.gatekeeper is None:
             return None
-        decision = self.limiter.hit(self.per_ip_limit, f"ip:{request.remote_addr}")
+        authenticates = spec is None or spec.authenticated
+        token = optional_bearer_token(request.environ) if authenticates else None
+        admission = self.gatekeeper.admit(token, f"ip:{request.remote_addr}")
+        request.environ[ADMISSION] = admission
+        decision = admission.ip
         request.environ[RATE_LIMIT] = decision
-        if decision.allowed:
+        if decision is None or decision.allowed:
             return None
         RATE_LIMITED.labels("ip").inc()
         error = TooManyRequests.retry_in(

@@ -7,6 +7,7 @@ from nameko.dependency_providers import Config
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from gateway_http.authn import Authenticator
+from gateway_http.campaign_lists import CampaignListReader
 from gateway_http.routes.analytics import AnalyticsRoutes
 from gateway_http.routes.applications import ApplicationRoutes
 from gateway_http.routes.auth import AuthRoutes
@@ -34,6 +35,7 @@ class GatewayService(
     config = Config()
     redis = Redis()
     auth = Authenticator()
+    campaign_lists = CampaignListReader()
     auth_rpc = DeadlineRpcProxy("auth")
     users_rpc = DeadlineRpcProxy("users")
     campaigns_rpc = DeadlineRpcProxy("campaigns")

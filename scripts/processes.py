@@ -158,6 +158,8 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.request_context.RequestContext": (),
     "dependencies.health.HealthServer": (),
     "gateway_http.authn.Authenticator": ("redis",),
+    "gateway_http.campaign_lists.CampaignListReader": ("redis",),  # the campaigns' list cache
+    "services.auth.account_cache.AccountViewCache": (),  # in-process memory
     "dependencies.caller.Caller": ("redis",),  # verifies relayed tokens: denylist in Redis
     "dependencies.caller.TokenlessEventDispatcher": ("rabbitmq",),
     "dependencies.caller.TokenlessPublisher": ("rabbitmq",),

@@ -4,11 +4,14 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway_http.admission import ADMISSION
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, no_content, read_json
 from gateway_http.caller import etag, expected_version, query_params
+from gateway_http.campaign_lists import CachedCampaignLists
 from gateway_http.edge import RouteSpec, route
 from services.applications.schemas import CampaignDeliverableProgress
+from services.campaigns.cache import GENERATION_KEY
 from services.campaigns.schemas import (
     Campaign,
     CampaignCreate,
@@ -47,6 +50,7 @@ class CampaignRoutes:
     auth: RequestAuthenticator
     campaigns_rpc: Any
     applications_rpc: Any
+    campaign_lists: CachedCampaignLists
 
     @route(
         "POST",
@@ -75,8 +79,14 @@ class CampaignRoutes:
         ),
     )
     def list_campaigns(self, request: Request) -> Response:
-        self.auth.authenticate(request)
-        return json_response(self.campaigns_rpc.list_campaigns(query_params(request)))
+        principal = self.auth.authenticate(request)
+        query = query_params(request)
+        admission = request.environ.get(ADMISSION)
+        generation = admission.watched.get(GENERATION_KEY) if admission else None
+        cached = self.campaign_lists.page(principal.role, query, generation)  # no RPC when cached
+        if cached is not None:
+            return Response(cached, content_type="application/json")
+        return json_response(self.campaigns_rpc.list_campaigns(query))
 
     @route(
         "GET",

@@ -91,11 +91,18 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
     def _queue(self, sender: ingestion.Sender, body: Any) -> dict[str, Any]:
         events = ingestion.check_events(sender, body, self.directory, now())
         try:
-            self.publish_events({"events": events}, routing_key=INGEST_QUEUE.name, mandatory=True)
+            # Already JSON: kombu sends bytes with a content type as they are.
+            self.publish_events(
+                ingestion.dump_events(events),
+                routing_key=INGEST_QUEUE.name,
+                mandatory=True,
+                content_type="application/json",
+                content_encoding="utf-8",
+            )
         except Exception:
             log.exception("could not queue %d events", len(events))
             raise ServiceUnavailable("the events could not be queued; none was accepted") from None
-        return {"accepted": len(events), "event_ids": [event["event_id"] for event in events]}
+        return {"accepted": len(events), "event_ids": [str(event.event_id) for event in events]}
 
     @batch_consumer(INGEST_QUEUE.name, count=lambda body: len(body["events"]))
     def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:

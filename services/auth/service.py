@@ -14,6 +14,7 @@ from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.tokens import AccessTokens
 from services.auth import accounts
+from services.auth.account_cache import AccountViewCache
 from services.auth.models import outbox
 from services.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest
 from services.common.denylist import AccessDenylist
@@ -39,6 +40,7 @@ class AuthService(HealthRpc):
     caller = Caller()
     metrics = Metrics()
     outbox_relay = OutboxRelay(outbox)
+    account_views = AccountViewCache()
 
     @property
     def settings(self) -> accounts.AuthSettings:
@@ -85,7 +87,8 @@ class AuthService(HealthRpc):
 
     @domain_rpc
     def get_own_account(self) -> dict[str, Any]:
-        return accounts.get_account(self.db, self.caller.principal().user_id)
+        user_id = self.caller.principal().user_id
+        return self.account_views.get(user_id, lambda: accounts.get_account(self.db, user_id))
 
     # Admins are created by the operator command `python -m services.auth.admin`, never by RPC:
     # anyone on the bus could call an RPC.

@@ -11,7 +11,13 @@ from typing import Any
 import redis
 
 GENERATION_KEY = "campaigns:lists:generation"
+KEY_PREFIX = "campaigns:lists:"  # + generation + ":" + query_digest(query)
 LIST_TTL_SECONDS = 300
+
+
+def query_digest(query: dict[str, Any]) -> str:
+    """Names one query (CampaignQuery.model_dump(mode="json")); gateway_http reads the same keys."""
+    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 class CampaignListCache:
@@ -19,8 +25,7 @@ class CampaignListCache:
         self.client = client
 
     def _key(self, generation: str, query: dict[str, Any]) -> str:
-        digest = hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode())
-        return f"campaigns:lists:{generation}:{digest.hexdigest()[:32]}"
+        return f"{KEY_PREFIX}{generation}:{query_digest(query)}"
 
     def get_or_compute(
         self, query: dict[str, Any], compute: Callable[[], dict[str, Any]]

@@ -189,3 +189,44 @@ def test_delete_draft(api):
     assert call(api, "DELETE", path, brand).status_code == 204
     assert call(api, "GET", path, brand).status_code == 404
     assert call(api, "GET", "/api/v1/campaigns/not-a-uuid", brand).status_code == 404
+
+
+def test_cached_public_list_is_served_by_the_gateway_without_an_rpc(api):
+    """A cached public page comes from Redis through the gateway alone (the campaigns service
+    sees no list_campaigns call), and still follows edits, pauses and closes on every read."""
+    from tests.e2e.test_service_metrics import process_metrics
+
+    brand, creator = make_brand(api), make_creator(api)
+    campaign = published_campaign(api, brand, title="Lantern festival")
+    path = "/api/v1/campaigns?limit=100"
+    list_calls = (
+        "nameko_entrypoint_calls_total",
+        (
+            ("entrypoint", "list_campaigns"),
+            ("kind", "rpc"),
+            ("outcome", "success"),
+            ("service", "campaigns"),
+        ),
+    )
+
+    def items():
+        response = call(api, "GET", path, creator)
+        assert response.status_code == 200, response.text
+        return {item["id"]: item for item in response.json()["items"]}
+
+    def served_without_rpc(listed=True):
+        before = process_metrics(api, "campaigns").get(list_calls, 0.0)
+        pages = [items() for _ in range(3)]
+        after = process_metrics(api, "campaigns").get(list_calls, 0.0)
+        return after == before and all((campaign["id"] in page) == listed for page in pages)
+
+    wait_until(served_without_rpc)  # once the creation's events have invalidated the cache
+
+    call(api, "PATCH", f"/api/v1/campaigns/{campaign['id']}", brand, {"title": "Lantern night"})
+    wait_until(lambda: items()[campaign["id"]]["title"] == "Lantern night")
+    call(api, "POST", f"/api/v1/campaigns/{campaign['id']}/pause", brand)
+    wait_until(lambda: campaign["id"] not in items())
+    call(api, "POST", f"/api/v1/campaigns/{campaign['id']}/resume", brand)
+    wait_until(lambda: campaign["id"] in items())
+    call(api, "POST", f"/api/v1/campaigns/{campaign['id']}/close", brand)
+    wait_until(lambda: served_without_rpc(listed=False))

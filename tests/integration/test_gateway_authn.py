@@ -5,11 +5,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from gateway_http.admission import Gatekeeper
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.edge import RATE_LIMIT
 from services.common.denylist import AccessDenylist
 from services.common.errors import Forbidden, TooManyRequests, Unauthenticated
 from services.common.ratelimit import RateLimiter
+from services.common.token_cache import VerifiedTokenCache
 from services.common.tokens import TokenCodec
 from tests.conftest import TEST_REDIS_URL
 
@@ -32,8 +34,8 @@ def codec():
 
 @pytest.fixture
 def authenticator(codec, redis_client):
-    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
-    return RequestAuthenticator(codec, AccessDenylist(redis_client), limiter, "3/minute")
+    tokens = VerifiedTokenCache(codec)
+    return RequestAuthenticator(Gatekeeper(redis_client, tokens, "gateway-test", "3/minute"))
 
 
 def request_with(token=None):
@@ -76,14 +78,75 @@ def test_per_subject_rate_limit_is_shared_across_tokens(codec, authenticator):
     assert refused.value.retry_after >= 1
 
 
+def test_revocation_is_seen_after_the_token_was_verified_and_cached(
+    codec, authenticator, redis_client
+):
+    token, claims = codec.issue_access_token(subject="u2", role="brand", session_id="s-live")
+    assert authenticator.authenticate(request_with(token)).user_id == "u2"  # verified, cached
+    AccessDenylist(redis_client).deny_token(claims.token_id, 60)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        authenticator.authenticate(request_with(token))
+
+
+def test_admission_is_one_redis_round_trip(codec, redis_client, monkeypatch):
+    """IP limit, denylist and subject limit together: one command per request (was five)."""
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "50/minute", "50/minute"
+    )
+    token, _ = codec.issue_access_token(subject="u3", role="brand", session_id="s3")
+    gatekeeper.admit(token, "ip:10.0.0.1")  # loads the script
+    commands = []
+    original = type(redis_client).execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(type(redis_client), "execute_command", counting)
+    admission = gatekeeper.admit(token, "ip:10.0.0.1")
+    assert commands == ["EVALSHA"]
+    assert admission.ip.allowed and admission.subject.allowed and admission.error is None
+    assert (admission.ip.remaining, admission.subject.remaining) == (48, 48)
+
+
+def test_admission_shares_windows_with_the_rate_limiter(codec, redis_client):
+    """Same keys and arithmetic as services.common.ratelimit: counts and headers agree, and a
+    window filled by RateLimiter refuses the gatekeeper's next request (and the reverse)."""
+    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "5/minute", "4/minute"
+    )
+    token, _ = codec.issue_access_token(subject="u4", role="brand", session_id="s4")
+    first = gatekeeper.admit(token, "ip:10.0.0.2")
+    assert first.ip == limiter.peek("4/minute", "ip:10.0.0.2")
+    assert first.subject == limiter.peek("5/minute", "sub:u4")
+    for _ in range(3):
+        limiter.hit("4/minute", "ip:10.0.0.2")
+    refused = gatekeeper.admit(token, "ip:10.0.0.2")
+    assert not refused.ip.allowed and refused.ip.remaining == 0
+    assert refused.subject is None  # a request refused by its address never counts for its subject
+    assert limiter.peek("5/minute", "sub:u4").remaining == 4
+    for _ in range(4):
+        gatekeeper.admit(token)
+    assert not limiter.peek("5/minute", "sub:u4").allowed
+
+
+def test_a_bad_token_still_counts_against_the_address(redis_client, codec):
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "5/minute", "2/minute"
+    )
+    for _ in range(2):
+        admission = gatekeeper.admit("not-a-token", "ip:10.0.0.3")
+        assert isinstance(admission.error, Unauthenticated) and admission.ip.allowed
+    assert not gatekeeper.admit("not-a-token", "ip:10.0.0.3").ip.allowed
+
+
 def test_an_authenticated_token_is_relayed_with_the_workers_rpc_calls(codec, redis_client):
     """The worker's context data (sent as nameko.* headers on every RPC) gets the token only
     once it verified."""
     context: dict = {"request_id": "r-1"}
-    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
-    relaying = RequestAuthenticator(
-        codec, AccessDenylist(redis_client), limiter, "9/minute", context
-    )
+    gatekeeper = Gatekeeper(redis_client, VerifiedTokenCache(codec), "gateway-test", "9/minute")
+    relaying = RequestAuthenticator(gatekeeper, context)
     with pytest.raises(Unauthenticated):
         relaying.authenticate(request_with("not-a-token"))
     assert "auth_token" not in context

@@ -2,6 +2,7 @@
 buckets, who may send which events, the writer's batching policy, funnel facts."""
 
 import datetime as dt
+import json
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,13 @@ from dependencies.batch_consumer import BatchBuffer
 from services.analytics import figures
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import deliverable_fact, funnel_fact
-from services.analytics.ingestion import Sender, check_events, first_of_each
+from services.analytics.ingestion import (
+    MalformedJson,
+    Sender,
+    check_events,
+    dump_events,
+    first_of_each,
+)
 from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
 from services.common.errors import InvalidInput
 
@@ -193,8 +200,8 @@ def codes(sender, events):
 def test_the_brand_and_accepted_creators_may_send_events():
     assert len(check_events(Sender("brand", BRAND), {"events": [event()]}, DIRECTORY, NOW)) == 1
     own = check_events(Sender("creator", CREATOR), {"events": [event()]}, DIRECTORY, NOW)
-    assert own[0]["creator_id"] == CREATOR
-    assert own[0]["value"] == 0
+    assert str(own[0].creator_id) == CREATOR
+    assert own[0].value == 0
     assert check_events(Sender("key", brand_id=BRAND), {"events": [event()]}, DIRECTORY, NOW)
     scoped = Sender("key", brand_id=BRAND, campaign_ids=frozenset({CAMPAIGN}))
     assert check_events(scoped, {"events": [event()]}, DIRECTORY, NOW)
@@ -395,3 +402,46 @@ def test_deliverable_facts_time_a_review_from_the_revision_it_reviews():
 def test_query_times_must_be_rfc3339_with_an_offset(value):
     with pytest.raises(ValidationError):
         AnalyticsQuery.model_validate({"from": value})
+
+
+def outcome(body):
+    try:
+        return [e.model_dump(mode="json") for e in check_events(*body, DIRECTORY, NOW)]
+    except InvalidInput as error:
+        return ("invalid", error.detail, error.errors)
+
+
+RAW_CASES = [
+    [event(), event(value=5, country="DE", device="mobile")],
+    [event(), event(ts=(NOW + dt.timedelta(minutes=6)).isoformat())],
+    [event(campaign_id=str(uuid.uuid4())), event(creator_id=OTHER_CREATOR)],
+    [event(event_type="purchase"), event(value=-1), event(ts="2026-11-25T10:00:00")],
+    [event(value=1.5), event(value="3"), event(event_id="not-a-uuid"), event(extra=1)],
+    [event(country="de"), event(platform=None), event(device="fridge"), {"event_id": 1}],
+    [event(creator_id="a\x00b")],
+    [event()] * 1001,
+    [],
+]
+
+
+@pytest.mark.parametrize("events", RAW_CASES)
+def test_raw_json_batches_are_judged_like_parsed_ones(events):
+    """The gateway passes the body on as text: one-pass validation must accept exactly what the
+    per-event path accepts, and anything else answers as before."""
+    for sender in (Sender("brand", BRAND), Sender("creator", CREATOR)):
+        body = {"events": events}
+        assert outcome((sender, json.dumps(body))) == outcome((sender, body))
+
+
+@pytest.mark.parametrize("body", ["", "{", '{"events": [}', "[1, 2", "nul\x00"])
+def test_raw_text_that_is_not_json_is_a_400(body):
+    with pytest.raises(MalformedJson) as error:
+        check_events(Sender("brand", BRAND), body, DIRECTORY, NOW)
+    assert error.value.status == 400
+
+
+def test_queued_events_are_the_json_form_of_the_checked_ones():
+    events = check_events(Sender("brand", BRAND), {"events": [event(), event()]}, DIRECTORY, NOW)
+    assert json.loads(dump_events(events)) == {
+        "events": [e.model_dump(mode="json") for e in events]
+    }

@@ -1,0 +1,107 @@
+"""The public campaign list served by the gateway straight from the campaigns service's Redis
+cache, without an RPC, when the page is cached.
+
+The campaigns service owns the cache (services/campaigns/cache.py): it fills it on a miss and
+bumps the generation on every campaign event (created, updated, status changed, deleted), so a
+page is never served for a generation older than the last change. Reading the generation and the
+page happen in one Lua script (one Redis round trip), so every gateway process sees a change as
+soon as the service has bumped the generation; there is no per-process copy to go stale. A miss,
+and anything that is not a plain public list (mine=true, admins, any invalid query), goes to the
+service by RPC exactly as before, which answers errors and fills the cache.
+"""
+
+from typing import Any
+
+import prometheus_client
+import redis
+from nameko.containers import WorkerContext
+from nameko.extensions import DependencyProvider
+
+from dependencies.redis import make_redis
+from services.campaigns.cache import GENERATION_KEY, KEY_PREFIX, query_digest
+from services.campaigns.schemas import CampaignQuery
+from services.common.errors import DomainError
+from services.common.schemas import parse_model
+
+CACHED_LIST_READS = prometheus_client.Counter(
+    "gateway_campaign_list_cache_total",
+    "Public campaign list requests by where the gateway found the page (hit: Redis, no RPC).",
+    ["result"],
+)
+
+MAX_MEMO_PAGES = 1000
+SCRIPT = """
+local generation = redis.call('get', KEYS[1]) or '0'
+return redis.call('get', ARGV[1] .. generation .. ':' .. ARGV[2])
+"""
+
+
+def public_query(role: str, query: dict[str, Any]) -> dict[str, Any] | None:
+    """The cache's key material for a public list query, or None when the service must answer
+    (the same conditions as services.campaigns.campaigns.list_campaigns' cached branch)."""
+    if role == "admin":
+        return None
+    try:
+        params = parse_model(CampaignQuery, query)
+    except DomainError:
+        return None
+    if params.mine or params.status not in (None, "published"):
+        return None
+    if (
+        params.min_budget is not None
+        and params.max_budget is not None
+        and params.min_budget > params.max_budget
+    ):
+        return None
+    return params.model_dump(mode="json")
+
+
+class CachedCampaignLists:
+    """Pages are also kept in this process's memory for the generation they were stored under,
+    so with the generation read in the request's admission round trip (gateway_http.admission
+    watches GENERATION_KEY) a page already seen costs no Redis call at all. A page stored in Redis
+    under a generation is what the service computed for it; a new generation empties the memo."""
+
+    def __init__(self, client: redis.Redis, max_pages: int = MAX_MEMO_PAGES) -> None:
+        self._client = client
+        self._script = client.register_script(SCRIPT)
+        self.max_pages = max_pages
+        self._generation = ""
+        self._pages: dict[str, bytes] = {}
+
+    def page(self, role: str, query: dict[str, Any], generation: str | None = None) -> bytes | None:
+        """The cached page's JSON for this caller's query, or None (ask the service).
+        `generation`: the current generation as read by the admission ("" when never bumped)."""
+        key_material = public_query(role, query)
+        if key_material is None:
+            return None
+        digest = query_digest(key_material)
+        if generation is None:
+            cached = self._script(keys=[GENERATION_KEY], args=[KEY_PREFIX, digest])
+        else:
+            if generation != self._generation:
+                self._generation, self._pages = generation, {}
+            cached = self._pages.get(digest)
+            if cached is None:
+                cached = self._client.get(f"{KEY_PREFIX}{generation or '0'}:{digest}")
+                if cached is not None:
+                    cached = cached.encode() if isinstance(cached, str) else cached
+                    if len(self._pages) >= self.max_pages:
+                        del self._pages[next(iter(self._pages))]
+                    self._pages[digest] = cached
+        CACHED_LIST_READS.labels("miss" if cached is None else "hit").inc()
+        if cached is None:
+            return None
+        return cached.encode() if isinstance(cached, str) else cached
+
+
+class CampaignListReader(DependencyProvider):
+    def setup(self) -> None:
+        self.client = make_redis(self.container.config)
+        self.lists = CachedCampaignLists(self.client)
+
+    def stop(self) -> None:
+        self.client.close()
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> CachedCampaignLists:
+        return self.lists

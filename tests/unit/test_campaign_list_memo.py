@@ -1,0 +1,46 @@
+"""The gateway's memo of cached campaign pages: one per generation, read from Redis once."""
+
+from gateway_http.campaign_lists import CachedCampaignLists, public_query
+from services.campaigns.cache import KEY_PREFIX, query_digest
+
+
+class FakeRedis:
+    def __init__(self):
+        self.data: dict[str, str] = {}
+        self.gets = 0
+
+    def register_script(self, script):
+        return lambda keys, args: None
+
+    def get(self, key):
+        self.gets += 1
+        return self.data.get(key)
+
+
+def key(generation, query):
+    return f"{KEY_PREFIX}{generation}:{query_digest(public_query('creator', query))}"
+
+
+def test_a_page_is_read_once_per_generation_and_dropped_with_it():
+    client = FakeRedis()
+    lists = CachedCampaignLists(client)
+    client.data[key("0", {})] = '{"items": [], "next_cursor": null}'
+    assert lists.page("creator", {}, "") == b'{"items": [], "next_cursor": null}'
+    assert lists.page("creator", {}, "") == b'{"items": [], "next_cursor": null}'
+    assert client.gets == 1
+    client.data[key("1", {})] = '{"items": [1], "next_cursor": null}'
+    assert lists.page("creator", {}, "1") == b'{"items": [1], "next_cursor": null}'
+    assert client.gets == 2
+    assert lists.page("creator", {"limit": "5"}, "1") is None  # not cached: ask the service
+    assert lists.page("creator", {"mine": "true"}, "1") is None  # never from the cache
+    assert lists.page("admin", {}, "1") is None
+    assert client.gets == 3
+
+
+def test_the_memo_is_bounded():
+    client = FakeRedis()
+    lists = CachedCampaignLists(client, max_pages=2)
+    for limit in range(1, 4):
+        client.data[key("2", {"limit": str(limit)})] = "{}"
+        assert lists.page("creator", {"limit": str(limit)}, "2") == b"{}"
+    assert len(lists._pages) == 2
