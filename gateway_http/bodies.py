@@ -8,11 +8,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from services.common.errors import DomainError
+from services.common.json_text import parse_json_text
 from services.common.schemas import Model, parse_model
-
-# No request schema nests deeper than a handful of levels; 32 leaves room and bounds the work
-# (and the recursion) of everything that walks a body after parsing.
-MAX_JSON_DEPTH = 32
 
 
 class PayloadTooLarge(DomainError):
@@ -27,14 +24,8 @@ class UnsupportedMediaType(DomainError):
     slug = "unsupported-media-type"
 
 
-class MalformedJson(DomainError):
-    status = 400
-    title = "Malformed JSON"
-    slug = "malformed-json"
-
-
-def read_json(request: Request, *, optional: bool = False) -> Any:
-    """Parse the body as JSON. An empty body is None when `optional`, else an error."""
+def read_body(request: Request, *, optional: bool = False) -> bytes | None:
+    """The raw JSON body within the size limit. An empty body is None when `optional`."""
     try:
         raw = request.get_data(cache=True)
         limit = request.max_content_length
@@ -48,35 +39,13 @@ def read_json(request: Request, *, optional: bool = False) -> Any:
         raise UnsupportedMediaType(
             f"expected Content-Type application/json, got {request.mimetype or 'none'}"
         )
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJson(f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        data = None
-        too_deep = True
-    else:
-        too_deep = nesting_exceeds(data, MAX_JSON_DEPTH)
-    if too_deep:
-        raise MalformedJson(f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
-    return data
+    return raw
 
 
-def nesting_exceeds(data: Any, limit: int) -> bool:
-    """Are arrays/objects nested more than `limit` deep? Iterative: no recursion to exhaust."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+def read_json(request: Request, *, optional: bool = False) -> Any:
+    """Parse the body as JSON. An empty body is None when `optional`, else an error."""
+    raw = read_body(request, optional=optional)
+    return None if raw is None else parse_json_text(raw)
 
 
 def json_body(request: Request, model: type[Model], *, optional: bool = False) -> Model:

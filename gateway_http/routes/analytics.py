@@ -4,11 +4,10 @@
 import codecs
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, no_content, read_json
+from gateway_http.bodies import json_response, no_content, read_body, read_json
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.analytics.schemas import (
@@ -24,6 +23,7 @@ from services.analytics.schemas import (
     Summary,
     TimeSeries,
 )
+from services.common.json_text import parse_json_text
 
 INGESTION_KEY_HEADER = "X-Ingestion-Key"
 NOT_FOUND = "no such campaign (or a draft of another brand)"
@@ -40,16 +40,15 @@ def _report_spec(summary: str, model: type) -> RouteSpec:
 
 def json_text(request: Request) -> Any:
     """The body as JSON text, not parsed: the analytics service parses and validates a batch in
-    one pass (and answers bad JSON with the same 400). Anything unusual (not UTF-8, a BOM, too
-    large, another media type) goes through read_json for its usual answer."""
-    if request.mimetype == "application/json":
+    one pass (and answers bad JSON with the same 400). Size and media type are checked here as
+    for every body; text that is not UTF-8 or starts with a BOM is parsed here instead."""
+    raw = read_body(request) or b""
+    if not raw.startswith(codecs.BOM_UTF8):
         try:
-            raw = request.get_data(cache=True)
-            if not raw.startswith(codecs.BOM_UTF8):
-                return raw.decode("utf-8")
-        except (UnicodeDecodeError, RequestEntityTooLarge):
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
             pass
-    return read_json(request)
+    return parse_json_text(raw)
 
 
 class AnalyticsRoutes:

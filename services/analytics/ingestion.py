@@ -6,7 +6,6 @@ so a client never has to work out which part of a batch was kept.
 """
 
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,7 +20,8 @@ from sqlalchemy.orm import Session
 from services.analytics import warehouse
 from services.analytics.directory import CampaignDirectory, CampaignInfo
 from services.analytics.schemas import MAX_BATCH, AnalyticsEvent, EventBatch
-from services.common.errors import DomainError, InvalidInput
+from services.common.errors import InvalidInput
+from services.common.json_text import parse_json_text
 from services.common.schemas import field_errors, nul_characters
 
 MAX_AGE = dt.timedelta(days=90)
@@ -29,14 +29,6 @@ MAX_SKEW = dt.timedelta(minutes=5)
 EVENT = TypeAdapter(AnalyticsEvent)
 BATCH = TypeAdapter(EventBatch)
 EVENTS = TypeAdapter(list[AnalyticsEvent])
-
-
-class MalformedJson(DomainError):
-    """The same answer the gateway gives a body that is not JSON (it passes this one on raw)."""
-
-    status = 400
-    title = "Malformed JSON"
-    slug = "malformed-json"
 
 
 @dataclass(frozen=True)
@@ -102,11 +94,7 @@ def parse_body(body: Any) -> tuple[list[AnalyticsEvent | None], list[dict[str, A
     events = parse_raw(body)
     if events is not None:
         return list(events), []
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise MalformedJson(f"request body is not valid JSON: {exc}") from None
-    return parse_events(data)
+    return parse_events(parse_json_text(body))
 
 
 def check_events(

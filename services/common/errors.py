@@ -87,3 +87,10 @@ class ServiceUnavailable(DomainError):
     status = 503
     title = "Service unavailable"
     slug = "service-unavailable"
+
+
+@deserialize_to_instance
+class MalformedJson(DomainError):
+    status = 400
+    title = "Malformed JSON"
+    slug = "malformed-json"

@@ -14,14 +14,13 @@ from services.analytics import figures
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.ingestion import (
-    MalformedJson,
     Sender,
     check_events,
     dump_events,
     first_of_each,
 )
 from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, MalformedJson
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 BRAND, CREATOR, OTHER_CREATOR = (str(uuid.uuid4()) for _ in range(3))
