@@ -4,7 +4,7 @@ with the token's signature verified by a per-process cache of verified tokens.
 
 The limits are the `limits` library's sliding-window counters, with the library's own key layout
 and arithmetic, so they stay shared with every process and with services.common.ratelimit
-(RateLimiter(namespace="gateway") reads and resets the same windows). Steps run in the order the
+(RateLimiter(namespace="gateway") counts in and reads the same windows). Steps run in the order the
 gateway always applied them and stop at the first refusal: the IP limit, then the denylist, then
 the subject limit; a refused or revoked request never counts against its subject.
 """

@@ -1,11 +1,14 @@
 """Campaign analytics for the owning brand or an admin: summary, time series, per-creator and
-per-platform breakdowns. Answers are cached in Redis for a short while (REPORT_CACHE_SECONDS);
-access is checked on every call, before the cache."""
+per-platform breakdowns. Answers are cached in Redis for a short while (REPORT_CACHE_SECONDS)
+under the campaign's data generation, which every write of its events or funnel facts bumps: a
+cached answer is never served after new data for its campaign landed. Access is checked on every
+call, before the cache."""
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -17,7 +20,12 @@ from services.analytics.schemas import AnalyticsQuery
 from services.common.errors import Forbidden, NotFound
 from services.common.schemas import Principal, parse_model
 
-CACHE_PREFIX = "analytics:report:v1"
+log = logging.getLogger(__name__)
+
+CACHE_PREFIX = "analytics:report:v2"
+# Outlives every cached answer (REPORT_CACHE_SECONDS is seconds): an expired generation restarts
+# at 0 only when no answer cached under an old one can still be read.
+GENERATION_TTL_SECONDS = 86_400
 
 
 def readable_campaign(
@@ -43,14 +51,36 @@ class ReportCache:
     ) -> Any:
         if self.client is None or self.ttl_seconds <= 0:
             return compute()
+        # The generation is read before computing: data landing meanwhile bumps it, so this
+        # answer is stored under a generation nobody reads any more.
+        generation = self.client.get(_generation_key(campaign_id)) or "0"
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-        key = f"{CACHE_PREFIX}:{campaign_id}:{kind}:{digest.hexdigest()[:32]}"
+        key = f"{CACHE_PREFIX}:{campaign_id}:{generation}:{kind}:{digest.hexdigest()[:32]}"
         cached = self.client.get(key)
         if cached is not None:
             return json.loads(cached)
         result = compute()
         self.client.set(key, json.dumps(result, default=str), ex=self.ttl_seconds)
         return result
+
+    def invalidate(self, campaign_ids: Iterable[str]) -> None:
+        """New data for these campaigns has landed: their cached answers are out of date."""
+        if self.client is None:
+            return
+        try:
+            with self.client.pipeline(transaction=False) as pipeline:
+                for campaign_id in set(campaign_ids):
+                    pipeline.incr(_generation_key(campaign_id))
+                    pipeline.expire(_generation_key(campaign_id), GENERATION_TTL_SECONDS)
+                pipeline.execute()
+        except redis.RedisError:
+            # The data is stored; a cached answer then lives out its REPORT_CACHE_SECONDS.
+            # Failing here would only redeliver a batch that is already written.
+            log.warning("could not invalidate cached reports of %s", campaign_ids, exc_info=True)
+
+
+def _generation_key(campaign_id: str) -> str:
+    return f"{CACHE_PREFIX}:generation:{campaign_id}"
 
 
 def _prepare(

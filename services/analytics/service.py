@@ -115,6 +115,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
         )
         for event_type, count in Counter(event["event_type"] for event in written).items():
             self.metrics.count_on_success(EVENTS_INGESTED.labels(event_type), count)
+        self.cache.invalidate(str(event["campaign_id"]) for event in written)
         return len(written)
 
     @timer(interval=3600)
@@ -248,3 +249,4 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             # Requeued on error: pause so an outage is not a hot redelivery loop.
             eventlet.sleep(FUNNEL_RETRY_SECONDS)
             raise
+        self.cache.invalidate([str(fact["campaign_id"])])

@@ -49,6 +49,12 @@ class RateLimiter:
         allowed = self._limiter.hit(item, self._namespace, key)
         return self._decision(allowed, item, key)
 
+    def peek(self, limit: str, key: str) -> Decision:
+        """Would one more request be allowed? Counts nothing."""
+        item = parse(limit)
+        allowed = self._limiter.test(item, self._namespace, key)
+        return self._decision(allowed, item, key)
+
 
 # One round trip decides and counts: every budget is pruned to its window, the attempt is refused
 # if any budget is full (and then counted nowhere), else it is recorded in all of them at once. So

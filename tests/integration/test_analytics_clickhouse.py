@@ -213,9 +213,47 @@ def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
         other = {"user_id": str(uuid.uuid4()), "role": "brand"}
         with pytest.raises(Forbidden):
             reports.summary(directory, clickhouse, cache, other, campaign_id, {}, NOW)
-        redis_client.flushdb()
+        cache.invalidate([campaign_id])  # what the writer does once the batch is stored
         fresh = reports.summary(directory, clickhouse, cache, owner, campaign_id, {}, NOW)
         assert fresh["impressions"] > 0
+
+
+def test_new_data_invalidates_cached_reports_of_its_campaign_only(redis_client):
+    cache = reports.ReportCache(redis_client, 30)
+    answers = iter(range(100))
+    read = {
+        campaign: (
+            lambda campaign=campaign: cache.get_or_compute(
+                "summary", campaign, {}, lambda: next(answers)
+            )
+        )
+        for campaign in ("c-1", "c-2")
+    }
+    first, other = read["c-1"](), read["c-2"]()
+    assert (read["c-1"](), read["c-2"]()) == (first, other)  # cached
+    cache.invalidate(["c-1"])
+    assert read["c-1"]() != first
+    assert read["c-2"]() == other
+
+
+def test_an_answer_computed_while_data_lands_is_not_served_after_it(redis_client):
+    cache = reports.ReportCache(redis_client, 30)
+
+    def compute_while_a_batch_lands() -> str:
+        cache.invalidate(["c-1"])
+        return "computed before the batch"
+
+    assert cache.get_or_compute("summary", "c-1", {}, compute_while_a_batch_lands) == (
+        "computed before the batch"
+    )
+    assert cache.get_or_compute("summary", "c-1", {}, lambda: "after") == "after"
+
+
+def test_a_cache_outage_does_not_fail_the_writer():
+    import redis as redis_lib
+
+    unreachable = redis_lib.Redis(port=1, socket_connect_timeout=0.2)
+    reports.ReportCache(unreachable, 30).invalidate(["c-1"])  # logs, does not raise
 
 
 def clickhouse_server(action: str) -> None:
