@@ -102,6 +102,10 @@ def run_schemathesis(base_url: str, role: str, token: str) -> int:
         PHASES,
         "--workers",
         "2",
+        # An event batch's schema (date-time pattern + format, bounded arrays) makes hypothesis
+        # discard many drafts; that is a generator health check, not an API failure.
+        "--suppress-health-check",
+        "filter_too_much",
     ]
     print(f"--- schemathesis as {role} ---", flush=True)
     return subprocess.run(command, cwd=PROJECT_ROOT, check=False).returncode
