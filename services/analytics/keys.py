@@ -11,7 +11,6 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from services.analytics.directory import CampaignDirectory
@@ -24,7 +23,7 @@ from services.analytics.schemas import (
     IngestionKeyView,
 )
 from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import newest_first, page
 from services.common.schemas import Principal, parse_model
 
 PREFIX = "ik_"
@@ -116,38 +115,15 @@ def list_keys(session: Session, principal: Principal, query: Any) -> dict[str, A
     """Newest first; a brand sees its own keys, an admin every key."""
     _require_manager(principal)
     params = parse_model(IngestionKeyQuery, query or {})
-    statement = select(IngestionKey)
+    conditions = []
     if principal.role == "brand":
-        statement = statement.where(IngestionKey.brand_id == uuid.UUID(principal.user_id))
-    if params.cursor is not None:
-        created_at, last_id = _cursor_position(params.cursor)
-        statement = statement.where(
-            or_(
-                IngestionKey.created_at < created_at,
-                and_(IngestionKey.created_at == created_at, IngestionKey.id < last_id),
-            )
-        )
-    rows = session.execute(
-        statement.order_by(IngestionKey.created_at.desc(), IngestionKey.id.desc()).limit(
-            params.limit + 1
-        )
-    ).scalars()
+        conditions.append(IngestionKey.brand_id == uuid.UUID(principal.user_id))
+    rows = newest_first(session, IngestionKey, conditions, params.cursor, params.limit)
     items = [{**_view(row), "_sort": row.created_at.isoformat()} for row in rows]
     result = page(items, params.limit, "_sort")
     for item in result["items"]:
         item.pop("_sort")
     return result
-
-
-def _cursor_position(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    value, row_id = decode_cursor(cursor)
-    try:
-        return dt.datetime.fromisoformat(str(value)), uuid.UUID(row_id)
-    except ValueError:
-        raise InvalidInput(
-            "cursor is not valid",
-            [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-        ) from None
 
 
 def revoke_key(session: Session, principal: Principal, key_id: str) -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from services.analytics.tracking_schemas import (
 )
 from services.analytics.tracking_schemas import TrackingLink as TrackingLinkView
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import newest_first, page
 from services.common.schemas import Principal, parse_model
 
 CODE_ATTEMPTS = 5
@@ -110,26 +110,7 @@ def list_links(
     """Newest first. `application` is the applications service's view for the caller."""
     params = parse_model(TrackingLinkQuery, query)
     conditions = [TrackingLink.application_id == uuid.UUID(application["id"])]
-    if params.cursor:
-        value, last_id = decode_cursor(params.cursor)
-        try:
-            bound = tuple_(dt.datetime.fromisoformat(value), uuid.UUID(last_id))
-        except (ValueError, TypeError):
-            raise InvalidInput(
-                "cursor is not valid",
-                [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-            ) from None
-        conditions.append(tuple_(TrackingLink.created_at, TrackingLink.id) < bound)
-    rows = (
-        session.execute(
-            select(TrackingLink)
-            .where(and_(*conditions))
-            .order_by(TrackingLink.created_at.desc(), TrackingLink.id.desc())
-            .limit(params.limit + 1)
-        )
-        .scalars()
-        .all()
-    )
+    rows = newest_first(session, TrackingLink, conditions, params.cursor, params.limit)
     return page([link_view(row, base_url) for row in rows], params.limit, "created_at")
 
 

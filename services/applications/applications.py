@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.schemas import Application, ApplicationCreate, ApplicationQuery
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import newest_first, page
 from services.common.schemas import Principal, parse_model
 
 PENDING = ("submitted", "shortlisted")
@@ -301,26 +301,7 @@ def _list(session: Session, query: Any, condition: Any) -> dict[str, Any]:
     conditions = [condition]
     if params.status:
         conditions.append(ApplicationRow.status == params.status)
-    if params.cursor:
-        value, last_id = decode_cursor(params.cursor)
-        try:
-            bound = tuple_(dt.datetime.fromisoformat(value), uuid.UUID(last_id))
-        except (ValueError, TypeError):
-            raise InvalidInput(
-                "cursor is not valid",
-                [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-            ) from None
-        conditions.append(tuple_(ApplicationRow.created_at, ApplicationRow.id) < bound)
-    rows = (
-        session.execute(
-            select(ApplicationRow)
-            .where(and_(*conditions))
-            .order_by(ApplicationRow.created_at.desc(), ApplicationRow.id.desc())
-            .limit(params.limit + 1)
-        )
-        .scalars()
-        .all()
-    )
+    rows = newest_first(session, ApplicationRow, conditions, params.cursor, params.limit)
     progress = deliverables.progress_for(session, rows)
     return page([view(row, progress[row.id]) for row in rows], params.limit, "created_at")
 

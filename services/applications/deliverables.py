@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
@@ -49,7 +49,7 @@ from services.applications.schemas import (
     DeliverableSubmission,
 )
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import newest_first, page
 from services.common.schemas import Principal, parse_model
 
 MAX_REVISIONS = 20
@@ -466,24 +466,5 @@ def _list(session: Session, query: Any, condition: Any) -> dict[str, Any]:
     conditions = [condition]
     if params.status:
         conditions.append(DeliverableRow.status == params.status)
-    if params.cursor:
-        value, last_id = decode_cursor(params.cursor)
-        try:
-            bound = tuple_(dt.datetime.fromisoformat(value), uuid.UUID(last_id))
-        except (ValueError, TypeError):
-            raise InvalidInput(
-                "cursor is not valid",
-                [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-            ) from None
-        conditions.append(tuple_(DeliverableRow.created_at, DeliverableRow.id) < bound)
-    rows = (
-        session.execute(
-            select(DeliverableRow)
-            .where(and_(*conditions))
-            .order_by(DeliverableRow.created_at.desc(), DeliverableRow.id.desc())
-            .limit(params.limit + 1)
-        )
-        .scalars()
-        .all()
-    )
+    rows = newest_first(session, DeliverableRow, conditions, params.cursor, params.limit)
     return page([view(row) for row in rows], params.limit, "created_at")

@@ -20,7 +20,7 @@ from services.campaigns.schemas import (
     CampaignTerms,
 )
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import decode_cursor, invalid_cursor, page
 from services.common.schemas import Principal, parse_model
 
 TRANSITIONS = {
@@ -319,10 +319,7 @@ def _list_statement(principal: Principal, params: CampaignQuery) -> Select[Any]:
                 raise ValueError("not an integer")
             last_uuid = uuid.UUID(last_id)
         except (ValueError, TypeError):
-            raise InvalidInput(
-                "cursor is not valid",
-                [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-            ) from None
+            raise invalid_cursor() from None
         key = tuple_(column, row.id)
         bound = tuple_(value, last_uuid)
         conditions.append(key < bound if descending else key > bound)

@@ -3,8 +3,14 @@ is a keyset query (no OFFSET) and stays stable while rows are inserted."""
 
 import base64
 import binascii
+import datetime as dt
 import json
+import uuid
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from services.common.errors import InvalidInput
 
@@ -24,11 +30,37 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         if not isinstance(row_id, str):
             raise ValueError("id must be a string")
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise InvalidInput(
-            "cursor is not valid",
-            [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-        ) from None
+        raise invalid_cursor() from None
     return value, row_id
+
+
+def invalid_cursor() -> InvalidInput:
+    return InvalidInput(
+        "cursor is not valid",
+        [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
+    )
+
+
+def newest_first(
+    session: Session, model: Any, conditions: Sequence[Any], cursor: str | None, limit: int
+) -> list[Any]:
+    """Up to limit + 1 rows of `model` (it has created_at and a UUID id) matching `conditions`,
+    newest first, after the row `cursor` names (made by `page(..., "created_at")`)."""
+    conditions = list(conditions)
+    if cursor:
+        value, last_id = decode_cursor(cursor)
+        try:
+            bound = tuple_(dt.datetime.fromisoformat(str(value)), uuid.UUID(last_id))
+        except (ValueError, TypeError):
+            raise invalid_cursor() from None
+        conditions.append(tuple_(model.created_at, model.id) < bound)
+    statement = (
+        select(model)
+        .where(*conditions)
+        .order_by(model.created_at.desc(), model.id.desc())
+        .limit(limit + 1)
+    )
+    return list(session.execute(statement).scalars().all())
 
 
 def page(items: list[dict[str, Any]], limit: int, sort_key: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
 from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, page
+from services.common.pagination import decode_cursor, invalid_cursor, page
 from services.common.schemas import Principal, parse_model
 from services.users.models import BrandProfileRow, CreatorProfileRow, outbox
 from services.users.schemas import (
@@ -301,10 +301,7 @@ def _discovery_statement(params: CreatorQuery) -> Select[Any]:
     if params.cursor:
         value, last_id = decode_cursor(params.cursor)
         if not isinstance(value, int | float) or not _is_uuid(last_id):
-            raise InvalidInput(
-                "cursor is not valid",
-                [{"field": "cursor", "message": "not a cursor from this list", "code": "cursor"}],
-            )
+            raise invalid_cursor()
         key = tuple_(column, row.user_id)
         bound = tuple_(value, uuid.UUID(last_id))
         conditions.append(key < bound if descending else key > bound)
