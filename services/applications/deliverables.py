@@ -203,34 +203,30 @@ def _is_party(principal: Principal, brand_id: uuid.UUID, creator_id: uuid.UUID) 
     )
 
 
+def _readable(
+    session: Session, principal: Principal, model: Any, row_id: Any, what: str, lock: bool
+) -> Any:
+    """The application or deliverable the caller is a party to (others: 404). Locked rows are
+    read afresh (populate_existing), not from an identity map loaded before the lock."""
+    statement = select(model).where(model.id == _uuid(row_id, what))
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    row = session.execute(statement).scalar_one_or_none()
+    if row is None or not _is_party(principal, row.brand_id, row.creator_id):
+        raise NotFound(f"no such {what}")
+    return row
+
+
 def _readable_application(
     session: Session, principal: Principal, application_id: Any, lock: bool = False
 ) -> ApplicationRow:
-    statement = select(ApplicationRow).where(
-        ApplicationRow.id == _uuid(application_id, "application")
-    )
-    if lock:
-        statement = statement.with_for_update()
-    row = session.execute(statement).scalar_one_or_none()
-    if row is None or not _is_party(principal, row.brand_id, row.creator_id):
-        raise NotFound("no such application")
-    return row
+    return _readable(session, principal, ApplicationRow, application_id, "application", lock)
 
 
 def _readable_deliverable(
     session: Session, principal: Principal, deliverable_id: Any, lock: bool = False
 ) -> DeliverableRow:
-    statement = select(DeliverableRow).where(
-        DeliverableRow.id == _uuid(deliverable_id, "deliverable")
-    )
-    if lock:
-        statement = statement.with_for_update()
-    row = session.execute(statement).scalar_one_or_none()
-    if row is None or not _is_party(principal, row.brand_id, row.creator_id):
-        raise NotFound("no such deliverable")
-    if lock:
-        session.refresh(row)
-    return row
+    return _readable(session, principal, DeliverableRow, deliverable_id, "deliverable", lock)
 
 
 def _owned_campaign(session: Session, principal: Principal, campaign_id: Any) -> CampaignSlots:
