@@ -28,6 +28,7 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root config.yml alembic.ini ./
+COPY --chown=root:root kernel ./kernel
 COPY --chown=root:root dependencies ./dependencies
 COPY --chown=root:root services ./services
 COPY --chown=root:root gateway_http ./gateway_http

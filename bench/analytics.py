@@ -43,6 +43,7 @@ from bench.processes import FileLoggedStack
 from bench.wrk import spread
 from dependencies.clickhouse import make_client
 from dependencies.postgres import sqlalchemy_url
+from kernel.config import PROJECT_ROOT, load_config
 from scripts.isolated_stack import (
     delete_vhost,
     free_metrics_base,
@@ -52,7 +53,6 @@ from scripts.isolated_stack import (
 )
 from scripts.stack import default_processes
 from services.analytics import clickhouse_schema, figures, warehouse
-from services.common.config import PROJECT_ROOT, load_config
 from tests.analytics_reference import PLATFORMS, TYPES, WEIGHTS, generate
 
 DATABASE_URL = os.environ.get(

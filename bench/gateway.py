@@ -32,6 +32,7 @@ import requests
 from bench.plot import plot_targets
 from bench.processes import FileLoggedStack
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
+from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import (
     delete_vhost,
     free_metrics_base,
@@ -40,7 +41,6 @@ from scripts.isolated_stack import (
     migrate_database,
 )
 from scripts.stack import NAMEKO, Process, default_processes
-from services.common.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
 DATABASE_URL = os.environ.get(

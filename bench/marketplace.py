@@ -34,6 +34,7 @@ from bench.plot import plot_targets
 from bench.processes import FileLoggedStack
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
 from dependencies.postgres import sqlalchemy_url
+from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import (
     delete_vhost,
     free_metrics_base,
@@ -42,7 +43,6 @@ from scripts.isolated_stack import (
     migrate_database,
 )
 from scripts.stack import NAMEKO, Process, default_processes
-from services.common.config import PROJECT_ROOT
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"

@@ -8,8 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from kernel.config import PROJECT_ROOT
 from scripts.stack import DIE_WITH_PARENT, Process, Stack
-from services.common.config import PROJECT_ROOT
 
 
 class FileLoggedStack(Stack):

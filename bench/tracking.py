@@ -36,6 +36,7 @@ import requests
 from bench.gateway import machine, median_result, ratio
 from bench.wrk import WrkResult, WrkSettings, run_wrk
 from dependencies.clickhouse import make_client
+from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import (
     delete_vhost,
     free_metrics_base,
@@ -44,7 +45,6 @@ from scripts.isolated_stack import (
     migrate_database,
 )
 from scripts.stack import NAMEKO, Process, Stack, default_processes
-from services.common.config import PROJECT_ROOT
 from tests.conftest import wait_until
 from tests.e2e.marketplace import (
     accepted_application,

@@ -43,10 +43,10 @@ from typing import Any  # noqa: E402
 from eventlet.websocket import RFC6455WebSocket  # noqa: E402
 
 from bench.gateway import machine  # noqa: E402
+from kernel.config import PROJECT_ROOT, load_config  # noqa: E402
+from kernel.tokens import TokenCodec  # noqa: E402
 from scripts.isolated_stack import delete_vhost, free_port, fresh_vhost  # noqa: E402
 from scripts.stack import NAMEKO, Process, Stack, ws_process  # noqa: E402
-from services.common.config import PROJECT_ROOT, load_config  # noqa: E402
-from services.common.tokens import TokenCodec  # noqa: E402
 from services.messaging import conversations  # noqa: E402
 from services.messaging.store import EmbeddedConversationStore  # noqa: E402
 

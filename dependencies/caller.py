@@ -17,11 +17,11 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Publisher
 
 from dependencies.redis import make_redis
-from services.common.denylist import AccessDenylist
-from services.common.errors import Unauthenticated
-from services.common.schemas import Principal
-from services.common.token_cache import VerifiedTokenCache
-from services.common.tokens import AccessClaims, TokenCodec
+from kernel.denylist import AccessDenylist
+from kernel.errors import Unauthenticated
+from kernel.schemas import Principal
+from kernel.token_cache import VerifiedTokenCache
+from kernel.tokens import AccessClaims, TokenCodec
 
 
 def verify_caller(

@@ -21,6 +21,9 @@ from kombu import Connection
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
+from nameko.rpc import rpc
+
+from dependencies.request_context import RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +121,31 @@ class HealthServer(DependencyProvider):
 
     def get_dependency(self, worker_ctx: WorkerContext) -> None:
         return None
+
+
+class HealthRpc:
+    name: str
+    request_context = RequestContext()
+    health_server = HealthServer()  # the pod's /healthz and /readyz on HEALTH_PORT
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        return {"service": self.name, "status": "ok"}
+
+
+def readiness(redis_client: Any, amqp_uri: str) -> tuple[bool, dict[str, Any]]:
+    """(ready, body for /readyz): Redis answers a ping and RabbitMQ accepts a connection."""
+    checks: dict[str, str] = {}
+    try:
+        redis_client.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"unreachable: {type(exc).__name__}"
+    try:
+        with Connection(amqp_uri, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+        checks["rabbitmq"] = "ok"
+    except Exception as exc:
+        checks["rabbitmq"] = f"unreachable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return ready, {"status": "ok" if ready else "unavailable", "checks": checks}

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dependencies.postgres import make_engine
-from services.common.events import event_envelope
+from kernel.events import event_envelope
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from nameko.containers import WorkerContext
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
-from services.common.errors import ServiceUnavailable
+from kernel.errors import ServiceUnavailable
 
 TRANSIENT_DELIVERY_MODE = 1  # AMQP: not persisted by the broker
 

@@ -3,7 +3,7 @@
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 
-from services.common.tokens import TokenCodec
+from kernel.tokens import TokenCodec
 
 
 class AccessTokens(DependencyProvider):

@@ -3,7 +3,7 @@ denylist and the per-subject rate limit together in one Lua script (redis-py reg
 with the token's signature verified by a per-process cache of verified tokens.
 
 The limits are the `limits` library's sliding-window counters, with the library's own key layout
-and arithmetic, so they stay shared with every process and with services.common.ratelimit
+and arithmetic, so they stay shared with every process and with kernel.ratelimit
 (RateLimiter(namespace="gateway") counts in and reads the same windows). Steps run in the order the
 gateway always applied them and stop at the first refusal: the IP limit, then the denylist, then
 the subject limit; a refused or revoked request never counts against its subject.
@@ -19,12 +19,12 @@ from limits import RateLimitItem, parse
 from limits.storage.redis import RedisStorage
 
 from dependencies.redis import make_redis
+from kernel.denylist import SESSION_KEY, TOKEN_KEY
+from kernel.errors import DomainError, Unauthenticated
+from kernel.ratelimit import Decision
+from kernel.token_cache import DEFAULT_MAX_ENTRIES, VerifiedTokenCache
+from kernel.tokens import AccessClaims, TokenCodec
 from services.campaigns.cache import GENERATION_KEY as CAMPAIGN_LISTS_GENERATION
-from services.common.denylist import SESSION_KEY, TOKEN_KEY
-from services.common.errors import DomainError, Unauthenticated
-from services.common.ratelimit import Decision
-from services.common.token_cache import DEFAULT_MAX_ENTRIES, VerifiedTokenCache
-from services.common.tokens import AccessClaims, TokenCodec
 
 # Steps: "L" (a sliding-window limit: 2 keys, 2 args: limit, expiry seconds), "D" (the
 # denylist: 2 keys, no args) and "G" (read a watched key: 1 key; "" when absent). The "L" step

@@ -20,7 +20,7 @@ from gateway_http.admission import (
     optional_bearer_token,
 )
 from gateway_http.edge import RATE_LIMIT, RATE_LIMITED
-from services.common.errors import Forbidden, TooManyRequests, Unauthenticated
+from kernel.errors import Forbidden, TooManyRequests, Unauthenticated
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from services.common.errors import DomainError
-from services.common.json_text import parse_json_text
-from services.common.schemas import Model, parse_model
+from kernel.errors import DomainError
+from kernel.json_text import parse_json_text
+from kernel.schemas import Model, parse_model
 
 
 class PayloadTooLarge(DomainError):

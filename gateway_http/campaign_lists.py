@@ -18,10 +18,10 @@ from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 
 from dependencies.redis import make_redis
+from kernel.errors import DomainError
+from kernel.schemas import parse_model
 from services.campaigns.cache import GENERATION_KEY, KEY_PREFIX, query_digest
 from services.campaigns.schemas import CampaignQuery
-from services.common.errors import DomainError
-from services.common.schemas import parse_model
 
 CACHED_LIST_READS = prometheus_client.Counter(
     "gateway_campaign_list_cache_total",

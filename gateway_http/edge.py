@@ -22,8 +22,8 @@ from werkzeug.wrappers import Request, Response
 
 from gateway_http.admission import ADMISSION, Gatekeeper, gatekeeper_for, optional_bearer_token
 from gateway_http.problems import internal_error, problem_from_error, problem_response
-from services.common.errors import DomainError, TooManyRequests
-from services.common.ratelimit import Decision
+from kernel.errors import DomainError, TooManyRequests
+from kernel.ratelimit import Decision
 
 log = logging.getLogger("gateway_http")
 

@@ -15,8 +15,8 @@ from typing import Any
 import eventlet
 import redis
 
+from kernel.errors import NotFound
 from services.analytics import clicks
-from services.common.errors import NotFound
 
 log = logging.getLogger("gateway_http")
 

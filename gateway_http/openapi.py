@@ -36,11 +36,11 @@ STANDARD_ERRORS = {
 }
 
 
-def collect_routes() -> list[tuple[str, Route]]:
-    from gateway_http.service import GatewayService  # the service imports this module
-
+def collect_routes(service: type) -> list[tuple[str, Route]]:
+    """The @route entrypoints of a Nameko service class (the gateway passes its own class, so
+    this module needs no import of the service that serves the document)."""
     routes = []
-    for name, member in inspect.getmembers(GatewayService, inspect.isfunction):
+    for name, member in inspect.getmembers(service, inspect.isfunction):
         for entrypoint in getattr(member, "nameko_entrypoints", ()):
             if isinstance(entrypoint, Route):
                 routes.append((name, entrypoint))
@@ -183,10 +183,10 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
 
 
 @functools.cache
-def document() -> dict[str, Any]:
+def document(service: type) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     models: set[type[BaseModel]] = set()
-    for name, entrypoint in collect_routes():
+    for name, entrypoint in collect_routes(service):
         spec = entrypoint.spec or RouteSpec(name, "misc")
         path = PATH_PARAMETER.sub(r"{\1}", entrypoint.url)
         for method in entrypoint.method.split(","):

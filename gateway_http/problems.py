@@ -5,7 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from services.common.errors import DomainError
+from kernel.errors import DomainError
 
 PROBLEM_TYPE_BASE = "https://errors.influencer.local/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import requests
 
+from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import delete_vhost, free_metrics_base, free_port, fresh_vhost
 from scripts.stack import Stack, default_processes
-from services.common.config import PROJECT_ROOT
 
 VHOST = os.environ.get("FUZZ_VHOST", "influencer_fuzz")
 DATABASE_URL = os.environ.get(

@@ -9,9 +9,9 @@ import secrets
 import sys
 from pathlib import Path
 
+from kernel.config import PROJECT_ROOT
 from scripts.processes import PROCESSES
 from scripts.render_rabbitmq import password_variable
-from services.common.config import PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / ".env"
 

@@ -5,7 +5,7 @@ Existing keys are kept."""
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.common.config import load_config, resolve_path
+from kernel.config import load_config, resolve_path
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import sys
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common.config import load_config
+from kernel.config import load_config
 
 
 def service_is_healthy(service: str, timeout: float) -> bool:

@@ -20,10 +20,10 @@ from alembic.config import Config
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
+from dependencies.alembic_env import database_url
 from dependencies.clickhouse import make_client
+from kernel.config import PROJECT_ROOT, load_config
 from services.analytics import clickhouse_schema
-from services.common.config import PROJECT_ROOT, load_config
-from services.common.migrations import database_url
 
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
@@ -69,7 +69,7 @@ def pending_postgres() -> list[str]:
     from sqlalchemy import create_engine
 
     from dependencies.postgres import sqlalchemy_url
-    from services.common.config import resolve_path
+    from kernel.config import resolve_path
 
     engine = create_engine(sqlalchemy_url(database_url()))
     pending = []

@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
+from kernel.config import PROJECT_ROOT
 from scripts import render_k8s, render_kong
-from services.common.config import PROJECT_ROOT
 
 # scripts.stack imports nameko, and eventlet announces its own deprecation on import.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

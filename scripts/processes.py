@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 TABLE_FILE = PROJECT_ROOT / "deploy" / "processes.yml"
 STORES = ("postgres", "redis", "rabbitmq", "clickhouse", "mongodb")
@@ -151,7 +151,7 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.postgres.Database": ("postgres",),
     "dependencies.redis.Redis": ("redis",),
     "dependencies.clickhouse.ClickHouse": ("clickhouse",),
-    "dependencies.mongo.MessageStore": ("mongodb",),
+    "services.messaging.store_provider.MessageStore": ("mongodb",),
     "dependencies.outbox.OutboxRelay": ("postgres", "rabbitmq"),
     "dependencies.tokens.AccessTokens": (),
     "dependencies.metrics.Metrics": (),

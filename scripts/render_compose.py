@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from kernel.config import PROJECT_ROOT
 from scripts.processes import JOBS, PROCESSES, ProcessSpec
 from scripts.render_rabbitmq import VHOST, password_variable
-from services.common.config import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 KONG_FILE = PROJECT_ROOT / "kong" / "kong.yml"

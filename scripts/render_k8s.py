@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
+from kernel.config import PROJECT_ROOT
 from scripts.processes import JOBS, PROCESSES, STORE_ENV, STORES, ProcessSpec
-from services.common.config import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 K8S_BASE = K8S / "base"

@@ -20,7 +20,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.common.config import PROJECT_ROOT, load_config, resolve_path
+from kernel.config import PROJECT_ROOT, load_config, resolve_path
 
 KONG_TEMPLATE = PROJECT_ROOT / "kong" / "kong.yml"
 KONG_RENDERED = PROJECT_ROOT / "kong" / "kong.rendered.yml"

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.config import PROJECT_ROOT, load_config
 from scripts.isolated_stack import free_port
 from scripts.processes import PROCESSES, ProcessSpec
-from services.common.config import PROJECT_ROOT, load_config
 
 # Readiness polls publish to queues that do not exist yet; amqp warns about each returned message.
 logging.getLogger("amqp").setLevel(logging.ERROR)

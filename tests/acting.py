@@ -7,7 +7,7 @@ from typing import Any
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common.tokens import TokenCodec
+from kernel.tokens import TokenCodec
 
 
 def access_token(

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from dependencies.postgres import sqlalchemy_url  # noqa: E402
-from services.common.config import load_config  # noqa: E402
+from kernel.config import load_config  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_test"

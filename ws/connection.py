@@ -23,14 +23,14 @@ from eventlet.queue import LightQueue
 from eventlet.websocket import ConnectionClosedError
 from greenlet import GreenletExit
 
-from services.common.errors import (
+from kernel.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
     ServiceUnavailable,
 )
-from services.common.tokens import AccessClaims
+from kernel.tokens import AccessClaims
 from ws.fanout import EventPublisher
 from ws.hub import Hub
 from ws.limits import TokenBucket

@@ -15,7 +15,7 @@ from nameko.constants import DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
 from nameko.events import BROADCAST, event_handler
 from nameko.standalone.events import get_event_exchange
 
-from services.common.events import event_envelope
+from kernel.events import event_envelope
 from ws.hub import Hub
 
 SOURCE = "ws"

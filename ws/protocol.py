@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from services.common.schemas import StrictModel, field_errors
+from kernel.schemas import StrictModel, field_errors
 
 # Close codes (RFC 6455 where one fits, 4xxx = application-defined, echoing HTTP statuses).
 CLOSE_GOING_AWAY = 1001  # the server is shutting down: reconnect (to another process) and sync

@@ -12,7 +12,7 @@ from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common.errors import ServiceUnavailable
+from kernel.errors import ServiceUnavailable
 
 
 class RpcPool:

@@ -33,13 +33,13 @@ from eventlet import wsgi  # noqa: E402
 from eventlet.event import Event  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
+from dependencies.health import readiness  # noqa: E402
 from dependencies.metrics import serve_metrics  # noqa: E402
 from dependencies.redis import make_redis  # noqa: E402
-from services.common.config import load_config  # noqa: E402
-from services.common.denylist import AccessDenylist  # noqa: E402
-from services.common.errors import Unauthenticated  # noqa: E402
-from services.common.health import readiness  # noqa: E402
-from services.common.tokens import AccessClaims, TokenCodec  # noqa: E402
+from kernel.config import load_config  # noqa: E402
+from kernel.denylist import AccessDenylist  # noqa: E402
+from kernel.errors import Unauthenticated  # noqa: E402
+from kernel.tokens import AccessClaims, TokenCodec  # noqa: E402
 from ws.connection import (  # noqa: E402
     ChatConnection,
     ChatServices,

@@ -10,6 +10,7 @@ from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, no_content, read_body, read_json
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
+from kernel.json_text import parse_json_text
 from services.analytics.schemas import (
     AnalyticsQuery,
     CreatorBreakdown,
@@ -23,7 +24,6 @@ from services.analytics.schemas import (
     Summary,
     TimeSeries,
 )
-from services.common.json_text import parse_json_text
 
 INGESTION_KEY_HEADER = "X-Ingestion-Key"
 NOT_FOUND = "no such campaign (or a draft of another brand)"

@@ -5,10 +5,10 @@ from typing import Any
 import prometheus_client
 from werkzeug.wrappers import Request, Response
 
+from dependencies.health import readiness
 from gateway_http import openapi
 from gateway_http.bodies import json_response
 from gateway_http.edge import RouteSpec, route
-from services.common.health import readiness
 
 
 class OpsRoutes:
@@ -41,4 +41,4 @@ class OpsRoutes:
 
     @route("GET", "/api/v1/openapi.json", RouteSpec("This document", "ops", authenticated=False))
     def openapi_document(self, request: Request) -> Response:
-        return json_response(openapi.document())
+        return json_response(openapi.document(type(self)))

@@ -16,6 +16,7 @@ from gateway_http.bodies import json_response, read_json
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from gateway_http.routes.analytics import INGESTION_KEY_HEADER
+from kernel.errors import NotFound, Unauthenticated
 from services.analytics import clicks
 from services.analytics.tracking_schemas import (
     ConversionCreate,
@@ -25,7 +26,6 @@ from services.analytics.tracking_schemas import (
     TrackingLinkList,
     TrackingLinkQuery,
 )
-from services.common.errors import NotFound, Unauthenticated
 
 NOT_FOUND = "no such application (or not yours)"
 

@@ -12,8 +12,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from kernel.errors import NotFound
 from services.analytics.models import AcceptedCreator, CampaignCopy
-from services.common.errors import NotFound
 
 MAX_LOOKUPS_PER_CALL = 20
 

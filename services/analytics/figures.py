@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kernel.errors import InvalidInput
 from services.analytics.schemas import AnalyticsQuery
-from services.common.errors import InvalidInput
 
 Counts = dict[str, tuple[int, int]]
 

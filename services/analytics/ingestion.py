@@ -17,12 +17,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kernel.errors import InvalidInput
+from kernel.json_text import parse_json_text
+from kernel.schemas import field_errors, nul_characters
 from services.analytics import warehouse
 from services.analytics.directory import CampaignDirectory, CampaignInfo
 from services.analytics.schemas import MAX_BATCH, AnalyticsEvent, EventBatch
-from services.common.errors import InvalidInput
-from services.common.json_text import parse_json_text
-from services.common.schemas import field_errors, nul_characters
 
 MAX_AGE = dt.timedelta(days=90)
 MAX_SKEW = dt.timedelta(minutes=5)

@@ -13,6 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kernel.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from kernel.pagination import newest_first, page
+from kernel.schemas import Principal, parse_model
 from services.analytics.directory import CampaignDirectory
 from services.analytics.ingestion import Sender
 from services.analytics.models import IngestionKey
@@ -22,9 +25,6 @@ from services.analytics.schemas import (
     IngestionKeyQuery,
     IngestionKeyView,
 )
-from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from services.common.pagination import newest_first, page
-from services.common.schemas import Principal, parse_model
 
 PREFIX = "ik_"
 

@@ -8,9 +8,9 @@ from typing import Any
 from nameko.rpc import rpc
 
 from dependencies.rpc import DeadlineRpcProxy
+from kernel.errors import DomainError, ServiceUnavailable
 from services.analytics import keys, links
 from services.analytics.clicks import INGEST_QUEUE_NAME
-from services.common.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)

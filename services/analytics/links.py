@@ -15,6 +15,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kernel.pagination import newest_first, page
+from kernel.schemas import Principal, parse_model
 from services.analytics import clicks
 from services.analytics.ingestion import Sender
 from services.analytics.link_models import LinkConversion, TrackingLink
@@ -25,9 +28,6 @@ from services.analytics.tracking_schemas import (
     TrackingLinkQuery,
 )
 from services.analytics.tracking_schemas import TrackingLink as TrackingLinkView
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import newest_first, page
-from services.common.schemas import Principal, parse_model
 
 CODE_ATTEMPTS = 5
 # Conversion event ids are derived from (brand, order): a retried postback whose first attempt

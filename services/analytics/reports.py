@@ -14,11 +14,11 @@ from typing import Any
 import redis
 from clickhouse_driver import Client
 
+from kernel.errors import Forbidden, NotFound
+from kernel.schemas import Principal, parse_model
 from services.analytics import figures, warehouse
 from services.analytics.directory import CampaignDirectory, CampaignInfo
 from services.analytics.schemas import AnalyticsQuery
-from services.common.errors import Forbidden, NotFound
-from services.common.schemas import Principal, parse_model
 
 log = logging.getLogger(__name__)
 

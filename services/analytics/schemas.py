@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-from services.campaigns.schemas import TIMESTAMP_SCHEMA, Timestamp, _plausible_utc
-from services.common.schemas import Cursor, QueryModel, StrictModel
-from services.users.schemas import Country, Platform
+from kernel.schemas import Cursor, QueryModel, StrictModel
+from kernel.timestamps import TIMESTAMP_SCHEMA, Timestamp, plausible_utc
+from kernel.vocabulary import Country, Platform
 
 MAX_BATCH = 1000
 
@@ -46,7 +46,7 @@ def _rfc3339_string(value: object) -> object:
 QueryTimestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339_string),
-    AfterValidator(_plausible_utc),
+    AfterValidator(plausible_utc),
     Field(json_schema_extra=TIMESTAMP_SCHEMA),
 ]
 

@@ -17,17 +17,17 @@ from nameko.timer import timer
 from dependencies.batch_consumer import batch_consumer
 from dependencies.caller import Caller, TokenlessPublisher
 from dependencies.clickhouse import ClickHouse
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
+from kernel.errors import DomainError, Forbidden, ServiceUnavailable
 from services.analytics import directory, ingestion, keys, reports, warehouse
 from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.link_rpcs import TrackingLinkRpcs
-from services.common.errors import DomainError, Forbidden, ServiceUnavailable
-from services.common.health import HealthRpc
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
-from services.common.schemas import QueryModel, StrictModel
-from services.users.schemas import Platform, WebUrl
+from kernel.schemas import QueryModel, StrictModel
+from kernel.vocabulary import Platform, WebUrl
 
 OrderId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 

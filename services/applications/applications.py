@@ -17,13 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kernel.pagination import newest_first, page
+from kernel.schemas import Principal, parse_model
 from services.applications import deliverables
 from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.schemas import Application, ApplicationCreate, ApplicationQuery
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import newest_first, page
-from services.common.schemas import Principal, parse_model
 
 PENDING = ("submitted", "shortlisted")
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {

@@ -29,6 +29,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kernel.pagination import newest_first, page
+from kernel.schemas import Principal, parse_model
 from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import (
     ApplicationRow,
@@ -48,9 +51,6 @@ from services.applications.schemas import (
     DeliverableRevision,
     DeliverableSubmission,
 )
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.pagination import newest_first, page
-from services.common.schemas import Principal, parse_model
 
 MAX_REVISIONS = 20
 # action: (allowed from, target)

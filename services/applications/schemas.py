@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from services.campaigns.schemas import Deliverable, Timestamp
-from services.common.schemas import Cursor, Money, QueryModel, StrictModel
-from services.users.schemas import Platform
+from kernel.schemas import Cursor, Money, QueryModel, StrictModel
+from kernel.timestamps import Timestamp
+from kernel.vocabulary import Deliverable, Platform
 
 Status = Literal["submitted", "shortlisted", "accepted", "rejected", "withdrawn"]
 DeliverableStatus = Literal["submitted", "approved", "changes_requested"]

@@ -8,14 +8,14 @@ from nameko.rpc import rpc
 
 from dependencies.caller import Caller
 from dependencies.consumers import claim_event
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.rpc import DeadlineRpcProxy
+from kernel.errors import DomainError, NotFound
 from services.applications import applications, deliverables
 from services.applications.models import outbox, processed_events
-from services.common.errors import DomainError, NotFound
-from services.common.health import HealthRpc
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0

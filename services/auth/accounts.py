@@ -13,6 +13,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from kernel.denylist import AccessDenylist
+from kernel.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
+from kernel.ratelimit import AttemptLimiter, Budget
+from kernel.tokens import AccessClaims, TokenCodec
 from services.auth import passwords
 from services.auth.models import RefreshFamily, RefreshToken, RevokedAccessToken, User, outbox
 from services.auth.schemas import (
@@ -22,16 +32,6 @@ from services.auth.schemas import (
     TokenPair,
     normalise_email,
 )
-from services.common.denylist import AccessDenylist
-from services.common.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    TooManyRequests,
-    Unauthenticated,
-)
-from services.common.ratelimit import AttemptLimiter, Budget
-from services.common.tokens import AccessClaims, TokenCodec
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from dependencies.postgres import sqlalchemy_url
+from kernel.config import load_config
+from kernel.errors import DomainError
 from services.auth import accounts
-from services.common.config import load_config
-from services.common.errors import DomainError
 
 
 def read_password(stdin: TextIO) -> str:

@@ -3,7 +3,7 @@
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from services.common.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory defaults
 # Verified against when the email is unknown, so both failure paths cost one argon2 verification.

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
 
-from services.common.schemas import StrictModel
+from kernel.schemas import StrictModel
 
 MAX_PASSWORD_LENGTH = 128  # bounds the argon2 work an anonymous caller can request
 

@@ -8,20 +8,20 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from dependencies.caller import Caller
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.tokens import AccessTokens
+from kernel.denylist import AccessDenylist
+from kernel.errors import DomainError
+from kernel.ratelimit import AttemptLimiter
+from kernel.schemas import parse_model
 from services.auth import accounts
 from services.auth.account_cache import AccountViewCache
 from services.auth.models import outbox
 from services.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest
-from services.common.denylist import AccessDenylist
-from services.common.errors import DomainError
-from services.common.health import HealthRpc
-from services.common.ratelimit import AttemptLimiter
-from services.common.schemas import parse_model
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 USERS_REGISTERED = prometheus_client.Counter(

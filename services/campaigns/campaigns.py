@@ -9,6 +9,9 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
+from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
+from kernel.pagination import decode_cursor, invalid_cursor, page
+from kernel.schemas import Principal, parse_model
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import CampaignRow, outbox
 from services.campaigns.schemas import (
@@ -19,9 +22,6 @@ from services.campaigns.schemas import (
     CampaignQuery,
     CampaignTerms,
 )
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from services.common.pagination import decode_cursor, invalid_cursor, page
-from services.common.schemas import Principal, parse_model
 
 TRANSITIONS = {
     "publish": ({"draft"}, "published"),

@@ -4,56 +4,18 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from services.common.schemas import Cursor, Money, QueryModel, StrictModel
-from services.users.schemas import Country, Niche, Platform
+from kernel.schemas import Cursor, Money, QueryModel, StrictModel
+from kernel.timestamps import Timestamp
+from kernel.vocabulary import Country, Deliverable, Niche, Platform
 
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-
-
-def _from_string(value: object) -> object:
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 date-time string")
-    return value
-
-
-def _plausible_utc(value: dt.datetime) -> dt.datetime:
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError("must be between 2000 and 2100")
-    return value.astimezone(dt.UTC)
-
-
-# JSON has no datetime type: an RFC 3339 string with a UTC offset (naive times are rejected),
-# normalised to UTC.
-# Stated in the OpenAPI document as a pattern: years 2000-2099, an offset required.
-TIMESTAMP_PATTERN = (
-    r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-TIMESTAMP_SCHEMA = {
-    "pattern": TIMESTAMP_PATTERN,
-    "description": "RFC 3339 date-time with an offset, from 2000-01-01 to 2100-01-01 (UTC)",
-}
-Timestamp = Annotated[
-    AwareDatetime,
-    BeforeValidator(_from_string),
-    AfterValidator(_plausible_utc),
-    Field(strict=False, json_schema_extra=TIMESTAMP_SCHEMA),
-]
 Status = Literal["draft", "published", "paused", "closed"]
 Compensation = Literal["fixed", "per_deliverable", "gifting", "affiliate"]
 
 
 Objective = Annotated[str, Field(min_length=1, max_length=500)]
-
-
-class Deliverable(StrictModel):
-    type: Literal["post", "story", "reel", "video", "stream"]
-    platform: Platform
-    quantity: int = Field(ge=1, le=1000)
 
 
 class Requirements(StrictModel):

@@ -7,15 +7,15 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.redis import Redis
+from kernel.errors import DomainError
 from services.campaigns import campaigns
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import outbox
-from services.common.errors import DomainError
-from services.common.health import HealthRpc
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 CAMPAIGNS_CREATED = prometheus_client.Counter(

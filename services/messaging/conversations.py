@@ -12,9 +12,9 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, page
-from services.common.schemas import Principal, parse_model
+from kernel.errors import Forbidden, InvalidInput, NotFound
+from kernel.pagination import decode_cursor, page
+from kernel.schemas import Principal, parse_model
 from services.messaging.schemas import (
     MAX_BODY_CHARS,
     SYSTEM_SENDER_ID,

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.common.schemas import Cursor, QueryModel, StrictModel
+from kernel.schemas import Cursor, QueryModel, StrictModel
 
 MAX_BODY_CHARS = 4000
 CLIENT_MSG_ID = r"^[A-Za-z0-9._:-]{1,64}$"

@@ -9,14 +9,14 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller, TokenlessEventDispatcher
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
-from dependencies.mongo import MessageStore
 from dependencies.rpc import DeadlineRpcProxy
-from services.common.errors import DomainError
-from services.common.events import event_envelope
-from services.common.health import HealthRpc
+from kernel.errors import DomainError
+from kernel.events import event_envelope
 from services.messaging import conversations
 from services.messaging.ordering import KeyedLocks
+from services.messaging.store_provider import MessageStore
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0

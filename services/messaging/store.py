@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from services.common.config import resolve_path
+from kernel.config import resolve_path
 
 DATABASE = "messaging"
 

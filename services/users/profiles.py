@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
-from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.pagination import decode_cursor, invalid_cursor, page
-from services.common.schemas import Principal, parse_model
+from kernel.errors import Forbidden, InvalidInput, NotFound
+from kernel.pagination import decode_cursor, invalid_cursor, page
+from kernel.schemas import Principal, parse_model
 from services.users.models import BrandProfileRow, CreatorProfileRow, outbox
 from services.users.schemas import (
     BrandProfile,

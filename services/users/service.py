@@ -7,11 +7,11 @@ from nameko.rpc import rpc
 
 from dependencies.caller import Caller
 from dependencies.consumers import claim_event
+from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
-from services.common.errors import DomainError
-from services.common.health import HealthRpc
+from kernel.errors import DomainError
 from services.users import profiles
 from services.users.models import outbox, processed_events
 

@@ -13,7 +13,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
-from services.common.config import load_config, resolve_path
+from kernel.config import load_config, resolve_path
 
 pytestmark = pytest.mark.e2e
 
@@ -277,7 +277,7 @@ def test_bad_input_is_refused_precisely_and_changes_nothing(
 
 
 def test_rate_limit_answers_429_with_headers(api, redis_client):
-    from services.common.ratelimit import RateLimiter
+    from kernel.ratelimit import RateLimiter
 
     limit = "1000/minute"  # the stack's RATE_LIMIT_PER_IP in the e2e environment
     limiter = RateLimiter(api.env["REDIS_URL"], namespace="gateway")

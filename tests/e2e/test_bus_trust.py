@@ -6,8 +6,8 @@ from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.exceptions import MethodNotFound
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common.config import load_config
-from services.common.errors import Unauthenticated
+from kernel.config import load_config
+from kernel.errors import Unauthenticated
 from tests.e2e.marketplace import PASSWORD, call, creator_profile, make_creator, signup
 
 pytestmark = pytest.mark.e2e

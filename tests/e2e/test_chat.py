@@ -469,8 +469,8 @@ def test_an_idle_socket_is_closed_with_4408(impatient_hub, chat):
 
 
 def test_a_socket_is_closed_with_4401_when_its_token_expires(hubs, chat):
-    from services.common.config import load_config
-    from services.common.tokens import TokenCodec
+    from kernel.config import load_config
+    from kernel.tokens import TokenCodec
 
     codec = TokenCodec.from_config(load_config(), signing=True)
     # expired five seconds ago: still inside the verification leeway, so the handshake passes

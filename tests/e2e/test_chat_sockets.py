@@ -153,8 +153,8 @@ def test_refresh_token_reuse_closes_the_sessions_sockets_on_every_hub_with_4401(
 
 
 def test_a_socket_closes_with_4401_when_a_short_lived_token_expires(hubs, chat, monkeypatch):
-    from services.common.config import load_config
-    from services.common.tokens import TokenCodec
+    from kernel.config import load_config
+    from kernel.tokens import TokenCodec
 
     monkeypatch.setenv("JWT_ACCESS_TTL_SECONDS", "3")
     codec = TokenCodec.from_config(load_config(), signing=True)

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 
 def probe(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

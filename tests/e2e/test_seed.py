@@ -7,7 +7,7 @@ import sys
 import pytest
 import requests
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -14,12 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dependencies.clickhouse import make_client
+from kernel.config import PROJECT_ROOT
+from kernel.errors import Forbidden
 from services.analytics import ingestion, reports
 from services.analytics.directory import CampaignDirectory
 from services.analytics.models import AcceptedCreator, CampaignCopy
 from services.analytics.service import AnalyticsService
-from services.common.config import PROJECT_ROOT
-from services.common.errors import Forbidden
 from tests import analytics_reference as ref
 from tests.acting import acting_as
 from tests.conftest import TEST_CLICKHOUSE_URL, wait_until

@@ -10,10 +10,10 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kernel.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
 from services.auth import passwords
 from services.auth.models import User
 from services.auth.service import AuthService
-from services.common.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -256,9 +256,9 @@ def test_logout_denies_the_token_and_survives_a_redis_flush(
         auth.refresh({"refresh_token": tokens["refresh_token"]})
 
     redis_client.flushdb()  # Redis restarted empty: PostgreSQL still knows the revocation
+    from kernel.denylist import AccessDenylist
+    from kernel.tokens import TokenCodec
     from services.auth import accounts
-    from services.common.denylist import AccessDenylist
-    from services.common.tokens import TokenCodec
 
     with Session(db_engine) as session:
         codec = TokenCodec.from_config(service_config)
@@ -301,9 +301,9 @@ def test_a_revoked_token_stays_refused_while_the_clock_skew_accepts_it(
 
     from sqlalchemy.orm import Session
 
+    from kernel.denylist import AccessDenylist
+    from kernel.tokens import TokenCodec
     from services.auth import accounts
-    from services.common.denylist import AccessDenylist
-    from services.common.tokens import TokenCodec
     from tests.acting import access_token
 
     account = register(auth)
@@ -330,7 +330,7 @@ def test_a_revoked_token_stays_refused_while_the_clock_skew_accepts_it(
 def test_refresh_reuse_refuses_the_session_for_a_whole_token_lifetime_plus_skew(
     auth, service_config, redis_client
 ):
-    from services.common.tokens import TokenCodec
+    from kernel.tokens import TokenCodec
 
     register(auth)
     first = login(auth)

@@ -12,11 +12,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
 from dependencies.postgres import make_engine
+from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from kernel.schemas import Principal
 from services.applications import applications, deliverables
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
 from services.applications.service import ApplicationsService
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from services.common.schemas import Principal
 from tests.acting import acting_as
 from tests.conftest import TEST_DATABASE_URL, wait_until
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from dependencies.consumers import claim_event, processed_events_table
 from dependencies.postgres import Database
+from kernel.schemas import Principal
 from scripts.isolated_stack import RABBIT_API
 from services.applications.service import ApplicationsService
 from services.campaigns import campaigns
 from services.campaigns.service import CampaignsService
-from services.common.schemas import Principal
 from tests.conftest import wait_until
 from tests.e2e.marketplace import campaign_body
 

@@ -8,11 +8,11 @@ from werkzeug.wrappers import Request
 from gateway_http.admission import Gatekeeper
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.edge import RATE_LIMIT
-from services.common.denylist import AccessDenylist
-from services.common.errors import Forbidden, TooManyRequests, Unauthenticated
-from services.common.ratelimit import RateLimiter
-from services.common.token_cache import VerifiedTokenCache
-from services.common.tokens import TokenCodec
+from kernel.denylist import AccessDenylist
+from kernel.errors import Forbidden, TooManyRequests, Unauthenticated
+from kernel.ratelimit import RateLimiter
+from kernel.token_cache import VerifiedTokenCache
+from kernel.tokens import TokenCodec
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def test_admission_is_one_redis_round_trip(codec, redis_client, monkeypatch):
 
 
 def test_admission_shares_windows_with_the_rate_limiter(codec, redis_client):
-    """Same keys and arithmetic as services.common.ratelimit: counts and headers agree, and a
+    """Same keys and arithmetic as kernel.ratelimit: counts and headers agree, and a
     window filled by RateLimiter refuses the gatekeeper's next request (and the reverse)."""
     limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
     gatekeeper = Gatekeeper(

@@ -5,9 +5,8 @@ import pytest
 import requests
 from nameko.rpc import rpc
 
-from dependencies.health import HealthServer
+from dependencies.health import HealthRpc, HealthServer
 from scripts.isolated_stack import free_port
-from services.common.health import HealthRpc
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kernel.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from kernel.schemas import Principal
 from services.analytics import keys
 from services.analytics.directory import CampaignDirectory
 from services.analytics.ingestion import check_events
 from services.analytics.models import AcceptedCreator, CampaignCopy
-from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from services.common.schemas import Principal
 
 pytestmark = pytest.mark.integration
 

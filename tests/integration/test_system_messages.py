@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.common.schemas import Principal
+from kernel.schemas import Principal
 from services.messaging import conversations
 from services.messaging.schemas import SYSTEM_SENDER_ID
 from tests.integration.test_message_store import BACKENDS

@@ -12,9 +12,9 @@ from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
 from nameko.exceptions import IncorrectSignature
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common.denylist import AccessDenylist
-from services.common.errors import Unauthenticated
-from services.common.tokens import TokenCodec
+from kernel.denylist import AccessDenylist
+from kernel.errors import Unauthenticated
+from kernel.tokens import TokenCodec
 from services.users.service import UsersService
 from tests.acting import access_token
 from tests.e2e.marketplace import creator_profile

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from gateway_http import link_redirect
 from gateway_http.service import GatewayService
+from kernel.errors import NotFound
 from scripts.isolated_stack import free_port
 from services.analytics import clicks
 from services.analytics.keys import _digest
 from services.analytics.link_models import TrackingLink
 from services.analytics.models import IngestionKey
 from services.analytics.service import AnalyticsService
-from services.common.errors import NotFound
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

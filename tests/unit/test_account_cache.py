@@ -2,8 +2,8 @@
 
 import pytest
 
+from kernel.errors import NotFound
 from services.auth.account_cache import AccountViews
-from services.common.errors import NotFound
 
 
 def test_a_view_is_loaded_once():

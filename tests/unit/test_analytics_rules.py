@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from dependencies.batch_consumer import BatchBuffer
+from kernel.errors import InvalidInput, MalformedJson
 from services.analytics import figures
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import deliverable_fact, funnel_fact
@@ -20,7 +21,6 @@ from services.analytics.ingestion import (
     first_of_each,
 )
 from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
-from services.common.errors import InvalidInput, MalformedJson
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 BRAND, CREATOR, OTHER_CREATOR = (str(uuid.uuid4()) for _ in range(3))

@@ -3,8 +3,8 @@
 import pytest
 from nameko.testing.services import worker_factory
 
+from kernel.errors import InvalidInput, Unauthenticated
 from services.auth.service import AuthService
-from services.common.errors import InvalidInput, Unauthenticated
 
 CONFIG = {
     "JWT": {"REFRESH_TTL_SECONDS": 3600},

@@ -11,7 +11,7 @@ from dependencies.caller import (
     TokenlessPublisher,
     without_auth_token,
 )
-from services.common.errors import Unauthenticated
+from kernel.errors import Unauthenticated
 
 
 def test_events_and_queued_messages_do_not_carry_the_callers_token():

@@ -129,7 +129,7 @@ def test_hub_routes_events_to_the_participants_sockets_only():
 
 
 def test_settings_from_config_parse_the_origin_allowlist():
-    from services.common.config import load_config
+    from kernel.config import load_config
 
     config = load_config()
     config["WS"] = {**config["WS"], "ALLOWED_ORIGINS": " https://a.example , ,https://b.example"}

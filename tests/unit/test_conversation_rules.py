@@ -5,8 +5,8 @@ import uuid
 import mongomock
 import pytest
 
-from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.schemas import Principal
+from kernel.errors import Forbidden, InvalidInput, NotFound
+from kernel.schemas import Principal
 from services.messaging import conversations
 from services.messaging.store import MongoConversationStore
 

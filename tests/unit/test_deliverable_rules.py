@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from kernel.errors import InvalidInput
+from kernel.schemas import parse_model
 from services.applications.deliverables import event_payload, owed_plan
 from services.applications.models import ApplicationRow, CampaignSlots
 from services.applications.schemas import (
@@ -14,8 +16,6 @@ from services.applications.schemas import (
     DeliverableResubmission,
     DeliverableSubmission,
 )
-from services.common.errors import InvalidInput
-from services.common.schemas import parse_model
 from services.messaging.conversations import deliverable_notice_text
 from services.messaging.schemas import MAX_BODY_CHARS
 

@@ -395,7 +395,7 @@ def test_every_alert_rule_file_has_passing_promtool_tests():
 def test_compose_is_read_as_written_even_after_load_config():
     # nameko's setup_yaml_parser (run by load_config) makes yaml.safe_load resolve ${VAR:...}
     # process-wide; the checks above must see the file's own text.
-    from services.common.config import load_config
+    from kernel.config import load_config
 
     load_config()
     services = load_raw_yaml(render_compose.COMPOSE_FILE.read_text())["services"]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")

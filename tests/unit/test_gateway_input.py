@@ -6,8 +6,8 @@ from werkzeug.wrappers import Request
 
 from gateway_http.bodies import read_json
 from gateway_http.caller import expected_version
-from services.common.errors import MalformedJson
-from services.common.json_text import MAX_JSON_DEPTH, nesting_exceeds
+from kernel.errors import MalformedJson
+from kernel.json_text import MAX_JSON_DEPTH, nesting_exceeds
 
 
 def json_request(body: bytes) -> Request:

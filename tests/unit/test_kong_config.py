@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway_http import openapi
 from gateway_http.edge import REQUEST_ID_PATTERN
+from gateway_http.service import GatewayService
+from kernel.config import load_config
+from kernel.tokens import TokenCodec
 from scripts import render_kong
-from services.common.config import load_config
-from services.common.tokens import TokenCodec
 
 KONG = yaml.safe_load(render_kong.KONG_TEMPLATE.read_text())
 
@@ -38,7 +39,7 @@ def matches(kong_path: str, url: str) -> bool:
 def api_routes(authenticated: bool) -> list[str]:
     return [
         route.url
-        for _, route in openapi.collect_routes()
+        for _, route in openapi.collect_routes(GatewayService)
         if route.url.startswith("/api/v1") and route.spec.authenticated is authenticated
     ]
 
@@ -54,7 +55,7 @@ def test_tracking_links_are_followed_without_a_jwt():
     redirect = kong_route("tracking-redirect")
     assert plugin(redirect, "jwt") is None
     assert redirect["paths"] == ["/t/"] and "GET" in redirect["methods"]
-    public = [r.url for _, r in openapi.collect_routes() if not r.spec.authenticated]
+    public = [r.url for _, r in openapi.collect_routes(GatewayService) if not r.spec.authenticated]
     assert "/t/<code>" in public
 
 

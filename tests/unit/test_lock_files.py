@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 RUNTIME = PROJECT_ROOT / "requirements" / "runtime.lock"
 DEV = PROJECT_ROOT / "requirements" / "dev.lock"

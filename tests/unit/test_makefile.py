@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 MAKEFILE = PROJECT_ROOT / "Makefile"
 RULE = re.compile(r"^([a-z][a-z0-9-]*):(?!=)", re.MULTILINE)

@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import pytest
 from nameko.testing.services import worker_factory
 
+from kernel.errors import Conflict, InvalidInput, Unauthenticated
+from kernel.pagination import decode_cursor, encode_cursor, page
+from kernel.schemas import Principal, parse_model
 from services.applications.service import ApplicationsService
 from services.campaigns.campaigns import TRANSITIONS, _check_editable
 from services.campaigns.schemas import CampaignCreate, CampaignPatch
 from services.campaigns.service import CampaignsService
-from services.common.errors import Conflict, InvalidInput, Unauthenticated
-from services.common.pagination import decode_cursor, encode_cursor, page
-from services.common.schemas import Principal, parse_model
 from services.users.profiles import _derived_creator_fields
 from services.users.schemas import CreatorProfileBody, CreatorQuery
 from services.users.service import UsersService

@@ -6,7 +6,7 @@ from nameko.events import EventHandler
 from nameko.rpc import Rpc
 
 from dependencies.metrics import Metrics, event_lag_seconds
-from services.common.errors import NotFound
+from kernel.errors import NotFound
 
 
 def sample(name: str, **labels) -> float:

@@ -1,7 +1,7 @@
 import pytest
 
+from kernel.errors import InvalidInput
 from services.auth import passwords
-from services.common.errors import InvalidInput
 
 
 def test_hash_is_argon2id_and_verifies():

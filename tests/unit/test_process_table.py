@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kernel.config import PROJECT_ROOT
 from scripts import render_compose, render_k8s
 from scripts.processes import (
     JOBS,
@@ -20,7 +21,6 @@ from scripts.processes import (
     stores_used,
 )
 from scripts.stack import default_processes
-from services.common.config import PROJECT_ROOT
 
 NAMEKO_PROCESSES = [p for p in PROCESSES if p.runner == "nameko"]
 WS_STORES = {"redis", "rabbitmq"}  # ws/server.py: make_redis, RpcPool, the fan-out container

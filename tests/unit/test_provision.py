@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from services.common.config import PROJECT_ROOT
+from kernel.config import PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "scripts" / "provision.sh"
 

@@ -4,9 +4,9 @@ and never a hit for bytes other than those verified."""
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.common.errors import Unauthenticated
-from services.common.token_cache import VerifiedTokenCache
-from services.common.tokens import TokenCodec
+from kernel.errors import Unauthenticated
+from kernel.token_cache import VerifiedTokenCache
+from kernel.tokens import TokenCodec
 
 KEY = Ed25519PrivateKey.generate()
 

@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.common.errors import Unauthenticated
-from services.common.tokens import TokenCodec
+from kernel.errors import Unauthenticated
+from kernel.tokens import TokenCodec
 
 KEY = Ed25519PrivateKey.generate()
 OTHER_KEY = Ed25519PrivateKey.generate()

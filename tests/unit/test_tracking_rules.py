@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
+from kernel.errors import InvalidInput
+from kernel.schemas import parse_model
 from services.analytics import clicks
 from services.analytics.tracking_schemas import ConversionCreate, TrackingLinkCreate
-from services.common.errors import InvalidInput
-from services.common.schemas import parse_model
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -181,9 +181,9 @@ def application_view(status="accepted", **overrides):
 
 
 def test_only_the_parties_of_an_accepted_application_make_links():
+    from kernel.errors import Conflict, Forbidden, NotFound
+    from kernel.schemas import Principal
     from services.analytics import links
-    from services.common.errors import Conflict, Forbidden, NotFound
-    from services.common.schemas import Principal
 
     request = TrackingLinkCreate(destination_url="https://shop.example/")
     application = application_view()

@@ -1,4 +1,4 @@
+from dependencies.alembic_env import run_migrations
 from services.applications.models import Base
-from services.common.migrations import run_migrations
 
 run_migrations(Base.metadata)

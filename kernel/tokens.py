@@ -11,8 +11,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.common.config import resolve_path
-from services.common.errors import Unauthenticated
+from kernel.config import resolve_path
+from kernel.errors import Unauthenticated
 
 ALLOWED_ALGORITHMS = ["EdDSA"]
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 section 2.1, not a secret

@@ -10,8 +10,8 @@ Used by gateway_http (and any service verifying relayed tokens) in front of Toke
 import time
 from collections.abc import Callable
 
-from services.common.errors import Unauthenticated
-from services.common.tokens import AccessClaims, TokenCodec
+from kernel.errors import Unauthenticated
+from kernel.tokens import AccessClaims, TokenCodec
 
 DEFAULT_MAX_ENTRIES = 10_000
 

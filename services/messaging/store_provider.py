@@ -1,6 +1,6 @@
-"""The messaging store as a dependency: one store per container, chosen by MONGO_URL
+"""The message store as a Nameko dependency: one store per container, chosen by MONGO_URL
 (mongodb:// a real MongoDB, embedded:// the on-disk montydb default; see
-services/messaging/store.py).
+store.py).
 """
 
 from nameko.containers import WorkerContext

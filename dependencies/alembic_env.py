@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import MetaData, create_engine, text
 
 from dependencies.postgres import sqlalchemy_url
-from services.common.config import load_config
+from kernel.config import load_config
 
 
 def database_url() -> str:

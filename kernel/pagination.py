@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from services.common.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

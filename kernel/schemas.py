@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.common.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -5,7 +5,7 @@ The gateway parses bodies with it, and analytics the raw event batches the gatew
 import json
 from typing import Any
 
-from services.common.errors import MalformedJson
+from kernel.errors import MalformedJson
 
 # No request schema nests deeper than a handful of levels; 32 leaves room and bounds the work
 # (and the recursion) of everything that walks a body after parsing.

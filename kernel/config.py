@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from nameko.cli.main import setup_yaml_parser
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.yml"
 
 
