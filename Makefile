@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -
 .PHONY: help venv provision keys migrate run test test-unit test-integration test-e2e shell seed \
         create-admin \
         lint format bench fuzz clean ops-check dashboards-check kong-config k8s-manifests \
-        compose-env lock
+        compose-env lock events-doc
 
 help: ## this list
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -99,6 +99,9 @@ kong-config: venv keys ## kong/kong.rendered.yml with the JWT credential for the
 k8s-manifests: venv ## regenerate the k8s manifests and docker-compose.yml from deploy/processes.yml
 	$(BIN)/python -m scripts.render_k8s
 	$(BIN)/python -m scripts.render_compose
+
+events-doc: venv ## regenerate docs/events.md from the event contracts (kernel/events.py)
+	$(BIN)/python -m scripts.event_docs
 
 # Re-pin every package (with hashes) after changing pyproject.toml's dependencies.
 LOCK_FLAGS := --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dependencies.postgres import make_engine
-from kernel.events import event_envelope
+from kernel.events import new_event
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ def notify_channel(table: Table) -> str:
 
 
 def record_event(session: Session, table: Table, event_type: str, payload: dict[str, Any]) -> str:
-    body = event_envelope(payload)
+    # the outbox table lives in its service's schema, which names the event's source
+    body = new_event(str(table.schema), event_type, payload)
     session.execute(
         insert(table).values(id=uuid.UUID(body["event_id"]), event_type=event_type, payload=body)
     )

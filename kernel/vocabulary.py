@@ -7,24 +7,6 @@ from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, ValidationErro
 
 from kernel.schemas import StrictModel
 
-NICHES = (
-    "beauty",
-    "fashion",
-    "fitness",
-    "food",
-    "gaming",
-    "lifestyle",
-    "music",
-    "outdoors",
-    "parenting",
-    "pets",
-    "tech",
-    "travel",
-    "finance",
-    "education",
-    "sports",
-    "art",
-)
 Niche = Literal[
     "beauty",
     "fashion",

@@ -15,7 +15,7 @@ from nameko.constants import DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
 from nameko.events import BROADCAST, event_handler
 from nameko.standalone.events import get_event_exchange
 
-from kernel.events import event_envelope
+from kernel.events import ConversationRead, MessageSent, Presence, SessionRevoked, Typing, new_event
 from ws.hub import Hub
 
 SOURCE = "ws"
@@ -30,22 +30,27 @@ def fanout_service(hub: Hub) -> type:
 
         @broadcast("messaging", "message_sent")
         def on_message_sent(self, payload: dict[str, Any]) -> None:
+            payload = MessageSent.read_json(payload)
             hub.on_message_sent(payload)
 
         @broadcast("messaging", "conversation_read")
         def on_conversation_read(self, payload: dict[str, Any]) -> None:
+            payload = ConversationRead.read_json(payload)
             hub.on_conversation_read(payload)
 
         @broadcast(SOURCE, "typing")
         def on_typing(self, payload: dict[str, Any]) -> None:
+            payload = Typing.read_json(payload)
             hub.on_typing(payload)
 
         @broadcast(SOURCE, "presence")
         def on_presence(self, payload: dict[str, Any]) -> None:
+            payload = Presence.read_json(payload)
             hub.on_presence(payload)
 
         @broadcast("auth", "session_revoked")
         def on_session_revoked(self, payload: dict[str, Any]) -> None:
+            payload = SessionRevoked.read_json(payload)
             hub.on_session_revoked(payload)
 
     return WsFanout
@@ -64,5 +69,5 @@ class EventPublisher:
 
     def publish(self, event_type: str, payload: dict[str, Any]) -> None:
         self.publisher.publish(
-            event_envelope(payload), exchange=self.exchange, routing_key=event_type
+            new_event(SOURCE, event_type, payload), exchange=self.exchange, routing_key=event_type
         )

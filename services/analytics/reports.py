@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -97,7 +98,27 @@ def _cache_params(params: AnalyticsQuery, start: dt.datetime, to: dt.datetime) -
     return {**params.model_dump(mode="json", by_alias=True), "from": start, "to": to}
 
 
-def summary(
+@dataclass(frozen=True)
+class Report:
+    """What every report computes from: the readable campaign, the parsed query and its range."""
+
+    directory: CampaignDirectory
+    clickhouse: Client
+    campaign: CampaignInfo
+    params: AnalyticsQuery
+    start: dt.datetime
+    to: dt.datetime
+
+    @property
+    def campaign_id(self) -> str:
+        return self.campaign.campaign_id
+
+    def range(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(), "to": self.to.isoformat()}
+
+
+def report(
+    kind: str,
     directory: CampaignDirectory,
     clickhouse: Client,
     cache: ReportCache,
@@ -106,145 +127,99 @@ def summary(
     query: Any,
     now: dt.datetime,
 ) -> dict[str, Any]:
+    """The one pipeline of every report: parse the query (422), check access (404/403), then
+    answer from the cache or compute and cache."""
+    compute = REPORTS[kind]
     campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
-
-    def compute() -> dict[str, Any]:
-        rollup = figures.hour_aligned(start, to)
-        counts = warehouse.counts_by(clickhouse, campaign.campaign_id, start, to, rollup).get(
-            "", {}
-        )
-        spend = sum(directory.rates(campaign.campaign_id).values())
-        applications, accepted, firsts = warehouse.funnel_inputs(clickhouse, campaign.campaign_id)
-        return {
-            "campaign_id": campaign.campaign_id,
-            "from": start.isoformat(),
-            "to": to.isoformat(),
-            "currency": campaign.currency,
-            **figures.summary(counts, spend),
-            "funnel": figures.funnel(
-                applications,
-                accepted,
-                firsts,
-                warehouse.deliverable_inputs(clickhouse, campaign.campaign_id),
-            ),
-        }
-
+    inputs = Report(directory, clickhouse, campaign, params, start, to)
     return cache.get_or_compute(
-        "summary", campaign.campaign_id, _cache_params(params, start, to), compute
+        kind, campaign.campaign_id, _cache_params(params, start, to), lambda: compute(inputs)
     )
 
 
-def timeseries(
-    directory: CampaignDirectory,
-    clickhouse: Client,
-    cache: ReportCache,
-    principal: Any,
-    campaign_id: str,
-    query: Any,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+def _summary(report: Report) -> dict[str, Any]:
+    clickhouse, campaign_id = report.clickhouse, report.campaign_id
+    rollup = figures.hour_aligned(report.start, report.to)
+    counts = warehouse.counts_by(clickhouse, campaign_id, report.start, report.to, rollup)
+    spend = sum(report.directory.rates(campaign_id).values())
+    applications, accepted, firsts = warehouse.funnel_inputs(clickhouse, campaign_id)
+    return {
+        "campaign_id": campaign_id,
+        **report.range(),
+        "currency": report.campaign.currency,
+        **figures.summary(counts.get("", {}), spend),
+        "funnel": figures.funnel(
+            applications, accepted, firsts, warehouse.deliverable_inputs(clickhouse, campaign_id)
+        ),
+    }
+
+
+def _timeseries(report: Report) -> dict[str, Any]:
+    params, start, to = report.params, report.start, report.to
     tz = figures.zone(params.tz)
-
-    def compute() -> dict[str, Any]:
-        rollup = figures.hour_aligned(start, to) and figures.whole_hour_offsets(tz, start, to)
-        granules = warehouse.granule_counts(clickhouse, campaign.campaign_id, start, to, rollup)
-        return {
-            "campaign_id": campaign.campaign_id,
-            "metric": params.metric,
-            "interval": params.interval,
-            "tz": params.tz,
-            "from": start.isoformat(),
-            "to": to.isoformat(),
-            "points": figures.series(granules, start, to, tz, params.interval, params.metric),
-        }
-
-    return cache.get_or_compute(
-        "timeseries", campaign.campaign_id, _cache_params(params, start, to), compute
-    )
+    rollup = figures.hour_aligned(start, to) and figures.whole_hour_offsets(tz, start, to)
+    granules = warehouse.granule_counts(report.clickhouse, report.campaign_id, start, to, rollup)
+    return {
+        "campaign_id": report.campaign_id,
+        "metric": params.metric,
+        "interval": params.interval,
+        "tz": params.tz,
+        **report.range(),
+        "points": figures.series(granules, start, to, tz, params.interval, params.metric),
+    }
 
 
-def creators(
-    directory: CampaignDirectory,
-    clickhouse: Client,
-    cache: ReportCache,
-    principal: Any,
-    campaign_id: str,
-    query: Any,
-    now: dt.datetime,
-) -> dict[str, Any]:
+def _creators(report: Report) -> dict[str, Any]:
     """Every accepted creator (zeros included) and any other creator with events."""
-    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
+    grouped = _counts_by(report, "creator_id")
+    rates = report.directory.rates(report.campaign_id)
+    items = [
+        {
+            "creator_id": creator_id,
+            **figures.figures(grouped.get(creator_id, {})),
+            "spend": rates.get(creator_id, 0),
+            "accepted": creator_id in rates,
+            "_sort": figures.metric_value(grouped.get(creator_id, {}), report.params.metric),
+        }
+        for creator_id in sorted(set(grouped) | set(rates))
+    ]
+    return _breakdown(report, items, "creator_id")
 
-    def compute() -> dict[str, Any]:
-        rollup = figures.hour_aligned(start, to)
-        grouped = warehouse.counts_by(
-            clickhouse, campaign.campaign_id, start, to, rollup, "creator_id"
-        )
-        rates = directory.rates(campaign.campaign_id)
-        items = [
-            {
-                "creator_id": creator_id,
-                **figures.figures(grouped.get(creator_id, {})),
-                "spend": rates.get(creator_id, 0),
-                "accepted": creator_id in rates,
-                "_sort": figures.metric_value(grouped.get(creator_id, {}), params.metric),
-            }
-            for creator_id in sorted(set(grouped) | set(rates))
-        ]
-        return _breakdown(campaign, params, start, to, items, "creator_id")
 
-    return cache.get_or_compute(
-        "creators", campaign.campaign_id, _cache_params(params, start, to), compute
+def _platforms(report: Report) -> dict[str, Any]:
+    items = [
+        {
+            "platform": platform,
+            **figures.figures(counts),
+            "_sort": figures.metric_value(counts, report.params.metric),
+        }
+        for platform, counts in _counts_by(report, "platform").items()
+    ]
+    return _breakdown(report, items, "platform")
+
+
+REPORTS: dict[str, Callable[[Report], dict[str, Any]]] = {
+    "summary": _summary,
+    "timeseries": _timeseries,
+    "creators": _creators,
+    "platforms": _platforms,
+}
+
+
+def _counts_by(report: Report, column: str) -> dict[str, dict[str, int]]:
+    rollup = figures.hour_aligned(report.start, report.to)
+    return warehouse.counts_by(
+        report.clickhouse, report.campaign_id, report.start, report.to, rollup, column
     )
 
 
-def platforms(
-    directory: CampaignDirectory,
-    clickhouse: Client,
-    cache: ReportCache,
-    principal: Any,
-    campaign_id: str,
-    query: Any,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    campaign, params, start, to = _prepare(directory, principal, campaign_id, query, now)
-
-    def compute() -> dict[str, Any]:
-        rollup = figures.hour_aligned(start, to)
-        grouped = warehouse.counts_by(
-            clickhouse, campaign.campaign_id, start, to, rollup, "platform"
-        )
-        items = [
-            {
-                "platform": platform,
-                **figures.figures(counts),
-                "_sort": figures.metric_value(counts, params.metric),
-            }
-            for platform, counts in grouped.items()
-        ]
-        return _breakdown(campaign, params, start, to, items, "platform")
-
-    return cache.get_or_compute(
-        "platforms", campaign.campaign_id, _cache_params(params, start, to), compute
-    )
-
-
-def _breakdown(
-    campaign: CampaignInfo,
-    params: AnalyticsQuery,
-    start: dt.datetime,
-    to: dt.datetime,
-    items: list[dict[str, Any]],
-    key: str,
-) -> dict[str, Any]:
+def _breakdown(report: Report, items: list[dict[str, Any]], key: str) -> dict[str, Any]:
     ordered = figures.sort_items(items, "_sort", key)
     for item in ordered:
         del item["_sort"]
     return {
-        "campaign_id": campaign.campaign_id,
-        "from": start.isoformat(),
-        "to": to.isoformat(),
-        "sort": params.metric,
+        "campaign_id": report.campaign_id,
+        **report.range(),
+        "sort": report.params.metric,
         "items": ordered,
     }

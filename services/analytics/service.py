@@ -23,6 +23,18 @@ from dependencies.postgres import Database
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError, Forbidden, ServiceUnavailable
+from kernel.events import (
+    ApplicationStatusChanged,
+    ApplicationSubmitted,
+    CampaignCreated,
+    CampaignDeleted,
+    CampaignStatusChanged,
+    CampaignUpdated,
+    DeliverableApproved,
+    DeliverableChangesRequested,
+    DeliverableSubmitted,
+    MessageSent,
+)
 from services.analytics import directory, ingestion, keys, reports, warehouse
 from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.analytics.directory import CampaignDirectory
@@ -126,50 +138,24 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     @domain_rpc
     def summary(self, campaign_id: str, query: Any) -> dict[str, Any]:
-        return reports.summary(
-            self.directory,
-            self.clickhouse,
-            self.cache,
-            self.caller.principal(),
-            campaign_id,
-            query,
-            now(),
-        )
+        return self._report("summary", campaign_id, query)
 
     @domain_rpc
     def timeseries(self, campaign_id: str, query: Any) -> dict[str, Any]:
-        return reports.timeseries(
-            self.directory,
-            self.clickhouse,
-            self.cache,
-            self.caller.principal(),
-            campaign_id,
-            query,
-            now(),
-        )
+        return self._report("timeseries", campaign_id, query)
 
     @domain_rpc
     def creators(self, campaign_id: str, query: Any) -> dict[str, Any]:
-        return reports.creators(
-            self.directory,
-            self.clickhouse,
-            self.cache,
-            self.caller.principal(),
-            campaign_id,
-            query,
-            now(),
-        )
+        return self._report("creators", campaign_id, query)
 
     @domain_rpc
     def platforms(self, campaign_id: str, query: Any) -> dict[str, Any]:
-        return reports.platforms(
-            self.directory,
-            self.clickhouse,
-            self.cache,
-            self.caller.principal(),
-            campaign_id,
-            query,
-            now(),
+        return self._report("platforms", campaign_id, query)
+
+    def _report(self, kind: str, campaign_id: str, query: Any) -> dict[str, Any]:
+        principal = self.caller.principal()
+        return reports.report(
+            kind, self.directory, self.clickhouse, self.cache, principal, campaign_id, query, now()
         )
 
     # Ingestion keys: a brand manages its own, an admin any brand's.
@@ -191,45 +177,55 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     @event_handler("campaigns", "campaign_created")
     def on_campaign_created(self, payload: dict[str, Any]) -> None:
+        payload = CampaignCreated.read_json(payload)
         directory.store_campaign(self.db, payload)
 
     @event_handler("campaigns", "campaign_updated")
     def on_campaign_updated(self, payload: dict[str, Any]) -> None:
+        payload = CampaignUpdated.read_json(payload)
         directory.store_campaign(self.db, payload)
 
     @event_handler("campaigns", "campaign_deleted")
     def on_campaign_deleted(self, payload: dict[str, Any]) -> None:
+        payload = CampaignDeleted.read_json(payload)
         directory.forget_campaign(self.db, payload["campaign_id"])
 
     @event_handler("campaigns", "campaign_status_changed", requeue_on_error=True)
     def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
+        payload = CampaignStatusChanged.read_json(payload)
         directory.store_campaign(self.db, payload)
         self._record_fact("campaigns", "campaign_status_changed", payload)
 
     @event_handler("applications", "submitted", requeue_on_error=True)
     def on_application_submitted(self, payload: dict[str, Any]) -> None:
+        payload = ApplicationSubmitted.read_json(payload)
         self._record_fact("applications", "submitted", payload)
 
     @event_handler("applications", "status_changed", requeue_on_error=True)
     def on_application_status_changed(self, payload: dict[str, Any]) -> None:
+        payload = ApplicationStatusChanged.read_json(payload)
         if payload["status"] == "accepted":
             directory.store_accepted(self.db, payload)
         self._record_fact("applications", "status_changed", payload)
 
     @event_handler("messaging", "message_sent", requeue_on_error=True)
     def on_message_sent(self, payload: dict[str, Any]) -> None:
+        payload = MessageSent.read_json(payload)
         self._record_fact("messaging", "message_sent", payload)
 
     @event_handler("applications", "deliverable_submitted", requeue_on_error=True)
     def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableSubmitted.read_json(payload)
         self._record_deliverable("deliverable_submitted", payload)
 
     @event_handler("applications", "deliverable_approved", requeue_on_error=True)
     def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableApproved.read_json(payload)
         self._record_deliverable("deliverable_approved", payload)
 
     @event_handler("applications", "deliverable_changes_requested", requeue_on_error=True)
     def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableChangesRequested.read_json(payload)
         self._record_deliverable("deliverable_changes_requested", payload)
 
     def _record_deliverable(self, event_type: str, payload: dict[str, Any]) -> None:

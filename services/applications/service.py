@@ -14,6 +14,7 @@ from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError, NotFound
+from kernel.events import CampaignCreated, CampaignStatusChanged, CampaignUpdated
 from services.applications import applications, deliverables
 from services.applications.models import outbox, processed_events
 
@@ -136,16 +137,19 @@ class ApplicationsService(HealthRpc):
 
     @event_handler("campaigns", "campaign_created")
     def on_campaign_created(self, payload: dict[str, Any]) -> None:
+        payload = CampaignCreated.read_json(payload)
         if claim_event(self.db, processed_events, "campaigns.campaign_created", payload):
             applications.store_campaign_snapshot(self.db, payload)
 
     @event_handler("campaigns", "campaign_updated")
     def on_campaign_updated(self, payload: dict[str, Any]) -> None:
+        payload = CampaignUpdated.read_json(payload)
         if claim_event(self.db, processed_events, "campaigns.campaign_updated", payload):
             applications.store_campaign_snapshot(self.db, payload)
 
     @event_handler("campaigns", "campaign_status_changed")
     def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
+        payload = CampaignStatusChanged.read_json(payload)
         if claim_event(self.db, processed_events, "campaigns.campaign_status_changed", payload):
             applications.store_campaign_snapshot(self.db, payload)
             if payload["status"] == "closed":

@@ -13,6 +13,7 @@ from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.redis import Redis
 from kernel.errors import DomainError
+from kernel.events import CampaignCreated, CampaignDeleted, CampaignStatusChanged, CampaignUpdated
 from services.campaigns import campaigns
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import outbox
@@ -82,16 +83,20 @@ class CampaignsService(HealthRpc):
     # event delay. Broadcast-free: one worker per event is enough, the cache is shared in Redis.
     @event_handler("campaigns", "campaign_created")
     def invalidate_on_created(self, payload: dict[str, Any]) -> None:
+        payload = CampaignCreated.read_json(payload)
         self.cache.invalidate()
 
     @event_handler("campaigns", "campaign_updated")
     def invalidate_on_updated(self, payload: dict[str, Any]) -> None:
+        payload = CampaignUpdated.read_json(payload)
         self.cache.invalidate()
 
     @event_handler("campaigns", "campaign_status_changed")
     def invalidate_on_status(self, payload: dict[str, Any]) -> None:
+        payload = CampaignStatusChanged.read_json(payload)
         self.cache.invalidate()
 
     @event_handler("campaigns", "campaign_deleted")
     def invalidate_on_deleted(self, payload: dict[str, Any]) -> None:
+        payload = CampaignDeleted.read_json(payload)
         self.cache.invalidate()

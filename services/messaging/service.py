@@ -13,7 +13,13 @@ from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError
-from kernel.events import event_envelope
+from kernel.events import (
+    ApplicationStatusChanged,
+    DeliverableApproved,
+    DeliverableChangesRequested,
+    DeliverableSubmitted,
+    new_event,
+)
 from services.messaging import conversations
 from services.messaging.ordering import KeyedLocks
 from services.messaging.store_provider import MessageStore
@@ -79,7 +85,9 @@ class MessagingService(HealthRpc):
         message = sent["message"]
         self.dispatch(
             "message_sent",
-            event_envelope(
+            new_event(
+                self.name,
+                "message_sent",
                 {
                     # the facts analytics' funnel reads (time to first reply)
                     "conversation_id": message["conversation_id"],
@@ -91,7 +99,7 @@ class MessagingService(HealthRpc):
                     "participants": sent["participants"],
                     "message": message,
                     "origin": origin,
-                }
+                },
             ),
         )
 
@@ -105,13 +113,15 @@ class MessagingService(HealthRpc):
         conversation = conversations.mark_read(self.store, caller, conversation_id, body)
         self.dispatch(
             "conversation_read",
-            event_envelope(
+            new_event(
+                self.name,
+                "conversation_read",
                 {
                     "conversation_id": conversation["id"],
                     "participants": conversation["participants"],
                     "user_id": caller.user_id,
                     "seq": conversation["read_seq"],
-                }
+                },
             ),
         )
         return conversation
@@ -123,6 +133,7 @@ class MessagingService(HealthRpc):
 
     @event_handler("applications", "status_changed")
     def on_application_status_changed(self, payload: dict[str, Any]) -> None:
+        payload = ApplicationStatusChanged.read_json(payload)
         # Idempotent by construction: the conversation id derives from the application id and
         # is inserted only if absent, so a redelivered event finds it and changes nothing.
         if payload.get("status") == "accepted":
@@ -133,14 +144,17 @@ class MessagingService(HealthRpc):
 
     @event_handler("applications", "deliverable_submitted")
     def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableSubmitted.read_json(payload)
         self._post_notice("deliverable_submitted", payload)
 
     @event_handler("applications", "deliverable_approved")
     def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableApproved.read_json(payload)
         self._post_notice("deliverable_approved", payload)
 
     @event_handler("applications", "deliverable_changes_requested")
     def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
+        payload = DeliverableChangesRequested.read_json(payload)
         self._post_notice("deliverable_changes_requested", payload)
 
     def _post_notice(self, event_type: str, payload: dict[str, Any]) -> None:

@@ -197,8 +197,13 @@ def _store(
     row = session.get(model, uuid.UUID(principal.user_id))
     assert row is not None
     view = own_view(row)
-    public = {key: value for key, value in view.items() if key not in ("email", "complete")}
-    record_event(session, outbox, "profile_updated", {"user_id": principal.user_id, **public})
+    public = {k: v for k, v in view.items() if k not in ("email", "complete", "role")}
+    record_event(
+        session,
+        outbox,
+        "profile_updated",
+        {"user_id": principal.user_id, "role": view["role"], "profile": public},
+    )
     return view
 
 

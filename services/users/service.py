@@ -12,6 +12,7 @@ from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from kernel.errors import DomainError
+from kernel.events import UserRegistered
 from services.users import profiles
 from services.users.models import outbox, processed_events
 
@@ -56,6 +57,7 @@ class UsersService(HealthRpc):
 
     @event_handler("auth", "user_registered")
     def on_user_registered(self, payload: dict[str, Any]) -> None:
+        payload = UserRegistered.read_json(payload)
         if claim_event(self.db, processed_events, "auth.user_registered", payload):
             profiles.ensure_profile_shell(
                 self.db,

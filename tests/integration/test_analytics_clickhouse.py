@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dependencies.clickhouse import make_client
 from kernel.config import PROJECT_ROOT
 from kernel.errors import Forbidden
+from kernel.events import checked_payload
 from services.analytics import ingestion, reports
 from services.analytics.directory import CampaignDirectory
 from services.analytics.models import AcceptedCreator, CampaignCopy
@@ -91,8 +92,9 @@ def test_100k_events_give_the_figures_python_computes(db_engine, clickhouse):
         cache = reports.ReportCache(None, 0)
 
         def answer(name, **query):
-            function = getattr(reports, name)
-            return function(directory, clickhouse, cache, ADMIN, campaign_id, query, NOW)
+            return reports.report(
+                name, directory, clickhouse, cache, ADMIN, campaign_id, query, NOW
+            )
 
         hour = NOW.replace(minute=0, second=0)
         ranges = [
@@ -194,7 +196,7 @@ def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
     owner = {"user_id": brand_id, "role": "brand"}
     with Session(db_engine) as session:
         directory = CampaignDirectory(session)
-        first = reports.summary(directory, clickhouse, cache, owner, campaign_id, {}, NOW)
+        first = reports.report("summary", directory, clickhouse, cache, owner, campaign_id, {}, NOW)
         assert first["impressions"] == 0
         creator = str(uuid.uuid4())
         with Session(db_engine) as writer, writer.begin():
@@ -208,13 +210,15 @@ def test_reports_are_for_the_owner_and_admins_and_cached_briefly(
                 )
             )
         write(db_engine, clickhouse, ref.generate(campaign_id, [creator], 50, NOW, days=2))
-        cached = reports.summary(directory, clickhouse, cache, owner, campaign_id, {}, NOW)
+        cached = reports.report(
+            "summary", directory, clickhouse, cache, owner, campaign_id, {}, NOW
+        )
         assert cached == first  # served from Redis within its lifetime
         other = {"user_id": str(uuid.uuid4()), "role": "brand"}
         with pytest.raises(Forbidden):
-            reports.summary(directory, clickhouse, cache, other, campaign_id, {}, NOW)
+            reports.report("summary", directory, clickhouse, cache, other, campaign_id, {}, NOW)
         cache.invalidate([campaign_id])  # what the writer does once the batch is stored
-        fresh = reports.summary(directory, clickhouse, cache, owner, campaign_id, {}, NOW)
+        fresh = reports.report("summary", directory, clickhouse, cache, owner, campaign_id, {}, NOW)
         assert fresh["impressions"] > 0
 
 
@@ -340,11 +344,19 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
     campaign_id, brand_id = add_campaign(db_engine, {})
     container = container_factory(AnalyticsService, service_config)
     container.start()
-    dispatch = event_dispatcher(service_config)
+    send = event_dispatcher(service_config)
     t0 = NOW - dt.timedelta(hours=5)
+
+    def dispatch(source, event_type, payload):
+        # what a producer would send: the payload checked against its contract
+        send(source, event_type, checked_payload(source, event_type, payload))
 
     def payload(at, **fields):
         return {"event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), **fields}
+
+    def message(at, **fields):
+        delivered = {"participants": [brand_id], "message": {"seq": fields["seq"]}, "origin": None}
+        return payload(at, **delivered, **fields)
 
     applications = []
     for n in range(4):
@@ -363,7 +375,7 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
         dispatch("applications", "status_changed", accepted)  # redelivered
     talks = [(str(uuid.uuid4()), 600), (str(uuid.uuid4()), 1800), (str(uuid.uuid4()), None)]
     for conversation_id, answer_after in talks:
-        first = payload(
+        first = message(
             t0,
             conversation_id=conversation_id,
             campaign_id=campaign_id,
@@ -374,7 +386,7 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
         dispatch("messaging", "message_sent", first)
         dispatch("messaging", "message_sent", first)  # redelivered
         if answer_after is not None:
-            answer = payload(
+            answer = message(
                 t0 + dt.timedelta(seconds=answer_after),
                 conversation_id=conversation_id,
                 campaign_id=campaign_id,
@@ -384,7 +396,7 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
             )
             dispatch("messaging", "message_sent", answer)
         else:  # a system message is nobody's reply
-            notice = payload(
+            notice = message(
                 t0 + dt.timedelta(seconds=60),
                 conversation_id=conversation_id,
                 campaign_id=campaign_id,
@@ -439,7 +451,8 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
 
     def summary():
         with Session(db_engine) as session:
-            return reports.summary(
+            return reports.report(
+                "summary",
                 CampaignDirectory(session),
                 clickhouse,
                 reports.ReportCache(None, 0),

@@ -20,6 +20,11 @@ pytestmark = pytest.mark.integration
 RELAYED: list[dict] = []
 
 
+def revoked(marker: str) -> dict[str, str]:
+    """A session_revoked payload (any contract would do) that carries `marker` as its reason."""
+    return {"session_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4()), "reason": marker}
+
+
 class ProbeService:
     """Writes rows into auth.outbox (any table would do) to observe commit and rollback."""
 
@@ -30,7 +35,7 @@ class ProbeService:
 
     @rpc
     def write(self, marker: str, fail: bool = False) -> str:
-        record_event(self.db, outbox, "probed", {"marker": marker})
+        record_event(self.db, outbox, "session_revoked", revoked(marker))
         if fail:
             raise ValueError("fail after writing")
         return marker
@@ -44,7 +49,7 @@ class ProbeService:
 class ProbeListener:
     name = "probe_listener"
 
-    @event_handler("probe", "probed")
+    @event_handler("probe", "session_revoked")
     def on_probed(self, payload):
         RELAYED.append(payload)
 
@@ -52,7 +57,7 @@ class ProbeListener:
 def markers(db_engine) -> list[str]:
     with db_engine.connect() as connection:
         return (
-            connection.execute(text("SELECT payload->>'marker' FROM auth.outbox")).scalars().all()
+            connection.execute(text("SELECT payload->>'reason' FROM auth.outbox")).scalars().all()
         )
 
 
@@ -80,7 +85,7 @@ def test_outbox_relay_publishes_committed_events_once(probe):
     probe.write("one")
     probe.write("two")
     wait_until(lambda: len(RELAYED) == 2)
-    assert sorted(event["marker"] for event in RELAYED) == ["one", "two"]
+    assert sorted(event["reason"] for event in RELAYED) == ["one", "two"]
     assert len({event["event_id"] for event in RELAYED}) == 2
 
 
@@ -94,7 +99,7 @@ def test_relay_keeps_rows_pending_while_publishing_fails(db_engine):
 
     with Session(db_engine) as session:
         for marker in ("a", "b", "c"):
-            record_event(session, outbox, "probed", {"marker": marker})
+            record_event(session, outbox, "session_revoked", revoked(marker))
         session.commit()
 
     def broker_down(*_args):
@@ -106,7 +111,7 @@ def test_relay_keeps_rows_pending_while_publishing_fails(db_engine):
 
     published: list[tuple] = []
     assert relay_pending(db_engine, outbox, lambda *args: published.append(args), "probe") == 3
-    assert [args[2]["marker"] for args in published] == ["a", "b", "c"]
+    assert [args[2]["reason"] for args in published] == ["a", "b", "c"]
     assert outbox_module.pending_count(db_engine, outbox) == 0
     assert relay_pending(db_engine, outbox, lambda *args: published.append(args), "probe") == 0
 
