@@ -581,3 +581,17 @@ def test_production_messaging_uses_a_replica_set_with_majority_writes():
     query = dict(item.split("=", 1) for item in url.query.split("&"))
     assert query["replicaSet"] and query["w"] == "majority"
     assert query.get("readPreference", "primary") == "primary"  # read-your-writes for sync
+
+
+# --- the image (issue 12, item 7) ----------------------------------------------------------------
+
+
+def test_every_image_target_builds_on_the_one_pinnable_base_and_the_platform_is_the_default():
+    dockerfile = (render_compose.PROJECT_ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+) AS (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert {base for base, _ in stages} == {"${PYTHON_IMAGE}"}  # one ARG pins them all
+    assert [name for _, name in stages][-1] == "runtime"  # `docker build .` builds the platform
+    assert "pgbouncer" in [name for _, name in stages]
+    assert re.search(r"^ARG PYTHON_IMAGE=", dockerfile, flags=re.MULTILINE)
+    assert "--require-hashes" in dockerfile and "-r runtime.lock" in dockerfile
+    assert re.search(r"pgbouncer=\$\{PGBOUNCER_VERSION\}", dockerfile)
