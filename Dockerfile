@@ -17,6 +17,21 @@ COPY requirements/runtime.lock ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --require-virtualenv --require-hashes --no-deps -r runtime.lock
 
+# PgBouncer in front of PostgreSQL (compose service and Kubernetes Deployment `pgbouncer`):
+# Debian's package on the same base, so one base image is pinned. `docker build --target
+# pgbouncer -t influencer-pgbouncer .`; its configuration is mounted (scripts/render_pgbouncer.py).
+FROM ${PYTHON_IMAGE} AS pgbouncer
+ARG PGBOUNCER_VERSION=1.18.0-1+deb12u1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends "pgbouncer=${PGBOUNCER_VERSION}" \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /nonexistent --shell /usr/sbin/nologin app
+USER 10001:10001
+EXPOSE 6432
+CMD ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]
+
+# The default target (last stage): every process of the platform.
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
@@ -37,9 +52,9 @@ COPY --chown=root:root scripts ./scripts
 COPY --chown=root:root kong/kong.yml ./kong/kong.yml
 COPY --chown=root:root deploy/processes.yml ./deploy/processes.yml
 # Named volumes mounted here start owned by the app user (compose: JWT keys, rendered Kong config,
-# RabbitMQ definitions).
+# RabbitMQ definitions, PgBouncer's configuration).
 RUN mkdir -p /var/lib/influencer/jwt-private /var/lib/influencer/jwt-public \
-    /var/lib/influencer/kong /var/lib/influencer/broker \
+    /var/lib/influencer/kong /var/lib/influencer/broker /var/lib/influencer/pgbouncer \
  && chmod 0700 /var/lib/influencer/jwt-private \
  && chown -R app:app /var/lib/influencer
 USER 10001:10001

@@ -3,7 +3,9 @@
 A clickhouse-driver Client holds one connection and must not run two queries at once, so each
 worker borrows its own client from the pool and gives it back when the worker ends. CLICKHOUSE_URL
 is `clickhouse://user[:password]@host:port/database`, or `clickhouses://...` for TLS (the native
-secure port, 9440 by default; the server certificate is verified).
+secure port, 9440 by default; the server certificate is verified). With CLICKHOUSE_CLUSTER set,
+the tables are Distributed (services/analytics/clickhouse_schema.py) and inserts are synchronous:
+an insert returns once every shard has its rows, as on a single server.
 """
 
 from typing import Any
@@ -22,7 +24,16 @@ def database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "default"
 
 
-def make_client(url: str, database: str | None = None) -> Client:
+def cluster_settings(cluster: str | None) -> dict[str, Any]:
+    """Query settings for the cluster layout. A Distributed insert otherwise returns before its
+    rows reach the shards: the duplicate check of a redelivered batch and a report read right
+    after a stored batch would not see them yet."""
+    return {"insert_distributed_sync": 1} if cluster else {}
+
+
+def make_client(
+    url: str, database: str | None = None, settings: dict[str, Any] | None = None
+) -> Client:
     """A client for `url`; `database` overrides the URL's (e.g. "default" to create it)."""
     parts = urlsplit(url)
     if parts.scheme not in ("clickhouse", "clickhouses"):
@@ -40,20 +51,22 @@ def make_client(url: str, database: str | None = None) -> Client:
         database=database or database_of(url),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         send_receive_timeout=QUERY_TIMEOUT_SECONDS,
+        settings=settings or {},
     )
 
 
 class ClientPool:
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, settings: dict[str, Any] | None = None) -> None:
         self.url = url
         self.size = size
+        self.settings = settings or {}
         self.idle: eventlet.queue.LifoQueue = eventlet.queue.LifoQueue()
         self.created = 0
 
     def acquire(self) -> Client:
         if self.idle.empty() and self.created < self.size:
             self.created += 1
-            return make_client(self.url)
+            return make_client(self.url, settings=self.settings)
         return self.idle.get()
 
     def release(self, client: Client) -> None:
@@ -73,7 +86,12 @@ class ClickHouse(DependencyProvider):
         self.borrowed: dict[WorkerContext, Client] = {}
 
     def setup(self) -> None:
-        self.pool = ClientPool(self.container.config["CLICKHOUSE_URL"], self.pool_size)
+        config = self.container.config
+        self.pool = ClientPool(
+            config["CLICKHOUSE_URL"],
+            self.pool_size,
+            cluster_settings(config.get("CLICKHOUSE_CLUSTER") or None),
+        )
 
     def stop(self) -> None:
         if self.pool is not None:

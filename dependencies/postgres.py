@@ -4,6 +4,12 @@ The session is committed when the entrypoint method returns and rolled back when
 happens *inside* the worker call, before Nameko sends the RPC reply or HTTP response, so a caller
 never sees success for a transaction that failed to commit (Nameko's own worker_result hook runs
 after the reply, which is too late for that).
+
+Two addresses (docs/operations.md "PostgreSQL"): the workers' sessions use DATABASE_POOL_URL when
+it is set (PgBouncer in transaction mode: a server connection per transaction, so nothing may
+keep session state: no LISTEN, session advisory locks, SET or server-side prepared statements;
+psycopg2 prepares none). Everything else (the outbox relay's LISTEN, migrations) uses
+DATABASE_URL, PostgreSQL itself. Locally both are the same server.
 """
 
 import functools
@@ -21,13 +27,19 @@ def sqlalchemy_url(database_url: str) -> URL:
     return make_url(database_url).set(drivername="postgresql+psycopg2")
 
 
-def make_engine(config: dict[str, Any], pool_size: int | None = None) -> Engine:
+def make_engine(
+    config: dict[str, Any], pool_size: int | None = None, pooled: bool = False
+) -> Engine:
+    """An engine on PostgreSQL itself, or (`pooled`) on DATABASE_POOL_URL when that is set.
+    Deployments set DB_MAX_OVERFLOW=0: a replica opens at most its pool size, the number the
+    connection budget counts."""
     # psycopg2 blocks the whole process unless it yields to eventlet's hub on socket waits.
     psycogreen.eventlet.patch_psycopg()
+    url = (pooled and config.get("DATABASE_POOL_URL")) or config["DATABASE_URL"]
     return create_engine(
-        sqlalchemy_url(config["DATABASE_URL"]),
+        sqlalchemy_url(url),
         pool_size=pool_size or int(config.get("DB_POOL_SIZE", 10)),
-        max_overflow=5,
+        max_overflow=int(config.get("DB_MAX_OVERFLOW", 5)),
         pool_pre_ping=True,
     )
 
@@ -39,7 +51,7 @@ class Database(DependencyProvider):
         self.sessions: dict[WorkerContext, Session] = {}
 
     def setup(self) -> None:
-        self.engine = make_engine(self.container.config)
+        self.engine = make_engine(self.container.config, pooled=True)
         self.make_session = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def stop(self) -> None:

@@ -1,5 +1,6 @@
 """Create the database if it is missing, then upgrade every service schema to head; the same
-for analytics' ClickHouse database (CLICKHOUSE_URL).
+for analytics' ClickHouse database (CLICKHOUSE_URL; on every server of CLICKHOUSE_CLUSTER when
+that names a cluster).
 
   python -m scripts.migrate                         migrate (make migrate, the migrate Job)
   python -m scripts.migrate --wait 600 --stores postgres,clickhouse
@@ -62,6 +63,10 @@ def clickhouse_url() -> str:
     return os.environ.get("CLICKHOUSE_URL") or load_config()["CLICKHOUSE_URL"]
 
 
+def clickhouse_cluster() -> str | None:
+    return os.environ.get("CLICKHOUSE_CLUSTER") or load_config().get("CLICKHOUSE_CLUSTER") or None
+
+
 def pending_postgres() -> list[str]:
     """Alembic sections whose schema is not at head (unreachable database: all of them)."""
     from alembic.runtime.migration import MigrationContext
@@ -94,7 +99,9 @@ def pending_clickhouse() -> list[str]:
     url = clickhouse_url()
     client = make_client(url, database="default")
     try:
-        done = clickhouse_schema.applied_versions(client, clickhouse_schema.database_of(url))
+        done = clickhouse_schema.applied_versions(
+            client, clickhouse_schema.database_of(url), clickhouse_cluster()
+        )
     finally:
         client.disconnect()
     wanted = {version for version, _, _ in clickhouse_schema.MIGRATIONS}
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         f"migrated {', '.join(service_sections())} on {make_url(url).render_as_string()}",
         file=sys.stderr,
     )
-    applied = clickhouse_schema.migrate(clickhouse_url())
+    applied = clickhouse_schema.migrate(clickhouse_url(), clickhouse_cluster())
     print(
         f"migrated ClickHouse {clickhouse_schema.database_of(clickhouse_url())}"
         f" ({len(applied)} new migrations)",

@@ -53,6 +53,17 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class PostgresBudget:
+    """PostgreSQL's connections and who may use them (the table's `postgres` section)."""
+
+    database: str
+    max_connections: int
+    reserved: int
+    pgbouncer_port: int
+    pgbouncer_replicas: int
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     name: str
     run: str  # "nameko module:Class" or "python module"
@@ -63,6 +74,7 @@ class ProcessSpec:
     health_port: int = 0
     http_port: int | None = None
     signs_tokens: bool = False
+    db_pool: int = 0
     resources: Resources = field(default_factory=Resources)
     scaling: Scaling = field(default_factory=Scaling)
     job: bool = False
@@ -128,15 +140,24 @@ def _spec(entry: dict[str, Any], job: bool = False) -> ProcessSpec:
     return ProcessSpec(**values, job=job)
 
 
-def load_table() -> tuple[list[ProcessSpec], list[ProcessSpec]]:
+def load_table() -> tuple[list[ProcessSpec], list[ProcessSpec], PostgresBudget]:
     table = yaml.safe_load(TABLE_FILE.read_text())
+    postgres = table["postgres"]
+    budget = PostgresBudget(
+        database=postgres["database"],
+        max_connections=postgres["max_connections"],
+        reserved=postgres["reserved"],
+        pgbouncer_port=postgres["pgbouncer"]["port"],
+        pgbouncer_replicas=postgres["pgbouncer"]["replicas"],
+    )
     return (
         [_spec(entry) for entry in table["processes"]],
         [_spec(entry, job=True) for entry in table.get("jobs", [])],
+        budget,
     )
 
 
-PROCESSES, JOBS = load_table()
+PROCESSES, JOBS, POSTGRES = load_table()
 
 
 def process(name: str) -> ProcessSpec:
@@ -177,6 +198,22 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "nameko.web.handlers.HttpRequestHandler": (),
     "gateway_http.edge.Route": (),
 }
+
+
+# Connections per replica of an outbox relay (dependencies/outbox.py: its engine's pool of 2, with
+# DB_MAX_OVERFLOW=0 in the deployments): the LISTEN connection and the sweeps' connection.
+RELAY_CONNECTIONS = 2
+SESSION_PROVIDERS = ("dependencies.outbox.OutboxRelay",)  # LISTEN: a session of its own
+
+
+def session_connections(process: ProcessSpec) -> int:
+    """Direct PostgreSQL connections of one replica (DATABASE_URL, bypassing PgBouncer): the
+    providers that keep session state (LISTEN) need a server connection of their own."""
+    service_class = process.service_class()
+    if service_class is None or "postgres" not in process.stores:
+        return 0
+    providers = dependency_providers(service_class).values()
+    return RELAY_CONNECTIONS * sum(qualified_name(p) in SESSION_PROVIDERS for p in providers)
 
 
 def qualified_name(obj: Any) -> str:

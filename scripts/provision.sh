@@ -10,6 +10,8 @@
 #    engine), prometheus (promtool, and the server for make dashboards-check); kubectl comes from
 #    the machine image or Debian when available
 #  - RabbitMQ's Prometheus endpoint (:15692) for the backlog metrics and alerts
+#  - test tools: pgbouncer (the rendered PgBouncer config against the local PostgreSQL) and luajit
+#    (Kong's post-function Lua); ZooKeeper only with scripts/clickhouse_cluster.sh
 # Needs root for apt-get and for starting system services (the CI and dev machines run as root).
 #   bash scripts/provision.sh            everything
 #   bash scripts/provision.sh python     only what `make venv` needs (python3-venv)
@@ -113,6 +115,7 @@ fi
 # ClickHouse: Debian ships 18.16; the analytics DDL stays compatible with it.
 apt_install clickhouse-server clickhouse-client wrk
 apt_install deck docker-compose prometheus
+apt_install pgbouncer luajit
 clickhouse_up() { clickhouse-client --host 127.0.0.1 --query "SELECT 1"; }
 if ! clickhouse_up >/dev/null 2>&1; then
   log "starting ClickHouse"

@@ -16,12 +16,15 @@ from typing import Any
 import yaml
 
 from kernel.config import PROJECT_ROOT
-from scripts.processes import JOBS, PROCESSES, ProcessSpec
+from scripts import render_pgbouncer
+from scripts.processes import JOBS, POSTGRES, PROCESSES, ProcessSpec
 from scripts.render_rabbitmq import VHOST, password_variable
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 KONG_FILE = PROJECT_ROOT / "kong" / "kong.yml"
 IMAGE = "influencer-platform:dev"
+PGBOUNCER_IMAGE = "influencer-pgbouncer:dev"
+PGBOUNCER_DIR = "/var/lib/influencer/pgbouncer"
 ENV_HINT = "run make compose-env"
 KEYS = "/var/lib/influencer"
 PRIVATE_KEY = f"{KEYS}/jwt-private/jwt_ed25519_private.pem"
@@ -37,8 +40,9 @@ HEADER = """\
 # http://127.0.0.1:3000 (admin / GRAFANA_ADMIN_PASSWORD from .env) and Prometheus
 # http://127.0.0.1:9090 listen on the host's loopback only; RabbitMQ publishes no port.
 # Nothing else needs preparing: one-shot containers generate the JWT keys, RabbitMQ's accounts
-# (one per process kind, no guest), Kong's credential, and migrate PostgreSQL and ClickHouse
-# before the services start.
+# (one per process kind, no guest), Kong's credential and PgBouncer's configuration, and migrate
+# PostgreSQL and ClickHouse before the services start. Workers reach PostgreSQL through PgBouncer
+# (DATABASE_POOL_URL); the outbox relays' LISTEN and the migrations connect directly.
 """
 
 
@@ -106,6 +110,13 @@ def app_service(process: ProcessSpec) -> dict[str, Any]:
     depends_on: dict[str, Any] = {
         store: {"condition": "service_healthy"} for store in process.stores
     }
+    if "postgres" in process.stores:
+        environment["DATABASE_POOL_URL"] = render_pgbouncer.pool_url(
+            process, required("POSTGRES_PASSWORD")
+        )
+        environment["DB_POOL_SIZE"] = str(process.db_pool)
+        environment["DB_MAX_OVERFLOW"] = "0"
+        depends_on[render_pgbouncer.SERVICE] = {"condition": "service_healthy"}
     depends_on["keys"] = {"condition": "service_completed_successfully"}
     if any(store in MIGRATED_STORES for store in process.stores):
         depends_on["migrate"] = {"condition": "service_completed_successfully"}
@@ -160,6 +171,12 @@ def preparation() -> dict[str, Any]:
             environment=broker_passwords,
             volumes=[f"broker-config:{KEYS}/broker"],
         ),
+        # PgBouncer's ini (from the table) and its userlist (the PostgreSQL role's password).
+        "pgbouncer-config": one_shot(
+            ["python", "-m", "scripts.render_pgbouncer", "--output", PGBOUNCER_DIR],
+            environment={"POSTGRES_PASSWORD": required("POSTGRES_PASSWORD")},
+            volumes=[f"pgbouncer-config:{PGBOUNCER_DIR}"],
+        ),
         "migrate": one_shot(
             migrate.command,
             environment={
@@ -183,9 +200,27 @@ def stores() -> dict[str, Any]:
                 "POSTGRES_PASSWORD": required("POSTGRES_PASSWORD"),
                 "POSTGRES_DB": "influencer",
             },
+            # deploy/processes.yml: PgBouncer's pools and the direct sessions fit in this
+            "command": ["postgres", "-c", f"max_connections={POSTGRES.max_connections}"],
             "volumes": ["postgres-data:/var/lib/postgresql/data"],
             "healthcheck": health(
                 ["CMD-SHELL", "pg_isready -U influencer -d influencer"], "5s", 20
+            ),
+        },
+        # Transaction pooling in front of PostgreSQL (Dockerfile target `pgbouncer`).
+        render_pgbouncer.SERVICE: {
+            "image": PGBOUNCER_IMAGE,
+            "build": {"context": ".", "target": "pgbouncer"},
+            "read_only": True,
+            "command": ["pgbouncer", f"{PGBOUNCER_DIR}/pgbouncer.ini"],
+            "volumes": [f"pgbouncer-config:{PGBOUNCER_DIR}:ro"],
+            "depends_on": {
+                "pgbouncer-config": {"condition": "service_completed_successfully"},
+                "postgres": {"condition": "service_healthy"},
+            },
+            "restart": "unless-stopped",
+            "healthcheck": health(
+                ["CMD", "bash", "-c", f"</dev/tcp/127.0.0.1/{POSTGRES.pgbouncer_port}"], "5s", 20
             ),
         },
         "redis": {
@@ -315,7 +350,7 @@ def compose() -> dict[str, Any]:
     services.update(edge_and_monitoring(hubs))
     volumes = [
         *("postgres-data", "redis-data", "rabbitmq-data", "mongodb-data", "clickhouse-data"),
-        *("jwt-private", "jwt-public", "broker-config", "kong-config"),
+        *("jwt-private", "jwt-public", "broker-config", "kong-config", "pgbouncer-config"),
         *("prometheus-data", "grafana-data"),
     ]
     return {"services": services, "volumes": {name: None for name in volumes}}

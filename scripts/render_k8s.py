@@ -17,6 +17,9 @@ What the table decides (docs/operations.md):
   and a ws pod closes its sockets with 1001 so clients reconnect to the others.
 - Pods of processes that use PostgreSQL or ClickHouse wait in an initContainer
   (`python -m scripts.migrate --wait`) until the migrate Job has brought those schemas to head.
+- PostgreSQL: workers' sessions go through PgBouncer (deploy/k8s/base/pgbouncer.yaml, transaction
+  mode, one pool per process kind: scripts/render_pgbouncer.py); sessions that keep state (the
+  outbox relay's LISTEN) and migrations connect directly.
 """
 
 import argparse
@@ -27,7 +30,8 @@ from typing import Any
 import yaml
 
 from kernel.config import PROJECT_ROOT
-from scripts.processes import JOBS, PROCESSES, STORE_ENV, STORES, ProcessSpec
+from scripts import render_pgbouncer
+from scripts.processes import JOBS, POSTGRES, PROCESSES, STORE_ENV, STORES, ProcessSpec
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 K8S_BASE = K8S / "base"
@@ -52,6 +56,8 @@ STORE_SOURCES = {
     "mongodb": ("configMap", "store-addresses", "MONGO_URL"),
 }
 BROKER_SECRET = "rabbitmq-accounts"  # noqa: S105 (the Secret object's name)
+POOL_SECRET = "database-pool-urls"  # noqa: S105 (the Secret object's name)
+PGBOUNCER_IMAGE = "influencer-pgbouncer"
 
 
 def labels(process: ProcessSpec) -> dict[str, str]:
@@ -67,7 +73,24 @@ def store_env(process: ProcessSpec) -> list[dict[str, Any]]:
             kind, name, key = STORE_SOURCES[store]
             ref = {f"{kind}KeyRef": {"name": name, "key": key}}
         entries.append({"name": STORE_ENV[store], "valueFrom": ref})
+        if store == "clickhouse":  # the table layout: a cluster's name, or "" for one server
+            ref = {"configMapKeyRef": {"name": "store-addresses", "key": "CLICKHOUSE_CLUSTER"}}
+            entries.append({"name": "CLICKHOUSE_CLUSTER", "valueFrom": ref})
     return entries
+
+
+def pool_env(process: ProcessSpec) -> list[dict[str, Any]]:
+    """The workers' connections through PgBouncer, at most db_pool per replica."""
+    if "postgres" not in process.stores:
+        return []
+    return [
+        {
+            "name": "DATABASE_POOL_URL",
+            "valueFrom": {"secretKeyRef": {"name": POOL_SECRET, "key": process.name}},
+        },
+        {"name": "DB_POOL_SIZE", "value": str(process.db_pool)},
+        {"name": "DB_MAX_OVERFLOW", "value": "0"},
+    ]
 
 
 def env(process: ProcessSpec) -> list[dict[str, Any]]:
@@ -77,7 +100,7 @@ def env(process: ProcessSpec) -> list[dict[str, Any]]:
     if process.name == "ws":
         values["WS_ADDRESS"] = f"0.0.0.0:{process.http_port}"
     plain = [{"name": key, "value": value} for key, value in values.items()]
-    return plain + store_env(process)
+    return plain + store_env(process) + pool_env(process)
 
 
 def probes(process: ProcessSpec) -> dict[str, Any]:
@@ -373,6 +396,24 @@ def placeholder_secrets() -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Secret",
+            "metadata": {"name": POOL_SECRET},
+            "type": "Opaque",
+            # python -m scripts.render_pgbouncer --k8s-secrets (docs/operations.md)
+            "stringData": {
+                p.name: render_pgbouncer.pool_url(p, "REPLACE_ME")
+                for p in render_pgbouncer.pooled_processes()
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "pgbouncer-auth"},
+            "type": "Opaque",
+            "stringData": {"userlist.txt": render_pgbouncer.userlist("REPLACE_ME")},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
             "metadata": {"name": "jwt-signing-key"},
             "type": "Opaque",
             "stringData": {
@@ -386,6 +427,8 @@ def placeholder_secrets() -> list[dict[str, Any]]:
 def store_policy(store: str) -> dict[str, Any]:
     """Only the processes (and jobs) that list `store` may connect to it."""
     owners = [p.name for p in [*PROCESSES, *JOBS] if store in p.stores]
+    if store == "postgres":
+        owners.append(render_pgbouncer.SERVICE)
     ingress: list[dict[str, Any]] = [
         {
             "from": [
@@ -425,6 +468,148 @@ def from_namespace(namespace: str, port: str) -> dict[str, Any]:
     }
 
 
+def pgbouncer() -> list[dict[str, Any]]:
+    """PgBouncer: its ini (ConfigMap), Deployment, Service, a fixed-size HPA (the connection
+    budget counts its replicas), PDB and the NetworkPolicy admitting the processes that use
+    PostgreSQL."""
+    name = render_pgbouncer.SERVICE
+    pod_labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
+    selector = {"matchLabels": {"app.kubernetes.io/name": name}}
+    port = POSTGRES.pgbouncer_port
+    container = hardened(
+        {
+            "name": name,
+            "image": PGBOUNCER_IMAGE,
+            "command": ["pgbouncer", f"{render_pgbouncer.CONFIG_DIR}/pgbouncer.ini"],
+            "ports": [{"name": "client", "containerPort": port}],
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "32Mi"},
+                "limits": {"memory": "128Mi"},
+            },
+            "readinessProbe": {"tcpSocket": {"port": "client"}, "periodSeconds": 10},
+            "livenessProbe": {
+                "tcpSocket": {"port": "client"},
+                "initialDelaySeconds": 10,
+                "periodSeconds": 20,
+            },
+            "volumeMounts": [
+                {"name": "config", "mountPath": render_pgbouncer.CONFIG_DIR, "readOnly": True},
+                {"name": "auth", "mountPath": render_pgbouncer.AUTH_DIR, "readOnly": True},
+            ],
+        }
+    )
+    pod = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": selector,
+            }
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ],
+        "containers": [container],
+        "volumes": [
+            {
+                "name": "config",
+                "configMap": {
+                    "name": "pgbouncer-config",
+                    "items": [{"key": "pgbouncer.ini", "path": "pgbouncer.ini"}],
+                },
+            },
+            {"name": "auth", "secret": {"secretName": "pgbouncer-auth"}},
+        ],
+    }
+    owners = [p.name for p in render_pgbouncer.pooled_processes()]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "pgbouncer-config", "labels": pod_labels},
+            "data": {"pgbouncer.ini": render_pgbouncer.ini()},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": pod_labels},
+            "spec": {
+                "revisionHistoryLimit": 5,
+                "selector": selector,
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+                },
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": pod_labels},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": name},
+                "ports": [{"name": "client", "port": port, "targetPort": "client"}],
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "labels": pod_labels},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                # Fixed: each replica holds its own server pools, so more replicas would
+                # break PostgreSQL's connection budget (docs/operations.md "PostgreSQL").
+                "minReplicas": POSTGRES.pgbouncer_replicas,
+                "maxReplicas": POSTGRES.pgbouncer_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name, "labels": pod_labels},
+            "spec": {"minAvailable": 1, "selector": selector},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": f"{name}-from-owners"},
+            "spec": {
+                "podSelector": selector,
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "podSelector": {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "app.kubernetes.io/name",
+                                            "operator": "In",
+                                            "values": owners,
+                                        }
+                                    ]
+                                }
+                            }
+                        ],
+                        "ports": [{"port": "client", "protocol": "TCP"}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
 def prometheus_rule() -> dict[str, Any]:
     groups = []
     for path in sorted(RULES_DIR.glob("*.yml")):
@@ -460,6 +645,7 @@ def rendered_files() -> dict[Path, str]:
     }
     files[K8S_BASE / "migrate-job.yaml"] = dump([migrate_job(job) for job in JOBS])
     files[K8S_BASE / "secrets.yaml"] = dump(placeholder_secrets())
+    files[K8S_BASE / "pgbouncer.yaml"] = dump(pgbouncer())
     files[K8S / "data" / "network-policies.yaml"] = dump([store_policy(s) for s in STORES])
     files[K8S_BASE / "monitoring" / "prometheus-rules.yaml"] = dump([prometheus_rule()])
     return files

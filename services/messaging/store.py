@@ -19,6 +19,13 @@ from urllib.parse import urlsplit
 from kernel.config import resolve_path
 
 DATABASE = "messaging"
+# Sharding (docs/operations.md "MongoDB"): `messages` on its conversation (ranged: the ids are
+# random UUIDs, so inserts spread over the chunks), and every statement on it names one
+# conversation, so mongos sends each to one shard; both unique keys start with it, as MongoDB
+# requires of unique indexes on a sharded collection. `conversations` (one small document per
+# conversation) stays unsharded; sharded, it would be on `_id`, the conversation's id.
+#   sh.shardCollection("<db>.messages", {conversation_id: 1})
+SHARD_KEYS = {"messages": ("conversation_id",)}
 
 
 class DuplicateMessage(Exception):

@@ -66,3 +66,44 @@ def test_a_failing_commit_fails_the_entrypoint():
     with pytest.raises(RuntimeError, match="serialize"):
         service.handle()
     session.rollback.assert_called_once()
+
+
+CONFIG = {
+    "DATABASE_URL": "postgresql://influencer:pw@postgres:5432/influencer",
+    "DATABASE_POOL_URL": "postgresql://influencer:pw@pgbouncer:6432/auth",
+    "DB_POOL_SIZE": "6",
+    "DB_MAX_OVERFLOW": "0",
+    "AMQP_URI": "pyamqp://guest:guest@127.0.0.1:5672/",
+}
+
+
+def test_workers_go_through_pgbouncer_and_open_at_most_their_pool():
+    container = mock.Mock(config=CONFIG)  # bind() keeps a weak reference
+    provider = Database().bind(container, "db")
+    provider.setup()
+    assert (provider.engine.url.host, provider.engine.url.port) == ("pgbouncer", 6432)
+    assert (provider.engine.pool.size(), provider.engine.pool._max_overflow) == (6, 0)
+    provider.stop()
+
+
+def test_without_a_pool_address_workers_use_postgres_itself():
+    container = mock.Mock(config={**CONFIG, "DATABASE_POOL_URL": None})
+    provider = Database().bind(container, "db")
+    provider.setup()
+    assert provider.engine.url.host == "postgres"
+    provider.stop()
+
+
+def test_the_outbox_relay_listens_on_postgres_itself_not_through_the_transaction_pool():
+    """LISTEN keeps session state, which PgBouncer's transaction mode does not keep."""
+    from dependencies.outbox import OutboxRelay
+    from scripts.processes import RELAY_CONNECTIONS
+
+    container = mock.Mock(config=CONFIG, service_name="auth")
+    relay = OutboxRelay(mock.Mock()).bind(container, "outbox_relay")
+    with mock.patch("dependencies.outbox.event_dispatcher"):
+        relay.setup()
+    assert (relay.engine.url.host, relay.engine.url.port) == ("postgres", 5432)
+    # the connection budget counts this many per replica (scripts/processes.py)
+    assert relay.engine.pool.size() + relay.engine.pool._max_overflow == RELAY_CONNECTIONS
+    relay.engine.dispose()

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from dependencies.clickhouse import make_client
-from scripts import render_compose, render_rabbitmq
-from scripts.processes import PROCESSES, load_raw_yaml
+from scripts import render_compose, render_pgbouncer, render_rabbitmq
+from scripts.processes import POSTGRES, PROCESSES, load_raw_yaml, session_connections
 from tests.unit.test_process_table import kustomize
 
 OVERLAYS = ("overlays/local", "overlays/production")
@@ -24,6 +24,12 @@ KONG = yaml.safe_load(render_compose.KONG_FILE.read_text())
 
 def objects(overlay: str, kind: str) -> list[dict[str, Any]]:
     return [doc for doc in kustomize(overlay) if doc["kind"] == kind]
+
+
+def process_deployments(overlay: str) -> list[dict[str, Any]]:
+    """The platform's processes (not PgBouncer, which runs no platform code)."""
+    names = {p.name for p in PROCESSES}
+    return [d for d in objects(overlay, "Deployment") if d["metadata"]["name"] in names]
 
 
 def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
@@ -170,14 +176,17 @@ def test_hpa_owns_the_replica_count(overlay):
     scaled = {
         hpa["spec"]["scaleTargetRef"]["name"] for hpa in objects(overlay, "HorizontalPodAutoscaler")
     }
-    assert scaled == {p.name for p in PROCESSES}
+    assert scaled == {p.name for p in PROCESSES} | {"pgbouncer"}
     for deployment in objects(overlay, "Deployment"):
         assert "replicas" not in deployment["spec"], deployment["metadata"]["name"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_pod_is_probed_over_http_on_its_own_port(overlay):
-    for deployment in objects(overlay, "Deployment"):
+    pgbouncer = named(overlay, "Deployment", "pgbouncer")["spec"]["template"]["spec"]
+    for probe in ("readinessProbe", "livenessProbe"):  # not HTTP: a TCP connect, no process
+        assert pgbouncer["containers"][0][probe]["tcpSocket"] == {"port": "client"}
+    for deployment in process_deployments(overlay):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         env = {e["name"]: e.get("value") for e in container["env"]}
@@ -250,7 +259,8 @@ def test_only_auth_and_the_key_generator_mount_the_private_key():
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_only_auth_mounts_the_private_key_in_k8s(overlay):
-    for deployment in objects(overlay, "Deployment"):
+    assert len(process_deployments(overlay)) == len(PROCESSES)
+    for deployment in process_deployments(overlay):
         volumes = deployment["spec"]["template"]["spec"]["volumes"]
         keys = next(v for v in volumes if v["name"] == "jwt-keys")["secret"]["items"]
         private = any(item["key"].endswith("private.pem") for item in keys)
@@ -313,7 +323,7 @@ def test_each_process_kind_connects_with_its_own_account():
         seen.add(process.name)
     accounts = named("overlays/local", "Secret", "rabbitmq-accounts")["stringData"]
     assert set(accounts) == seen
-    for deployment in objects("overlays/local", "Deployment"):
+    for deployment in process_deployments("overlays/local"):
         env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         amqp = next(e for e in env if e["name"] == "AMQP_URI")
         assert amqp["valueFrom"]["secretKeyRef"] == {
@@ -402,3 +412,186 @@ def test_compose_is_read_as_written_even_after_load_config():
     assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == (
         "${GRAFANA_ADMIN_PASSWORD:?run make compose-env}"
     )
+
+
+# --- PostgreSQL behind PgBouncer (issue 12, item 4) --------------------------------------------
+
+
+def pgbouncer_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """([databases] as {name: {key: value}}, [pgbouncer] settings) of a rendered ini."""
+    databases: dict[str, dict[str, str]] = {}
+    settings: dict[str, str] = {}
+    section = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = (part.strip() for part in line.partition("="))
+        if section == "databases":
+            databases[key] = dict(item.split("=", 1) for item in value.split())
+        else:
+            settings[key] = value
+    return databases, settings
+
+
+def hpa_max(overlay: str) -> dict[str, int]:
+    return {
+        hpa["metadata"]["name"]: hpa["spec"]["maxReplicas"]
+        for hpa in objects(overlay, "HorizontalPodAutoscaler")
+    }
+
+
+def env_of(overlay: str, name: str) -> dict[str, Any]:
+    container = named(overlay, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def k8s_connections(overlay: str) -> int:
+    """PostgreSQL server connections the rendered overlay may open at its HPA maxima: every
+    PgBouncer replica's pools, and the sessions that connect directly (outbox relays' LISTEN)."""
+    ini = named(overlay, "ConfigMap", "pgbouncer-config")["data"]["pgbouncer.ini"]
+    databases, _ = pgbouncer_ini(ini)
+    maxima = hpa_max(overlay)
+    pooled = maxima["pgbouncer"] * sum(int(db["max_db_connections"]) for db in databases.values())
+    direct = sum(session_connections(p) * maxima[p.name] for p in PROCESSES)
+    return pooled + direct
+
+
+def postgres_max_connections(overlay: str) -> int:
+    if overlay == "overlays/production":  # a managed server, configured to the table's number
+        return POSTGRES.max_connections
+    container = named(overlay, "StatefulSet", "postgres")["spec"]["template"]["spec"]
+    args = container["containers"][0]["args"]
+    return int(args[args.index("-c") + 1].removeprefix("max_connections="))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pgbouncer_pools_and_direct_sessions_fit_postgres_max_connections(overlay):
+    assert postgres_max_connections(overlay) == POSTGRES.max_connections
+    used = k8s_connections(overlay) + POSTGRES.reserved
+    assert used <= postgres_max_connections(overlay), (used, POSTGRES.max_connections)
+
+
+def test_the_budget_check_fails_when_the_pools_outgrow_postgres():
+    # Twice the PgBouncer replicas (each holds its own server pools) would not fit.
+    ini = named("overlays/production", "ConfigMap", "pgbouncer-config")["data"]["pgbouncer.ini"]
+    databases, _ = pgbouncer_ini(ini)
+    pools = sum(int(db["max_db_connections"]) for db in databases.values())
+    doubled = k8s_connections("overlays/production") + POSTGRES.pgbouncer_replicas * pools
+    assert doubled + POSTGRES.reserved > POSTGRES.max_connections
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_kinds_pgbouncer_pool_holds_its_replicas_at_the_hpa_maximum(overlay):
+    ini = named(overlay, "ConfigMap", "pgbouncer-config")["data"]["pgbouncer.ini"]
+    databases, settings = pgbouncer_ini(ini)
+    maxima = hpa_max(overlay)
+    assert settings["pool_mode"] == "transaction"
+    assert int(settings["default_pool_size"]) == 0  # no pools but the listed ones
+    clients = 0
+    for process in render_pgbouncer.pooled_processes():
+        env = env_of(overlay, process.name)
+        assert env["DB_MAX_OVERFLOW"] == "0"
+        per_replica = int(env["DB_POOL_SIZE"])
+        assert per_replica == process.db_pool > 0
+        database = databases[render_pgbouncer.pool_name(process)]
+        assert database["pool_size"] == database["max_db_connections"]
+        assert per_replica * maxima[process.name] <= (
+            maxima["pgbouncer"] * int(database["max_db_connections"])
+        )
+        # any replica may land on any PgBouncer: each accepts every client
+        clients += per_replica * maxima[process.name]
+        ref = env["DATABASE_POOL_URL"]["secretKeyRef"]
+        url = urlsplit(named(overlay, "Secret", ref["name"])["stringData"][ref["key"]])
+        assert (url.hostname, url.port) == ("pgbouncer", POSTGRES.pgbouncer_port)
+        assert url.path == f"/{render_pgbouncer.pool_name(process)}"
+    assert int(settings["max_client_conn"]) >= clients
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_listen_sessions_and_migrations_connect_to_postgres_itself(overlay):
+    """Transaction pooling gives a client a server connection per transaction: a LISTEN through
+    it hears nothing. The outbox relays (their engine reads DATABASE_URL) connect directly."""
+    direct = urlsplit(named(overlay, "Secret", "platform-secrets")["stringData"]["DATABASE_URL"])
+    assert (direct.hostname, direct.port) == ("postgres", 5432)
+    relays = [p for p in PROCESSES if session_connections(p)]
+    assert {p.name for p in relays} == {"auth", "users", "campaigns", "applications"}
+    for process in relays:
+        assert env_of(overlay, process.name)["DATABASE_URL"]["secretKeyRef"] == {
+            "name": "platform-secrets",
+            "key": "DATABASE_URL",
+        }
+    if overlay == "overlays/production":  # the managed server under the same name
+        service = named(overlay, "Service", "postgres")
+        assert service["spec"]["type"] == "ExternalName"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pgbouncer_admits_exactly_the_processes_using_postgres(overlay):
+    policies = {p["metadata"]["name"]: p for p in objects(overlay, "NetworkPolicy")}
+    rule = policies["pgbouncer-from-owners"]["spec"]["ingress"][0]
+    admitted = rule["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+    assert set(admitted) == {p.name for p in PROCESSES if "postgres" in p.stores}
+    if "postgres-from-owners" in policies:  # in-cluster PostgreSQL (local overlay)
+        postgres = policies["postgres-from-owners"]["spec"]["ingress"][0]
+        assert "pgbouncer" in postgres["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+
+
+def test_compose_routes_workers_through_pgbouncer_within_postgres_max_connections():
+    services = COMPOSE["services"]
+    command = services["postgres"]["command"]
+    assert command == ["postgres", "-c", f"max_connections={POSTGRES.max_connections}"]
+    databases, _ = pgbouncer_ini(render_pgbouncer.ini())  # what the one-shot writes
+    for process in render_pgbouncer.pooled_processes():
+        for name in render_compose.compose_names(process):
+            env = services[name]["environment"]
+            pool = urlsplit(re.sub(r"\$\{[^}]+\}", "password", env["DATABASE_POOL_URL"]))
+            assert (pool.hostname, pool.port) == ("pgbouncer", POSTGRES.pgbouncer_port)
+            assert pool.path.lstrip("/") in databases
+            direct = urlsplit(re.sub(r"\$\{[^}]+\}", "password", env["DATABASE_URL"]))
+            assert direct.hostname == "postgres"
+            assert (env["DB_POOL_SIZE"], env["DB_MAX_OVERFLOW"]) == (str(process.db_pool), "0")
+            assert services[name]["depends_on"]["pgbouncer"] == {"condition": "service_healthy"}
+    assert services["pgbouncer"]["build"]["target"] == "pgbouncer"
+
+
+# --- ClickHouse cluster, MongoDB replica set (issue 12, item 4) --------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_analytics_and_migrations_get_the_clickhouse_layout(overlay):
+    cluster = store_address(overlay, "CLICKHOUSE_CLUSTER")
+    # production: replicated tables behind Distributed ones; local: plain tables
+    assert bool(cluster) is (overlay == "overlays/production")
+    ref = {"configMapKeyRef": {"name": "store-addresses", "key": "CLICKHOUSE_CLUSTER"}}
+    assert env_of(overlay, "analytics")["CLICKHOUSE_CLUSTER"] == ref
+    job = named(overlay, "Job", "migrate")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "CLICKHOUSE_CLUSTER", "valueFrom": ref} in job["env"]
+    if cluster:
+        from services.analytics import clickhouse_schema
+
+        assert clickhouse_schema.checked_name("cluster", cluster) == cluster
+
+
+def test_production_messaging_uses_a_replica_set_with_majority_writes():
+    url = urlsplit(store_address("overlays/production", "MONGO_URL"))
+    query = dict(item.split("=", 1) for item in url.query.split("&"))
+    assert query["replicaSet"] and query["w"] == "majority"
+    assert query.get("readPreference", "primary") == "primary"  # read-your-writes for sync
+
+
+# --- the image (issue 12, item 7) ----------------------------------------------------------------
+
+
+def test_every_image_target_builds_on_the_one_pinnable_base_and_the_platform_is_the_default():
+    dockerfile = (render_compose.PROJECT_ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+) AS (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert {base for base, _ in stages} == {"${PYTHON_IMAGE}"}  # one ARG pins them all
+    assert [name for _, name in stages][-1] == "runtime"  # `docker build .` builds the platform
+    assert "pgbouncer" in [name for _, name in stages]
+    assert re.search(r"^ARG PYTHON_IMAGE=", dockerfile, flags=re.MULTILINE)
+    assert "--require-hashes" in dockerfile and "-r runtime.lock" in dockerfile
+    assert re.search(r"pgbouncer=\$\{PGBOUNCER_VERSION\}", dockerfile)

@@ -1,8 +1,12 @@
 """kong/kong.yml agrees with the gateway and the token codec: which routes need a JWT at the
-edge, which key verifies the platform's tokens, request ids and body limits."""
+edge, which key verifies the platform's tokens, request ids and body limits, and Kong's own
+refusals look like the gateway's (problem+json, one set of RateLimit headers)."""
 
 import copy
+import json
 import re
+import shutil
+import subprocess
 import uuid
 
 import jwt
@@ -13,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway_http import openapi
 from gateway_http.edge import REQUEST_ID_PATTERN
+from gateway_http.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_response
 from gateway_http.service import GatewayService
 from kernel.config import load_config
+from kernel.ratelimit import Decision
 from kernel.tokens import TokenCodec
 from scripts import render_kong
 
@@ -196,3 +202,156 @@ def test_during_a_key_rotation_kong_gets_a_credential_per_key(key_config, tmp_pa
     assert keys == ["rotation-7", "rotation-6"]
     config["JWT"]["PREVIOUS_PUBLIC_KEY_FILE"] = ""
     assert [item["key"] for item in render_kong.jwt_credentials(config)] == ["rotation-7"]
+
+
+# --- Kong's own refusals and RateLimit headers (issue 12, item 8) ------------------------------
+
+K8S_KONG = [
+    doc
+    for doc in yaml.safe_load_all(
+        (render_kong.PROJECT_ROOT / "deploy" / "k8s" / "base" / "kong.yaml").read_text()
+    )
+    if doc
+]
+PROBLEM_JSON = plugin(KONG, "post-function")
+
+# A fake of the Kong PDK calls the post-function makes; prints the response it leaves behind.
+HARNESS = r"""
+local header_chunk, body_chunk, source, status, path, retry_after = ...
+status = tonumber(status)
+local headers = { ["Content-Type"] = "application/json; charset=utf-8", ["Content-Length"] = "37" }
+if retry_after ~= "" then headers["Retry-After"] = retry_after end
+local body = '{"message":"kong says no"}'
+local chunks = { body:sub(1, 10), body:sub(11) }
+local chunk, last = nil, false
+kong = {
+  ctx = { plugin = {} },
+  request = {
+    get_path = function() return path end,
+    get_header = function(name) if name == "X-Request-ID" then return "rid-1" end end,
+  },
+  response = {
+    get_source = function() return source end,
+    get_status = function() return status end,
+    get_header = function(name) return headers[name] end,
+    set_header = function(name, value) headers[name] = value end,
+    clear_header = function(name) headers[name] = nil end,
+    -- like Kong's: buffers the chunks (passing none on) and returns the body at the last
+    get_raw_body = function()
+      chunk = last and body or nil
+      return chunk
+    end,
+    set_raw_body = function(value) chunk = value end,
+  },
+}
+local header_filter = assert(loadstring(header_chunk))()
+local body_filter = assert(loadstring(body_chunk))()
+header_filter()
+local out = {}
+for i, piece in ipairs(chunks) do
+  chunk, last = piece, i == #chunks
+  body_filter()
+  out[#out + 1] = chunk
+end
+for _, name in ipairs({ "Content-Type", "Content-Length", "Retry-After" }) do
+  print(name .. ": " .. tostring(headers[name]))
+end
+print(table.concat(out))
+"""
+
+
+def run_post_function(
+    source: str, status: int, path: str = "/api/v1/me", retry_after: str = ""
+) -> tuple[dict[str, str], str]:
+    luajit = shutil.which("luajit")
+    if luajit is None:
+        pytest.skip("luajit is not installed (apt-get install luajit)")
+    config = PROBLEM_JSON["config"]
+    done = subprocess.run(
+        [
+            luajit,
+            "-",
+            config["header_filter"][0],
+            config["body_filter"][0],
+            source,
+            str(status),
+            path,
+            retry_after,
+        ],
+        input=HARNESS,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *header_lines, body = done.stdout.rstrip("\n").split("\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return headers, body
+
+
+@pytest.mark.parametrize(
+    ("status", "slug"),
+    [(401, "unauthenticated"), (413, "payload-too-large"), (429, "too-many-requests")],
+)
+def test_kongs_own_refusals_are_problem_json_like_the_gateways(status, slug):
+    path = '/api/v1/campaigns/"quoted"\\path'
+    headers, body = run_post_function("exit", status, path)
+    assert headers["Content-Type"] == PROBLEM_CONTENT_TYPE
+    assert headers["Content-Length"] == "nil"  # the body changed length
+    problem = json.loads(body)
+    assert problem == {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": problem["title"],
+        "status": status,
+        "detail": problem["detail"],
+        "instance": path,
+        "request_id": "rid-1",
+        "errors": [],
+    }
+    # the same keys as the gateway's problems
+    gateway = json.loads(
+        problem_response(
+            status=status, title="t", detail="d", slug=slug, instance="/", request_id="r"
+        ).get_data()
+    )
+    assert set(problem) == set(gateway)
+
+
+def test_kongs_429_tells_when_to_retry_though_its_rate_limit_headers_are_hidden():
+    headers, _ = run_post_function("exit", 429)
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    headers, _ = run_post_function("exit", 429, retry_after="17")
+    assert headers["Retry-After"] == "17"
+
+
+@pytest.mark.parametrize(("source", "status"), [("service", 401), ("service", 429), ("exit", 404)])
+def test_the_gateways_answers_and_other_statuses_pass_untouched(source, status):
+    headers, body = run_post_function(source, status)
+    assert body == '{"message":"kong says no"}'
+    assert headers["Content-Type"].startswith("application/json")
+    assert headers["Retry-After"] == "nil"
+
+
+def test_k8s_runs_the_same_problem_json_code_globally():
+    cluster_plugin = next(
+        doc for doc in K8S_KONG if doc["metadata"]["name"] == "problem-json-errors"
+    )
+    assert cluster_plugin["plugin"] == "post-function"
+    assert cluster_plugin["metadata"]["labels"] == {"global": "true"}
+    assert cluster_plugin["config"] == PROBLEM_JSON["config"]
+    assert PROBLEM_JSON in KONG["plugins"]  # global in compose too
+
+
+def test_only_the_gateways_rate_limit_headers_reach_clients():
+    """Kong's rate-limiting would overwrite the gateway's RateLimit-* (per subject) with its own
+    edge counts: it hides them, and the gateway sends RateLimit-* on its answers."""
+    compose_limits = [
+        plugin(entity, "rate-limiting") for entity in [*KONG["services"], *KONG["consumers"]]
+    ]
+    k8s_limits = [doc for doc in K8S_KONG if doc.get("plugin") == "rate-limiting"]
+    assert len(compose_limits) == len(k8s_limits) == 3
+    for limit in [*compose_limits, *k8s_limits]:
+        assert limit["config"]["hide_client_headers"] is True
+    sent = Decision(allowed=True, limit=10, remaining=9, reset_after=30).headers()
+    assert set(sent) == {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+    exposed = plugin(KONG, "cors")["config"]["exposed_headers"]
+    assert set(sent) | {"Retry-After"} <= set(exposed)
