@@ -61,7 +61,10 @@ def store_urls(process: ProcessSpec) -> dict[str, str]:
             f"pyamqp://{process.name}:{required(password_variable(process))}@rabbitmq:5672/{VHOST}",
         ),
     }
-    return dict(urls[store] for store in process.stores)
+    given = dict(urls[store] for store in process.stores)
+    if "AMQP_URI" in given:
+        given["DECLARE_BROKER_ENTITIES"] = "false"  # the definitions declare them
+    return given
 
 
 def cors_origins() -> list[str]:
@@ -164,7 +167,9 @@ def preparation() -> dict[str, Any]:
         "migrate": one_shot(
             migrate.command,
             environment={
-                key: value for key, value in store_urls(migrate).items() if key != "AMQP_URI"
+                key: value
+                for key, value in store_urls(migrate).items()
+                if key not in ("AMQP_URI", "DECLARE_BROKER_ENTITIES")
             },
             depends_on={store: {"condition": "service_healthy"} for store in migrate.stores},
         ),

@@ -77,6 +77,8 @@ def env(process: ProcessSpec) -> list[dict[str, Any]]:
         values["GATEWAY_ADDRESS"] = f"0.0.0.0:{process.http_port}"
     if process.name == "ws":
         values["WS_ADDRESS"] = f"0.0.0.0:{process.http_port}"
+    if "rabbitmq" in process.stores:
+        values["DECLARE_BROKER_ENTITIES"] = "false"  # the definitions declare them
     plain = [{"name": key, "value": value} for key, value in values.items()]
     return plain + store_env(process)
 

@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Any
 
 import prometheus_client
-from kombu import Queue
 from werkzeug.wrappers import Request, Response
 
-from dependencies.caller import TokenlessPublisher
+from dependencies.ingest_queue import INGEST_QUEUE_NAME, IngestPublisher
 from gateway_http import link_redirect
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
@@ -42,7 +41,7 @@ class TrackingRoutes:
     analytics_rpc: Any
     redis: Any
     config: Any
-    click_events = TokenlessPublisher(declare=[Queue(clicks.INGEST_QUEUE_NAME, durable=True)])
+    click_events = IngestPublisher()
 
     @property
     def link_cache_seconds(self) -> int:
@@ -51,7 +50,7 @@ class TrackingRoutes:
     def _publish_click(self, body: dict[str, Any]) -> None:
         self.click_events(
             body,
-            routing_key=clicks.INGEST_QUEUE_NAME,
+            routing_key=INGEST_QUEUE_NAME,
             mandatory=True,
             retry_policy=link_redirect.PUBLISH_RETRY_POLICY,
         )
