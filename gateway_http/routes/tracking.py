@@ -67,6 +67,7 @@ class TrackingRoutes:
                 404: NOT_FOUND,
                 409: "the application is not accepted",
             },
+            rules=("destination_url: an absolute http(s) URL with a host and no credentials",),
         ),
     )
     def create_tracking_link(self, request: Request, application_id: str) -> Response:
@@ -162,6 +163,9 @@ class TrackingRoutes:
                 422: "invalid body, or no tracking link by that code or click_id",
             },
             headers={INGESTION_KEY_HEADER: "an ingestion key (required)"},
+            rules=(
+                "code or click_id: exactly one, naming a tracking link this sender may report for",
+            ),
         ),
     )
     def record_conversion(self, request: Request) -> Response:
