@@ -75,6 +75,10 @@ class RouteSpec:
     media_type: str = "application/json"  # of the success response when `responses` is empty
     headers: dict[str, str] = field(default_factory=dict)  # request headers it reads
     response_headers: dict[str, str] = field(default_factory=dict)  # on success responses
+    # What the API checks that a JSON Schema cannot state (a field against another, an object
+    # that must exist, a value only the server issues): each answers 422 when broken. The
+    # document lists them (422 and x-rules-beyond-schema); docs/decisions.md says why.
+    rules: tuple[str, ...] = ()
 
 
 def request_id_of(request: Request) -> str:

@@ -77,6 +77,41 @@ def _query_model_parameters(model: type | None) -> list[dict[str, Any]]:
     return parameters
 
 
+CURSOR_RULE = "cursor: only a next_cursor this list answered, unchanged"
+NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold U+0000: every body string refuses it
+
+
+def rules_beyond_schema(spec: RouteSpec) -> tuple[str, ...]:
+    fields = getattr(spec.query_model, "model_fields", {})
+    return (CURSOR_RULE,) * ("cursor" in fields or "cursor" in spec.query) + spec.rules
+
+
+def _refuse_nul(schema: Any) -> None:
+    """Adds NO_NUL to every free-text string of a body schema (one without a pattern, enum,
+    const or format, which exclude U+0000 already), as kernel.schemas.parse_model
+    refuses it in any body."""
+    if isinstance(schema, list):
+        for item in schema:
+            _refuse_nul(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    types = schema.get("type")
+    if (types == "string" or (isinstance(types, list) and "string" in types)) and not {
+        "pattern",
+        "enum",
+        "const",
+        "format",
+    } & set(schema):
+        schema["pattern"] = NO_NUL
+    for key in ("properties", "patternProperties", "$defs"):
+        for value in schema.get(key, {}).values():
+            _refuse_nul(value)
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+        if key in schema:
+            _refuse_nul(schema[key])
+
+
 def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
     parameters = [
@@ -143,6 +178,13 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     relevant = {429, 503}
     if spec.body is not None:
         relevant |= {400, 413, 415, 422}
+    if spec.query or spec.query_model is not None:
+        relevant.add(422)
+    rules = rules_beyond_schema(spec)
+    if rules:
+        first = responses["422"]["description"] if "422" in responses else STANDARD_ERRORS[422]
+        responses["422"] = _problem(f"{first}; also when: {'; '.join(rules)}")
+        operation["x-rules-beyond-schema"] = list(rules)
     if spec.authenticated:
         relevant |= {401, 403}
     for status in sorted(relevant):
@@ -182,10 +224,25 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
             created["links"] = dict(sorted(links.items()))
 
 
+def _referenced(names: set[str], schemas: dict[str, Any]) -> set[str]:
+    """`names` and every component schema they reference, transitively."""
+    found, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in found or name not in schemas:
+            continue
+        found.add(name)
+        todo += [
+            ref.rsplit("/", 1)[-1] for ref in re.findall(r"'\$ref': '([^']+)'", str(schemas[name]))
+        ]
+    return found
+
+
 @functools.cache
 def document(service: type) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     models: set[type[BaseModel]] = set()
+    bodies: set[str] = set()
     for name, entrypoint in collect_routes(service):
         spec = entrypoint.spec or RouteSpec(name, "misc")
         path = PATH_PARAMETER.sub(r"{\1}", entrypoint.url)
@@ -196,11 +253,15 @@ def document(service: type) -> dict[str, Any]:
         for model in [spec.body, *spec.responses.values()]:
             if isinstance(model, type) and issubclass(model, BaseModel):
                 models.add(model)
+        if isinstance(spec.body, type):
+            bodies.add(spec.body.__name__)
     _, definitions = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
     )
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
+    for body in sorted(_referenced(bodies, schemas)):
+        _refuse_nul(schemas[body])
     _add_links(paths)
     return {
         "openapi": "3.1.0",

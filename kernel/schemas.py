@@ -47,6 +47,19 @@ def nul_characters(data: Any, path: str = "") -> list[dict[str, Any]]:
     return []
 
 
+def integral_floats(data: Any) -> Any:
+    """`data` with every integral float (1354.0) as an int. JSON has one number type and JSON
+    Schema's `integer` includes 1354.0, so strict int fields take it too; strict float fields
+    take ints, and fractional floats stay floats (an int field refuses them)."""
+    if isinstance(data, float) and data.is_integer():
+        return int(data)
+    if isinstance(data, dict):
+        return {key: integral_floats(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [integral_floats(value) for value in data]
+    return data
+
+
 def parse_model(model: type[Model], data: Any) -> Model:
     """Validate plain data into `model` or raise InvalidInput with one entry per bad field."""
     if isinstance(data, model):
@@ -54,7 +67,7 @@ def parse_model(model: type[Model], data: Any) -> Model:
     if errors := nul_characters(data):
         raise InvalidInput("request body failed validation", errors)
     try:
-        return model.model_validate(data)
+        return model.model_validate(integral_floats(data))
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", field_errors(exc)) from None
 

@@ -184,6 +184,7 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.caller.Caller": ("redis",),  # verifies relayed tokens: denylist in Redis
     "dependencies.caller.TokenlessEventDispatcher": ("rabbitmq",),
     "dependencies.caller.TokenlessPublisher": ("rabbitmq",),
+    "dependencies.ingest_queue.IngestPublisher": ("rabbitmq",),
     "nameko.dependency_providers.Config": (),
     "nameko.events.EventDispatcher": ("rabbitmq",),
     "nameko.messaging.Publisher": ("rabbitmq",),

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from kernel.config import PROJECT_ROOT
-from scripts import render_pgbouncer
+from scripts import render_kong, render_pgbouncer
 from scripts.processes import JOBS, POSTGRES, PROCESSES, ProcessSpec
 from scripts.render_rabbitmq import VHOST, password_variable
 
@@ -64,7 +64,10 @@ def store_urls(process: ProcessSpec) -> dict[str, str]:
             f"pyamqp://{process.name}:{required(password_variable(process))}@rabbitmq:5672/{VHOST}",
         ),
     }
-    return dict(urls[store] for store in process.stores)
+    given = dict(urls[store] for store in process.stores)
+    if "AMQP_URI" in given:
+        given["DECLARE_BROKER_ENTITIES"] = "false"  # the definitions declare them
+    return given
 
 
 def cors_origins() -> list[str]:
@@ -180,7 +183,9 @@ def preparation() -> dict[str, Any]:
         "migrate": one_shot(
             migrate.command,
             environment={
-                key: value for key, value in store_urls(migrate).items() if key != "AMQP_URI"
+                key: value
+                for key, value in store_urls(migrate).items()
+                if key not in ("AMQP_URI", "DECLARE_BROKER_ENTITIES")
             },
             depends_on={store: {"condition": "service_healthy"} for store in migrate.stores},
         ),
@@ -273,14 +278,15 @@ def edge_and_monitoring(hubs: list[str]) -> dict[str, Any]:
                 "KONG_PROXY_LISTEN": "0.0.0.0:8000",
                 "KONG_ADMIN_LISTEN": "off",
                 "KONG_STATUS_LISTEN": "0.0.0.0:8100",
-                "KONG_PROXY_ACCESS_LOG": "/dev/stdout",
-                "KONG_PROXY_ERROR_LOG": "/dev/stderr",
+                # $$: compose would substitute nginx's $variables itself.
+                **{
+                    f"KONG_{name.upper()}": value.replace("$", "$$")
+                    for name, value in render_kong.node_settings().items()
+                },
                 # X-Forwarded-For is believed only from these proxies (a load balancer in
                 # front: set KONG_TRUSTED_PROXIES to its network). Anyone else's header is
                 # ignored, so a client can't pick the address Kong's per-IP limits count.
                 "KONG_TRUSTED_IPS": "${KONG_TRUSTED_PROXIES:-127.0.0.1/32}",
-                "KONG_REAL_IP_HEADER": "X-Forwarded-For",
-                "KONG_REAL_IP_RECURSIVE": "on",
             },
             "volumes": [f"kong-config:{KEYS}/kong:ro"],
             "ports": ["8080:8000"],

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from kernel.config import PROJECT_ROOT
-from scripts import render_pgbouncer
+from scripts import render_kong, render_pgbouncer
 from scripts.processes import JOBS, POSTGRES, PROCESSES, STORE_ENV, STORES, ProcessSpec
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
@@ -99,6 +99,8 @@ def env(process: ProcessSpec) -> list[dict[str, Any]]:
         values["GATEWAY_ADDRESS"] = f"0.0.0.0:{process.http_port}"
     if process.name == "ws":
         values["WS_ADDRESS"] = f"0.0.0.0:{process.http_port}"
+    if "rabbitmq" in process.stores:
+        values["DECLARE_BROKER_ENTITIES"] = "false"  # the definitions declare them
     plain = [{"name": key, "value": value} for key, value in values.items()]
     return plain + store_env(process) + pool_env(process)
 
@@ -636,6 +638,19 @@ def dump(documents: list[dict[str, Any]]) -> str:
     return GENERATED + yaml.dump_all(documents, Dumper=PlainDumper, sort_keys=False, width=100)
 
 
+def kong_helm_values() -> str:
+    """Values for the Kong Ingress Controller chart (kong/ingress; its `gateway` is the Kong
+    proxy): the same node settings as compose's Kong. The proxy is installed by Helm, not by
+    these manifests, so its settings cannot be a kustomize resource."""
+    header = (
+        "# Kong's proxy settings for the kong/ingress Helm chart (docs/operations.md):\n"
+        "#   helm upgrade --install kong kong/ingress -n kong -f deploy/k8s/kong-values.yaml\n"
+        "# Add gateway.env.trusted_ips: the load balancer's network, never 0.0.0.0/0.\n"
+    )
+    values = {"gateway": {"env": render_kong.node_settings()}}
+    return GENERATED + header + yaml.dump(values, Dumper=PlainDumper, sort_keys=False, width=100)
+
+
 def rendered_files() -> dict[Path, str]:
     files = {
         K8S_BASE / "apps" / f"{process.name}.yaml": dump(
@@ -648,6 +663,7 @@ def rendered_files() -> dict[Path, str]:
     files[K8S_BASE / "pgbouncer.yaml"] = dump(pgbouncer())
     files[K8S / "data" / "network-policies.yaml"] = dump([store_policy(s) for s in STORES])
     files[K8S_BASE / "monitoring" / "prometheus-rules.yaml"] = dump([prometheus_rule()])
+    files[K8S / "kong-values.yaml"] = kong_helm_values()
     return files
 
 

@@ -27,6 +27,28 @@ KONG_RENDERED = PROJECT_ROOT / "kong" / "kong.rendered.yml"
 PLATFORM_CONSUMER = "influencer-platform"
 K8S_CREDENTIAL_NAME = "kong-jwt-influencer-platform"
 ALGORITHM = "EdDSA"
+# Kong's proxy access log names the path ($uri), never the query string: a browser may open the
+# chat socket as /ws?jwt=<token>, and nginx's default formats log $request (the request line).
+# No Referer either: it is another page's URL, query included. nginx_http_* settings become
+# directives of nginx's http block, before the proxy server that uses the format.
+ACCESS_LOG_FORMAT = "platform_no_query"
+ACCESS_LOG_FIELDS = (
+    '$remote_addr [$time_local] "$request_method $uri $server_protocol" $status '
+    '$body_bytes_sent $request_time "$http_user_agent" $kong_request_id'
+)
+
+
+def node_settings() -> dict[str, str]:
+    """Kong's own settings (kong.conf names) that compose and the Kubernetes Helm values share:
+    the access log without query strings, the client address from X-Forwarded-For (from the
+    trusted proxies only: KONG_TRUSTED_IPS, set per environment)."""
+    return {
+        "nginx_http_log_format": f"{ACCESS_LOG_FORMAT} '{ACCESS_LOG_FIELDS}'",
+        "proxy_access_log": f"/dev/stdout {ACCESS_LOG_FORMAT}",
+        "proxy_error_log": "/dev/stderr",
+        "real_ip_header": "X-Forwarded-For",
+        "real_ip_recursive": "on",
+    }
 
 
 def _credential(key_id: str, public_key_file: str) -> dict[str, str]:

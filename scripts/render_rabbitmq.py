@@ -22,12 +22,15 @@ write for publish and for the queue of a bind, read for consume and for the exch
   of the services it calls (topic permission) plus reply keys (uuids); a service may bind
   `rpc-<itself>` only (`<itself>.*`) and reply queues `rpc.reply-<itself>-<uuid>`. So a
   compromised users process cannot call auth, and nobody but auth can consume auth's calls.
-- Limit: configure on a foreign event exchange also allows deleting it (RabbitMQ has no
-  declare-only permission); nameko re-declares it on reconnect, and a deletion loses only
-  in-flight events of that exchange (the outbox keeps the rows). analytics publishes its
-  ingestion batches through the default exchange (`amq.default`), which RabbitMQ authorises by
-  exchange only: the analytics account could put a message on any queue. Moving that queue
-  behind an exchange of its own closes it (docs/decisions.md).
+- Declared by the definitions, not by the processes (DECLARE_EVENT_EXCHANGES false): the event
+  exchanges and analytics' ingestion exchange, queue and binding. So no account has configure
+  (declare or delete) on any of them, only on its own queues and on nameko-rpc.
+- Nobody publishes through the default exchange (RabbitMQ authorises it by exchange only, so
+  write on it reaches every queue): ingestion batches and clicks go through the direct
+  exchange `analytics.ingest.exchange` (dependencies/ingest_queue.py), bound to the ingestion
+  queue only.
+- Limit: every account has configure on `nameko-rpc`, which nameko declares unconditionally at
+  start (docs/security.md).
 """
 
 import argparse
@@ -44,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from dependencies.ingest_queue import INGEST_EXCHANGE_NAME, INGEST_QUEUE_NAME
 from scripts.processes import PROCESSES, ProcessSpec, entrypoints, qualified_name
 
 VHOST = "influencer"
@@ -64,7 +68,7 @@ class BrokerUse:
     handlers: list[tuple[str, str, str]] = field(default_factory=list)  # (source, type, queue)
     queues_declared: set[str] = field(default_factory=set)
     queues_consumed: set[str] = field(default_factory=set)
-    default_exchange: bool = False
+    ingest_publisher: bool = False  # to analytics.ingest.exchange
 
 
 def event_queue_pattern(
@@ -80,6 +84,7 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
     from nameko.rpc import Rpc, RpcProxy
 
     from dependencies.batch_consumer import BatchConsumer
+    from dependencies.ingest_queue import IngestPublisher
     from dependencies.outbox import OutboxRelay
     from scripts.processes import dependency_providers
 
@@ -122,11 +127,11 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
             use.rpc_clients.add(owner)
         elif isinstance(provider, EventDispatcher | OutboxRelay):
             use.publishes_events = True
+        elif isinstance(provider, IngestPublisher):
+            use.ingest_publisher = True
         elif isinstance(provider, Publisher):
-            if provider.exchange is None:
-                use.default_exchange = True
-            for entity in provider.declare:
-                use.queues_declared.add(re.escape(entity.name))
+            # The default exchange reaches every queue: RabbitMQ can't limit its routing keys.
+            raise ValueError(f"{process.name}: classify publisher {qualified_name(provider)}")
     return use
 
 
@@ -162,14 +167,16 @@ def permissions(use: BrokerUse) -> tuple[dict[str, str], list[dict[str, str]]]:
     if use.calls:
         write.append(re.escape(RPC_EXCHANGE))
         rpc_write_keys.append("(" + "|".join(sorted(use.calls)) + r")\.[A-Za-z0-9_]+")
+    # No configure on any exchange but nameko-rpc: the definitions declare the event exchanges
+    # and the ingestion exchange (processes run with DECLARE_EVENT_EXCHANGES false), and
+    # configure would also allow deleting them.
     own_events = re.escape(f"{use.service}.events")
     if use.publishes_events:
-        configure.append(own_events)
         write.append(own_events)
     topic: dict[str, dict[str, list[str]]] = {}
     for source, event_type, queue in use.handlers:
         exchange = f"{source}.events"
-        configure += [re.escape(exchange), queue]
+        configure.append(queue)
         write.append(queue)
         read += [re.escape(exchange), queue]
         topic.setdefault(exchange, {"write": [], "read": []})["read"].append(re.escape(event_type))
@@ -179,8 +186,8 @@ def permissions(use: BrokerUse) -> tuple[dict[str, str], list[dict[str, str]]]:
         configure.append(queue)
     for queue in use.queues_consumed:
         read.append(queue)
-    if use.default_exchange:
-        write.append(re.escape("amq.default"))
+    if use.ingest_publisher:
+        write.append(re.escape(INGEST_EXCHANGE_NAME))
     if rpc_write_keys or rpc_read_keys:
         topic[RPC_EXCHANGE] = {"write": rpc_write_keys, "read": rpc_read_keys}
     vhost = {
@@ -222,6 +229,43 @@ def exchanges() -> list[str]:
     ]
 
 
+def ingest_topology() -> dict[str, list[dict[str, Any]]]:
+    """The ingestion exchange, queue and binding (dependencies/ingest_queue.py), as the
+    definitions declare them."""
+    return {
+        "exchanges": [
+            {
+                "name": INGEST_EXCHANGE_NAME,
+                "vhost": VHOST,
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+        ],
+        "queues": [
+            {
+                "name": INGEST_QUEUE_NAME,
+                "vhost": VHOST,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {},
+            }
+        ],
+        "bindings": [
+            {
+                "source": INGEST_EXCHANGE_NAME,
+                "vhost": VHOST,
+                "destination": INGEST_QUEUE_NAME,
+                "destination_type": "queue",
+                "routing_key": INGEST_QUEUE_NAME,
+                "arguments": {},
+            }
+        ],
+    }
+
+
 def definitions(passwords: dict[str, str]) -> dict[str, Any]:
     users, vhost_permissions, topic_permissions = [], [], []
     for process in broker_processes():
@@ -255,7 +299,10 @@ def definitions(passwords: dict[str, str]) -> dict[str, Any]:
                 "arguments": {},
             }
             for name in exchanges()
-        ],
+        ]
+        + ingest_topology()["exchanges"],
+        "queues": ingest_topology()["queues"],
+        "bindings": ingest_topology()["bindings"],
     }
 
 

@@ -9,8 +9,8 @@ An eventlet WSGI server (ws.settings: WS_ADDRESS, default 127.0.0.1:8001) servin
 - /healthz (process up) and /readyz (Redis and RabbitMQ reachable);
 and Prometheus metrics on METRICS_PORT. Next to it runs a Nameko container with the broadcast
 handlers of ws.fanout, and one sweeper that ends sockets past their idle timeout or token expiry.
-The access log (logger `ws.access`) and the hub's own log go through RedactTokens: a `jwt` in a
-query string is logged as `jwt=[redacted]`.
+The access log (logger `ws.access`) and the hub's own log go through config.yml's handler, whose
+RedactTokens filter logs a `jwt` in a query string as `jwt=[redacted]`.
 """
 
 import eventlet
@@ -21,7 +21,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import logging.config  # noqa: E402
 import os  # noqa: E402
-import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
@@ -62,18 +61,6 @@ ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
 SHUTDOWN_SECONDS = 5.0
 SWEEP_SECONDS = 1.0
 StartResponse = Callable[..., Any]
-
-
-class RedactTokens(logging.Filter):
-    """Rewrites `jwt=<token>` in a log line (a request line, a traceback) to `jwt=[redacted]`."""
-
-    PATTERN = re.compile(r"(\bjwt=)[^&\s\"']+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "jwt=" in message.lower():
-            record.msg, record.args = self.PATTERN.sub(r"\1[redacted]", message), None
-        return True
 
 
 def handshake_token(environ: dict[str, Any]) -> str | None:
@@ -203,9 +190,7 @@ def sweep(services: ChatServices) -> None:
 
 def main() -> None:
     config = load_config()
-    logging.config.dictConfig(config["LOGGING"])
-    for logger in (log, access_log):
-        logger.addFilter(RedactTokens())
+    logging.config.dictConfig(config["LOGGING"])  # its handler redacts tokens (RedactTokens)
     settings = WsSettings.from_config(config)
     serve_metrics(
         int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))

@@ -35,6 +35,7 @@ def _report_spec(summary: str, model: type) -> RouteSpec:
         "analytics",
         query_model=AnalyticsQuery,
         responses={200: model, 403: "not the campaign's brand", 404: NOT_FOUND},
+        rules=("from < to, at most 366 days apart",),
     )
 
 
@@ -68,6 +69,12 @@ class AnalyticsRoutes:
                 422: "invalid events (errors[] names each by index); nothing was stored",
             },
             headers={INGESTION_KEY_HEADER: "an ingestion key, instead of a bearer token"},
+            rules=(
+                "campaign_id names a campaign the sender may report for",
+                "ts within the last 90 days, and not after the creator's acceptance",
+                "creator_id is accepted on the campaign (a creator reports only its own)",
+                "value only on conversions",
+            ),
         ),
     )
     def ingest_events(self, request: Request) -> Response:
@@ -129,6 +136,7 @@ class AnalyticsRoutes:
                 403: "creators, or a brand naming another brand",
                 422: "invalid body, an admin without brand_id, or campaigns not of the brand",
             },
+            rules=("campaign_ids name campaigns of the key's brand",),
         ),
     )
     def create_ingestion_key(self, request: Request) -> Response:

@@ -46,6 +46,7 @@ class ApplicationRoutes:
                 404: "no such campaign",
                 409: "already applied, campaign not open, or requirements not met",
             },
+            rules=("proposed_rate in the campaign's currency",),
         ),
     )
     def apply(self, request: Request, campaign_id: str) -> Response:

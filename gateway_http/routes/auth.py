@@ -34,6 +34,11 @@ class AuthRoutes:
                 429: "too many registrations from this address",
             },
             authenticated=False,
+            rules=(
+                "email: an address email-validator accepts (RFC 5321/5322, a public domain)",
+                "password: at least AUTH.PASSWORD_MIN_LENGTH characters (default 10), not only "
+                "whitespace, not the email address",
+            ),
         ),
     )
     def register(self, request: Request) -> Response:

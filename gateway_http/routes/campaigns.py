@@ -61,6 +61,7 @@ class CampaignRoutes:
             body=CampaignCreate,
             responses={201: Campaign},
             response_headers=ETAG,
+            rules=("application_deadline <= starts_at < ends_at",),
         ),
     )
     def create_campaign(self, request: Request) -> Response:
@@ -76,6 +77,7 @@ class CampaignRoutes:
             "campaigns",
             query_model=CampaignQuery,
             responses={200: CampaignPage},
+            rules=("min_budget <= max_budget; status other than published only with mine=true",),
         ),
     )
     def list_campaigns(self, request: Request) -> Response:
@@ -127,6 +129,9 @@ class CampaignRoutes:
             },
             headers={"If-Match": "the ETag of the version this edit is based on"},
             response_headers=ETAG,
+            rules=(
+                "the campaign the edit makes keeps application_deadline <= starts_at < ends_at",
+            ),
         ),
     )
     def update_campaign(self, request: Request, campaign_id: str) -> Response:

@@ -39,6 +39,10 @@ class DeliverableRoutes:
                 409: "the application is not accepted, the campaign is closed, or everything "
                 "of this type and platform owed is already submitted",
             },
+            rules=(
+                "type and platform: a deliverable the campaign asks for",
+                "url: an absolute http(s) URL with a host",
+            ),
         ),
     )
     def submit_deliverable(self, request: Request, application_id: str) -> Response:
@@ -104,6 +108,7 @@ class DeliverableRoutes:
             "deliverables",
             body=DeliverableResubmission,
             responses={200: ContentDeliverableDetail, 404: NOT_FOUND, 409: INVALID_TRANSITION},
+            rules=("url: an absolute http(s) URL with a host",),
         ),
     )
     def resubmit_deliverable(self, request: Request, deliverable_id: str) -> Response:

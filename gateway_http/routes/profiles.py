@@ -44,6 +44,10 @@ class ProfileRoutes:
             "profiles",
             body=ProfileBody,
             responses={200: OwnProfile, 404: NO_PROFILE},
+            rules=(
+                "the body is the profile of your role (a brand's or a creator's)",
+                "portfolio_url, website, logo_url: absolute http(s) URLs",
+            ),
         ),
     )
     def replace_own_profile(self, request: Request) -> Response:
@@ -59,6 +63,11 @@ class ProfileRoutes:
             "profiles",
             body=ProfilePatch,
             responses={200: OwnProfile, 404: NO_PROFILE},
+            rules=(
+                "the fields are those of your role's profile, and the profile they make is "
+                "valid (a required field cannot be reset)",
+                "portfolio_url, website, logo_url: absolute http(s) URLs",
+            ),
         ),
     )
     def patch_own_profile(self, request: Request) -> Response:
@@ -74,6 +83,7 @@ class ProfileRoutes:
             "profiles",
             query_model=CreatorQuery,
             responses={200: CreatorPage},
+            rules=("min_followers <= max_followers",),
         ),
     )
     def discover_creators(self, request: Request) -> Response:

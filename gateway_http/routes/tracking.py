@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Any
 
 import prometheus_client
-from kombu import Queue
 from werkzeug.wrappers import Request, Response
 
-from dependencies.caller import TokenlessPublisher
+from dependencies.ingest_queue import INGEST_QUEUE_NAME, IngestPublisher
 from gateway_http import link_redirect
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
@@ -42,7 +41,7 @@ class TrackingRoutes:
     analytics_rpc: Any
     redis: Any
     config: Any
-    click_events = TokenlessPublisher(declare=[Queue(clicks.INGEST_QUEUE_NAME, durable=True)])
+    click_events = IngestPublisher()
 
     @property
     def link_cache_seconds(self) -> int:
@@ -51,7 +50,7 @@ class TrackingRoutes:
     def _publish_click(self, body: dict[str, Any]) -> None:
         self.click_events(
             body,
-            routing_key=clicks.INGEST_QUEUE_NAME,
+            routing_key=INGEST_QUEUE_NAME,
             mandatory=True,
             retry_policy=link_redirect.PUBLISH_RETRY_POLICY,
         )
@@ -68,6 +67,7 @@ class TrackingRoutes:
                 404: NOT_FOUND,
                 409: "the application is not accepted",
             },
+            rules=("destination_url: an absolute http(s) URL with a host and no credentials",),
         ),
     )
     def create_tracking_link(self, request: Request, application_id: str) -> Response:
@@ -163,6 +163,9 @@ class TrackingRoutes:
                 422: "invalid body, or no tracking link by that code or click_id",
             },
             headers={INGESTION_KEY_HEADER: "an ingestion key (required)"},
+            rules=(
+                "code or click_id: exactly one, naming a tracking link this sender may report for",
+            ),
         ),
     )
     def record_conversion(self, request: Request) -> Response:

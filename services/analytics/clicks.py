@@ -11,9 +11,6 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# The queue the analytics batch writer consumes (durable; messages are {"events": [...]}).
-INGEST_QUEUE_NAME = "analytics.ingest"
-
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 12  # 62**12 ~ 3.2e21 codes (71 bits): not enumerable at any request rate we allow
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9]{8,32}$")

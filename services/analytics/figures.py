@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kernel.errors import InvalidInput
-from services.analytics.schemas import AnalyticsQuery
+from services.analytics.schemas import TIME_ZONES, AnalyticsQuery
 
 Counts = dict[str, tuple[int, int]]
 
@@ -131,6 +131,8 @@ def sort_items(items: list[dict[str, Any]], metric: str, key: str) -> list[dict[
 
 def zone(name: str) -> ZoneInfo:
     try:
+        if name not in TIME_ZONES:  # exactly the document's enum
+            raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(

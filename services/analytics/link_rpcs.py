@@ -7,10 +7,10 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from dependencies.ingest_queue import INGEST_QUEUE_NAME
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError, ServiceUnavailable
 from services.analytics import keys, links
-from services.analytics.clicks import INGEST_QUEUE_NAME
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 import uuid
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
@@ -91,6 +92,10 @@ class IngestResult(StrictModel):
     event_ids: list[uuid.UUID]
 
 
+# The zones this machine's tz database knows: the document lists them, figures.zone() accepts them.
+TIME_ZONES = tuple(sorted(available_timezones()))
+
+
 class AnalyticsQuery(QueryModel):
     """Range [from, to) as RFC 3339 date-times (default: the 30 days up to the next whole hour),
     time zone for day buckets, bucket size, and the metric a series shows or a breakdown sorts
@@ -98,7 +103,12 @@ class AnalyticsQuery(QueryModel):
 
     from_: QueryTimestamp | None = Field(default=None, alias="from")
     to: QueryTimestamp | None = None
-    tz: str = Field(default="UTC", max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    tz: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone, e.g. Europe/Berlin",
+        json_schema_extra={"enum": list(TIME_ZONES)},
+    )
     interval: Literal["hour", "day"] = "day"
     metric: Metric = "impressions"
 

@@ -8,16 +8,16 @@ from typing import Any
 
 import eventlet
 import prometheus_client
-from kombu import Queue
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from dependencies.batch_consumer import batch_consumer
-from dependencies.caller import Caller, TokenlessPublisher
+from dependencies.caller import Caller
 from dependencies.clickhouse import ClickHouse
 from dependencies.health import HealthRpc
+from dependencies.ingest_queue import INGEST_QUEUE_NAME, IngestPublisher
 from dependencies.metrics import Metrics
 from dependencies.postgres import Database
 from dependencies.redis import Redis
@@ -36,14 +36,12 @@ from kernel.events import (
     MessageSent,
 )
 from services.analytics import directory, ingestion, keys, reports, warehouse
-from services.analytics.clicks import INGEST_QUEUE_NAME
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.link_rpcs import TrackingLinkRpcs
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
-INGEST_QUEUE = Queue(INGEST_QUEUE_NAME, durable=True)
 RPC_TIMEOUT_SECONDS = 10.0
 FUNNEL_RETRY_SECONDS = 1.0
 
@@ -72,7 +70,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
     clickhouse = ClickHouse()
     metrics = Metrics()
     caller = Caller()
-    publish_events = TokenlessPublisher(declare=[INGEST_QUEUE])
+    publish_events = IngestPublisher()
     campaigns_rpc = DeadlineRpcProxy("campaigns", timeout_seconds=RPC_TIMEOUT_SECONDS)
 
     @property
@@ -106,7 +104,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             # Already JSON: kombu sends bytes with a content type as they are.
             self.publish_events(
                 ingestion.dump_events(events),
-                routing_key=INGEST_QUEUE.name,
+                routing_key=INGEST_QUEUE_NAME,
                 mandatory=True,
                 content_type="application/json",
                 content_encoding="utf-8",
@@ -116,7 +114,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             raise ServiceUnavailable("the events could not be queued; none was accepted") from None
         return {"accepted": len(events), "event_ids": [str(event.event_id) for event in events]}
 
-    @batch_consumer(INGEST_QUEUE.name, count=lambda body: len(body["events"]))
+    @batch_consumer(INGEST_QUEUE_NAME, count=lambda body: len(body["events"]))
     def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
         written = ingestion.write_events(
             self.db,

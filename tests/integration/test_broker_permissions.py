@@ -1,7 +1,8 @@
 """The per-process RabbitMQ accounts of scripts/render_rabbitmq.py on the real broker: every
 service starts and answers with exactly the permissions derived from its code, and an account
 can't publish another service's events, call a service it doesn't call, or bind another
-service's RPC queue."""
+service's RPC queue, nor delete another service's exchange, nor reach a queue through the default
+exchange."""
 
 import secrets
 import tempfile
@@ -13,12 +14,14 @@ from kombu import Connection, Exchange, Queue
 from nameko.rpc import RpcProxy
 from nameko.testing.services import dummy, entrypoint_hook
 
+from dependencies.ingest_queue import INGEST_EXCHANGE_NAME, INGEST_QUEUE_NAME
 from scripts.isolated_stack import RABBIT_API
 from scripts.processes import process
 from scripts.render_rabbitmq import (
     broker_processes,
     broker_use,
     exchanges,
+    ingest_topology,
     password_hash,
     permissions,
 )
@@ -26,6 +29,7 @@ from ws.fanout import fanout_service
 from ws.hub import Hub
 
 pytestmark = pytest.mark.integration
+AS_DEPLOYED = {"DECLARE_EVENT_EXCHANGES": False}  # DECLARE_BROKER_ENTITIES=false in compose/k8s
 
 
 @pytest.fixture
@@ -34,10 +38,28 @@ def accounts() -> Iterator[dict[str, str]]:
     tag = secrets.token_hex(4)
     vhost = f"perm_test_{tag}"
     requests.put(f"{RABBIT_API}/vhosts/{vhost}", timeout=10).raise_for_status()
-    for exchange in exchanges():  # pre-declared by the definitions, as deployed
+    # pre-declared by the definitions, as deployed
+    topology = ingest_topology()
+    for exchange in exchanges():
         requests.put(
             f"{RABBIT_API}/exchanges/{vhost}/{exchange}",
             json={"type": "topic", "durable": True},
+            timeout=10,
+        ).raise_for_status()
+    for exchange in topology["exchanges"]:
+        requests.put(
+            f"{RABBIT_API}/exchanges/{vhost}/{exchange['name']}",
+            json={"type": exchange["type"], "durable": True},
+            timeout=10,
+        ).raise_for_status()
+    for queue in topology["queues"]:
+        requests.put(
+            f"{RABBIT_API}/queues/{vhost}/{queue['name']}", json={"durable": True}, timeout=10
+        ).raise_for_status()
+    for binding in topology["bindings"]:
+        requests.post(
+            f"{RABBIT_API}/bindings/{vhost}/e/{binding['source']}/q/{binding['destination']}",
+            json={"routing_key": binding["routing_key"]},
             timeout=10,
         ).raise_for_status()
     uris, users = {}, []
@@ -89,16 +111,16 @@ def refused(uri: str, action) -> bool:
 def test_every_service_runs_on_its_own_account(accounts, container_factory, service_config):
     mongo_dir = tempfile.mkdtemp(prefix="perm-mongo-")
     for name in ("auth", "users", "campaigns", "applications", "messaging", "analytics"):
-        config = {**service_config, "AMQP_URI": accounts[name]}
+        config = {**service_config, "AMQP_URI": accounts[name], **AS_DEPLOYED}
         if name == "messaging":
             config["MONGO_URL"] = f"embedded://{mongo_dir}"
         container_factory(process(name).service_class(), config).start()
 
-    ws_config = {**service_config, "AMQP_URI": accounts["ws"], "max_workers": 1}
+    ws_config = {**service_config, "AMQP_URI": accounts["ws"], "max_workers": 1, **AS_DEPLOYED}
     container_factory(fanout_service(Hub()), ws_config).start()
 
     gateway = container_factory(
-        GatewayStub, {**service_config, "AMQP_URI": accounts["gateway-http"]}
+        GatewayStub, {**service_config, "AMQP_URI": accounts["gateway-http"], **AS_DEPLOYED}
     )
     gateway.start()
     with entrypoint_hook(gateway, "call") as call:
@@ -168,3 +190,45 @@ def test_a_user_from_the_definitions_logs_in_with_its_password():
             wrong.ensure_connection(max_retries=1)
     finally:
         requests.delete(f"{RABBIT_API}/users/{user}", timeout=10)
+
+
+def test_no_account_can_delete_an_exchange_it_does_not_own(accounts):
+    """Consumers bind to another service's events exchange; they may not delete it (nor its
+    owner, nor the ingestion exchange): the definitions declare them, nobody needs configure."""
+    for user in ("users", "analytics", "ws", "campaigns"):
+        assert refused(accounts[user], lambda c: c.exchange_delete("campaigns.events")), user
+    for user in ("gateway-http", "analytics"):
+        assert refused(accounts[user], lambda c: c.exchange_delete(INGEST_EXCHANGE_NAME)), user
+        assert refused(accounts[user], lambda c: c.exchange_delete("auth.events")), user
+    assert refused(accounts["gateway-http"], lambda c: c.queue_delete(INGEST_QUEUE_NAME))
+
+
+def test_nobody_reaches_a_queue_through_the_default_exchange(accounts):
+    def to_auths_calls(channel):
+        producer = channel.connection.client.Producer(channel)
+        producer.publish({"args": [], "kwargs": {}}, exchange="", routing_key="rpc-auth")
+
+    def to_the_ingest_queue(channel):
+        producer = channel.connection.client.Producer(channel)
+        producer.publish({"events": []}, exchange="", routing_key=INGEST_QUEUE_NAME)
+
+    for user in ("gateway-http", "analytics", "users"):
+        assert refused(accounts[user], to_auths_calls), user
+        assert refused(accounts[user], to_the_ingest_queue), user
+
+
+def test_the_gateway_queues_clicks_through_the_ingestion_exchange(accounts):
+    ingest = Exchange(INGEST_EXCHANGE_NAME, type="direct", durable=True, no_declare=True)
+
+    def publish_click(channel):
+        producer = channel.connection.client.Producer(channel)
+        producer.publish(
+            {"events": []}, exchange=ingest, routing_key=INGEST_QUEUE_NAME, mandatory=True
+        )
+
+    assert not refused(accounts["gateway-http"], publish_click)
+    assert not refused(accounts["analytics"], publish_click)
+    assert refused(accounts["users"], publish_click)
+    with Connection(accounts["analytics"]) as connection:
+        queue = Queue(INGEST_QUEUE_NAME, durable=True, no_declare=True)(connection.channel())
+        assert queue.get(no_ack=True) is not None  # it arrived on the ingestion queue

@@ -10,10 +10,11 @@ import pytest
 from eventlet.websocket import RFC6455WebSocket
 from websocket import ABNF
 
+from dependencies.request_context import RedactTokens
 from ws.connection import end_overdue
 from ws.hub import Hub
 from ws.protocol import CLOSE_IDLE, CLOSE_TOKEN_EXPIRED
-from ws.server import RedactTokens, handshake_token
+from ws.server import handshake_token
 from ws.sockets import ChatWebSocket
 
 LIMIT = 4096
