@@ -14,6 +14,7 @@ started is stopped, also on error.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -30,25 +31,14 @@ from typing import Any
 import requests
 
 from bench.plot import plot_targets
-from bench.processes import FileLoggedStack
+from bench.processes import FileLoggedStack, floor_process
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
 from kernel.config import PROJECT_ROOT
-from scripts.isolated_stack import (
-    delete_vhost,
-    free_metrics_base,
-    free_port,
-    fresh_vhost,
-    migrate_database,
-)
-from scripts.stack import NAMEKO, Process, default_processes
+from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, isolated_stack
+from scripts.stack import NAMEKO, Process
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
-UNLIMITED = "100000000/minute"  # the bench measures the gateway, not its rate limiter refusing
+SCRATCH = Scratch.from_env("BENCH", "bench", redis_db=14)
 NOTE = (
     "Ratios are taken round by round between runs made minutes apart on the same machine, then "
     "their median and range; absolute req/s and ms depend on whatever else loads the machine."
@@ -127,51 +117,28 @@ def git_revision() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    gateway_port, floor_port = free_port(), free_port()
-    metrics_base = free_metrics_base(avoid=(gateway_port, floor_port))
-    env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "RATE_LIMIT_PER_IP": UNLIMITED,
-        "RATE_LIMIT_PER_SUBJECT": UNLIMITED,
-        "LOG_LEVEL": args.log_level,
-    }
-    migrate_database(DATABASE_URL)
+    env = {**NO_EDGE_LIMITS, "LOG_LEVEL": args.log_level}
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = FileLoggedStack(default_processes(gateway_port, metrics_base), env=env, echo=False)
-    floor: FileLoggedStack | None = None
     body_file = Path(tempfile.mkdtemp(prefix="bench-gateway-")) / "me.json"
-    try:
-        stack.start()
-        stack.wait_ready(timeout=90)
-        gateway = f"http://127.0.0.1:{gateway_port}"
+    harness = isolated_stack(SCRATCH, env, extra_ports=1, stack_class=FileLoggedStack)
+    with harness as running, contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, body_file.parent, ignore_errors=True)
+        gateway, [floor_port] = running.base_url, running.extra_ports
         token = sign_in(gateway)
         authorization = {"Authorization": f"Bearer {token}"}
         me = requests.get(f"{gateway}/api/v1/me", headers=authorization, timeout=10)
         me.raise_for_status()
         body_file.write_bytes(me.content)
-
-        floor = FileLoggedStack(
-            [
-                Process(
-                    "floor_rpc",
-                    [*NAMEKO, "bench.floor_service:FloorRpcService"],
-                    rpc_service="bench_floor_rpc",
-                ),
-                Process(
-                    "floor",
-                    [*NAMEKO, "bench.floor_service:FloorService"],
-                    env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
-                    http_health=f"http://127.0.0.1:{floor_port}/healthz",
-                ),
-            ],
-            env={**env, "FLOOR_BODY_FILE": str(body_file)},
-            echo=False,
-        )
-        floor.start()
-        floor.wait_ready(timeout=30)
+        floors = [
+            Process(
+                "floor_rpc",
+                [*NAMEKO, "bench.floor_service:FloorRpcService"],
+                rpc_service="bench_floor_rpc",
+            ),
+            floor_process("floor", "bench.floor_service:FloorService", floor_port),
+        ]
+        cleanup.enter_context(running.beside(floors, {"FLOOR_BODY_FILE": str(body_file)}))
         floor_base = f"http://127.0.0.1:{floor_port}"
         targets = {
             "gateway": Target(gateway, ("/api/v1/me",), authorization),
@@ -185,15 +152,6 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = WrkSettings(args.threads, args.connections, args.duration)
         runs = measure_targets(targets, settings, args.warmup, args.rounds)
-    except Exception:
-        sys.stderr.write(stack.tail() + (floor.tail() if floor else ""))
-        raise
-    finally:
-        if floor is not None:
-            floor.stop()
-        stack.stop()
-        delete_vhost(VHOST)
-        shutil.rmtree(body_file.parent, ignore_errors=True)
 
     summaries = {name: summarize(results) for name, results in runs.items()}
     report = {

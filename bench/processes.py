@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from kernel.config import PROJECT_ROOT
-from scripts.stack import DIE_WITH_PARENT, Process, Stack
+from scripts.stack import DIE_WITH_PARENT, NAMEKO, Process, Stack
 
 
 class FileLoggedStack(Stack):
@@ -35,7 +35,6 @@ class FileLoggedStack(Stack):
         self.output[process.name] = []
 
     def tail(self, lines: int = 20) -> str:
-        """The last lines each process wrote, for error reports."""
         parts = []
         for path in sorted(self.log_dir.glob("*.log")):
             text = path.read_text(errors="replace").splitlines()[-lines:]
@@ -45,3 +44,13 @@ class FileLoggedStack(Stack):
     def stop(self, timeout: float = 15.0) -> None:
         super().stop(timeout)
         shutil.rmtree(self.log_dir, ignore_errors=True)
+
+
+def floor_process(name: str, service: str, port: int) -> Process:
+    """A Nameko floor service (`module:Class`) serving HTTP on `port`, ready on /healthz."""
+    return Process(
+        name,
+        [*NAMEKO, service],
+        env={"GATEWAY_ADDRESS": f"127.0.0.1:{port}"},
+        http_health=f"http://127.0.0.1:{port}/healthz",
+    )

@@ -7,6 +7,7 @@ and stops everything on Ctrl-C. The e2e tests and benchmarks use the same `Stack
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +18,6 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.config import PROJECT_ROOT, load_config
-from scripts.isolated_stack import free_port
 from scripts.processes import PROCESSES, ProcessSpec
 
 # Readiness polls publish to queues that do not exist yet; amqp warns about each returned message.
@@ -107,6 +107,21 @@ def mongo_is_a_server() -> bool:
     return url.startswith(("mongodb://", "mongodb+srv://"))
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class Stack:
     def __init__(
         self, processes: list[Process], env: dict[str, str] | None = None, echo: bool = True
@@ -172,6 +187,13 @@ class Stack:
         except Exception:
             return False
         return True
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines each process wrote, for error reports."""
+        return "".join(
+            f"--- last output of {name} ---\n{''.join(output[-lines:])}"
+            for name, output in self.output.items()
+        )
 
     def stop_one(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         child = self.running.pop(name, None)
