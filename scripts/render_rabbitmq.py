@@ -22,6 +22,11 @@ write for publish and for the queue of a bind, read for consume and for the exch
   of the services it calls (topic permission) plus reply keys (uuids); a service may bind
   `rpc-<itself>` only (`<itself>.*`) and reply queues `rpc.reply-<itself>-<uuid>`. So a
   compromised users process cannot call auth, and nobody but auth can consume auth's calls.
+- Dead letters: a consumer of a quorum queue (dependencies/queues.py) declares and binds its own
+  dead-letter exchange `<service>.dead-letter` and the `<queue>.dead` queues of its queues; a
+  process declaring such a queue (the gateway declares `analytics.ingest`) needs write on the
+  owner's dead-letter exchange, which RabbitMQ checks at the declaration. Nobody reads a `.dead`
+  queue but an operator (docs/operations.md).
 - Limit: configure on a foreign event exchange also allows deleting it (RabbitMQ has no
   declare-only permission); nameko re-declares it on reconnect, and a deletion loses only
   in-flight events of that exchange (the outbox keeps the rows). analytics publishes its
@@ -44,6 +49,7 @@ from typing import Any
 
 import yaml
 
+from dependencies.queues import dead_letter_exchange_name, dead_letter_queue_name
 from scripts.processes import PROCESSES, ProcessSpec, entrypoints, qualified_name
 
 VHOST = "influencer"
@@ -64,6 +70,12 @@ class BrokerUse:
     handlers: list[tuple[str, str, str]] = field(default_factory=list)  # (source, type, queue)
     queues_declared: set[str] = field(default_factory=set)
     queues_consumed: set[str] = field(default_factory=set)
+    # (owner, queue name) of the quorum queues it consumes: it declares the dead-letter exchange
+    # `<owner>.dead-letter` and `<queue>.dead`, and binds them
+    dead_letters: set[tuple[str, str]] = field(default_factory=set)
+    # owners whose dead-letter exchange its queue declarations name (RabbitMQ checks write
+    # permission on a queue's dead-letter exchange when the queue is declared)
+    dead_letter_writes: set[str] = field(default_factory=set)
     default_exchange: bool = False
 
 
@@ -80,7 +92,9 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
     from nameko.rpc import Rpc, RpcProxy
 
     from dependencies.batch_consumer import BatchConsumer
+    from dependencies.event_handlers import DurableEventHandler, event_queue_name
     from dependencies.outbox import OutboxRelay
+    from dependencies.queues import QuorumQueue
     from scripts.processes import dependency_providers
 
     if process.name == "ws":
@@ -107,9 +121,17 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
                 owner, entrypoint.source_service, entrypoint.event_type, name, broadcast
             )
             use.handlers.append((entrypoint.source_service, entrypoint.event_type, queue))
+            if isinstance(entrypoint, DurableEventHandler):
+                queue_name = event_queue_name(
+                    entrypoint.source_service, entrypoint.event_type, owner, name
+                )
+                use.dead_letters.add((owner, queue_name))
+                use.dead_letter_writes.add(owner)
         elif isinstance(entrypoint, BatchConsumer):
             use.queues_declared.add(re.escape(entrypoint.queue_name))
             use.queues_consumed.add(re.escape(entrypoint.queue_name))
+            use.dead_letters.add((owner, entrypoint.queue_name))
+            use.dead_letter_writes.add(owner)
         elif qualified_name(entrypoint) not in (
             "nameko.timer.Timer",
             "gateway_http.edge.Route",
@@ -127,6 +149,8 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
                 use.default_exchange = True
             for entity in provider.declare:
                 use.queues_declared.add(re.escape(entity.name))
+                if isinstance(entity, QuorumQueue):
+                    use.dead_letter_writes.add(entity.owner)
     return use
 
 
@@ -177,6 +201,14 @@ def permissions(use: BrokerUse) -> tuple[dict[str, str], list[dict[str, str]]]:
         topic.setdefault(f"{use.service}.events", {"write": [], "read": []})["write"].append(".+")
     for queue in use.queues_declared:
         configure.append(queue)
+    for owner, queue in sorted(use.dead_letters):
+        exchange = re.escape(dead_letter_exchange_name(owner))
+        dead = re.escape(dead_letter_queue_name(queue))
+        configure += [exchange, dead]
+        write.append(dead)  # to bind it
+        read.append(exchange)  # to bind to it
+    for owner in sorted(use.dead_letter_writes):
+        write.append(re.escape(dead_letter_exchange_name(owner)))
     for queue in use.queues_consumed:
         read.append(queue)
     if use.default_exchange:

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import prometheus_client
-from kombu import Queue
 from werkzeug.wrappers import Request, Response
 
 from dependencies.caller import TokenlessPublisher
+from dependencies.queues import QuorumQueue
 from gateway_http import link_redirect
 from gateway_http.authn import RequestAuthenticator
 from gateway_http.bodies import json_response, read_json
@@ -42,7 +42,9 @@ class TrackingRoutes:
     analytics_rpc: Any
     redis: Any
     config: Any
-    click_events = TokenlessPublisher(declare=[Queue(clicks.INGEST_QUEUE_NAME, durable=True)])
+    click_events = TokenlessPublisher(
+        declare=[QuorumQueue(clicks.INGEST_QUEUE_NAME, owner=clicks.INGEST_QUEUE_OWNER)]
+    )
 
     @property
     def link_cache_seconds(self) -> int:

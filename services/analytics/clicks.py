@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # The queue the analytics batch writer consumes (durable; messages are {"events": [...]}).
 INGEST_QUEUE_NAME = "analytics.ingest"
+INGEST_QUEUE_OWNER = "analytics"  # its dead-letter exchange: analytics.dead-letter
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 12  # 62**12 ~ 3.2e21 codes (71 bits): not enumerable at any request rate we allow

@@ -6,34 +6,32 @@ import logging
 from collections import Counter
 from typing import Any
 
-import eventlet
 import prometheus_client
-from kombu import Queue
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from dependencies.batch_consumer import batch_consumer
 from dependencies.caller import Caller, TokenlessPublisher
 from dependencies.clickhouse import ClickHouse
+from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.postgres import Database
+from dependencies.queues import QuorumQueue
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError, Forbidden, ServiceUnavailable
 from services.analytics import directory, ingestion, keys, reports, warehouse
-from services.analytics.clicks import INGEST_QUEUE_NAME
+from services.analytics.clicks import INGEST_QUEUE_NAME, INGEST_QUEUE_OWNER
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.link_rpcs import TrackingLinkRpcs
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
-INGEST_QUEUE = Queue(INGEST_QUEUE_NAME, durable=True)
+INGEST_QUEUE = QuorumQueue(INGEST_QUEUE_NAME, owner=INGEST_QUEUE_OWNER)
 RPC_TIMEOUT_SECONDS = 10.0
-FUNNEL_RETRY_SECONDS = 1.0
 
 EVENTS_INGESTED = prometheus_client.Counter(
     "analytics_events_ingested_total",
@@ -201,34 +199,34 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
     def on_campaign_deleted(self, payload: dict[str, Any]) -> None:
         directory.forget_campaign(self.db, payload["campaign_id"])
 
-    @event_handler("campaigns", "campaign_status_changed", requeue_on_error=True)
+    @event_handler("campaigns", "campaign_status_changed")
     def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
         directory.store_campaign(self.db, payload)
         self._record_fact("campaigns", "campaign_status_changed", payload)
 
-    @event_handler("applications", "submitted", requeue_on_error=True)
+    @event_handler("applications", "submitted")
     def on_application_submitted(self, payload: dict[str, Any]) -> None:
         self._record_fact("applications", "submitted", payload)
 
-    @event_handler("applications", "status_changed", requeue_on_error=True)
+    @event_handler("applications", "status_changed")
     def on_application_status_changed(self, payload: dict[str, Any]) -> None:
         if payload["status"] == "accepted":
             directory.store_accepted(self.db, payload)
         self._record_fact("applications", "status_changed", payload)
 
-    @event_handler("messaging", "message_sent", requeue_on_error=True)
+    @event_handler("messaging", "message_sent")
     def on_message_sent(self, payload: dict[str, Any]) -> None:
         self._record_fact("messaging", "message_sent", payload)
 
-    @event_handler("applications", "deliverable_submitted", requeue_on_error=True)
+    @event_handler("applications", "deliverable_submitted")
     def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
         self._record_deliverable("deliverable_submitted", payload)
 
-    @event_handler("applications", "deliverable_approved", requeue_on_error=True)
+    @event_handler("applications", "deliverable_approved")
     def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
         self._record_deliverable("deliverable_approved", payload)
 
-    @event_handler("applications", "deliverable_changes_requested", requeue_on_error=True)
+    @event_handler("applications", "deliverable_changes_requested")
     def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
         self._record_deliverable("deliverable_changes_requested", payload)
 
@@ -243,10 +241,6 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             self._insert_fact(warehouse.insert_funnel_event, fact)
 
     def _insert_fact(self, insert: Any, fact: dict[str, Any]) -> None:
-        try:
-            insert(self.clickhouse, fact)
-        except Exception:
-            # Requeued on error: pause so an outage is not a hot redelivery loop.
-            eventlet.sleep(FUNNEL_RETRY_SECONDS)
-            raise
+        # A ClickHouse outage is retried by the handler (dependencies/event_handlers.py).
+        insert(self.clickhouse, fact)
         self.cache.invalidate([str(fact["campaign_id"])])

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller
 from dependencies.consumers import claim_event
+from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay
