@@ -45,6 +45,21 @@ INSERT_BATCH_DURATION = prometheus_client.Histogram(
 )
 
 
+INSERT_FAILURES = prometheus_client.Counter(
+    "analytics_insert_failures_total",
+    "Inserts into ClickHouse that failed (the batch or event is retried), by table.",
+    ["table"],
+)
+
+
+def clickhouse_failure(exc: BaseException) -> bool:
+    """Raised by clickhouse-driver (server errors, its network errors) or the socket under it;
+    not the PostgreSQL claims."""
+    return type(exc).__module__.startswith("clickhouse_driver") or isinstance(
+        exc, OSError | EOFError
+    )
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -104,13 +119,18 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     @batch_consumer(INGEST_QUEUE.name, count=lambda body: len(body["events"]))
     def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
-        written = ingestion.write_events(
-            self.db,
-            self.clickhouse,
-            [event for body in bodies for event in body["events"]],
-            check_existing=retry,
-            observe_insert=INSERT_BATCH_DURATION.observe,
-        )
+        try:
+            written = ingestion.write_events(
+                self.db,
+                self.clickhouse,
+                [event for body in bodies for event in body["events"]],
+                check_existing=retry,
+                observe_insert=INSERT_BATCH_DURATION.observe,
+            )
+        except Exception as exc:
+            if clickhouse_failure(exc):
+                INSERT_FAILURES.labels("events").inc()
+            raise
         for event_type, count in Counter(event["event_type"] for event in written).items():
             self.metrics.count_on_success(EVENTS_INGESTED.labels(event_type), count)
         self.cache.invalidate(str(event["campaign_id"]) for event in written)
@@ -242,5 +262,10 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     def _insert_fact(self, insert: Any, fact: dict[str, Any]) -> None:
         # A ClickHouse outage is retried by the handler (dependencies/event_handlers.py).
-        insert(self.clickhouse, fact)
+        try:
+            insert(self.clickhouse, fact)
+        except Exception as exc:
+            if clickhouse_failure(exc):
+                INSERT_FAILURES.labels(insert.__name__.removeprefix("insert_")).inc()
+            raise
         self.cache.invalidate([str(fact["campaign_id"])])
