@@ -4,6 +4,7 @@ services declare their queues as quorum queues; a message survives its consumer'
 poison message ends in `<queue>.dead` while the next ones are processed; an outage is retried
 without using up the limit; an old classic queue is replaced only when empty."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from prometheus_client import REGISTRY
 from dependencies.batch_consumer import batch_consumer
 from dependencies.event_handlers import event_handler
 from dependencies.queues import QuorumQueue, dead_letter_queue_name
+from scripts import dead_letters as dead_letter_tool
 from scripts import migrate_queues
 from scripts.isolated_stack import RABBIT_API
 from services.analytics.service import AnalyticsService
@@ -38,6 +40,7 @@ handled: list[dict[str, Any]] = []
 started: list[dict[str, Any]] = []
 failures: dict[str, int] = {}
 gate = Event()
+cured: list[bool] = []  # set: poison events are handled (the bug was fixed)
 
 
 class DurableProbe:
@@ -49,7 +52,7 @@ class DurableProbe:
         kind = payload["kind"]
         if kind == "block" and not gate.ready():
             gate.wait()  # the container is killed meanwhile
-        if kind == "poison":
+        if kind == "poison" and not cured:
             raise ValueError("this event can never be handled")
         if kind == "flaky" and failures.setdefault(payload["id"], 0) < 3:
             failures[payload["id"]] += 1
@@ -73,6 +76,7 @@ def fresh_state() -> Iterator[None]:
     handled.clear()
     started.clear()
     failures.clear()
+    cured.clear()
     gate = Event()
     yield
     if not gate.ready():
@@ -262,3 +266,22 @@ def test_migration_replaces_an_empty_classic_queue_and_keeps_a_full_one(rabbit_c
     assert queue_info(config, full)["type"] == "classic"
     assert message_count(config, full) == 1
     assert migrate_queues.migrate(config["AMQP_URI"], config)[empty] == "current"
+
+
+def test_an_operator_inspects_and_replays_dead_letters(container_factory, service_config):
+    config = {**service_config, "AMQP_DELIVERY_LIMIT": 1}
+    container_factory(DurableProbe, config).start()
+    poison = event("poison")
+    event_dispatcher(config)("src", "happened", poison)
+    wait_until(lambda: message_count(config, f"{PROBE_QUEUE}.dead") == 1)
+    with Connection(config["AMQP_URI"], transport_options={"confirm_publish": True}) as connection:
+        assert dead_letter_tool.dead_counts(connection, [PROBE_QUEUE, "nothing.here"]) == {
+            PROBE_QUEUE: 1
+        }
+        [shown] = dead_letter_tool.show(connection, PROBE_QUEUE, limit=10)
+        assert shown["reason"] == "delivery_limit" and json.loads(shown["body"]) == poison
+        assert message_count(config, f"{PROBE_QUEUE}.dead") == 1  # showing leaves it there
+        cured.append(True)
+        assert dead_letter_tool.replay(connection, PROBE_QUEUE, limit=10) == 1
+    wait_until(lambda: poison in handled)
+    assert message_count(config, f"{PROBE_QUEUE}.dead") == 0
