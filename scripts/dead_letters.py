@@ -23,7 +23,7 @@ from amqp.exceptions import NotFound
 from kombu import Connection, Queue
 
 from dependencies.queues import dead_letter_queue_name
-from services.common.config import load_config
+from kernel.config import load_config
 
 
 def dead_counts(connection: Connection, queues: list[str]) -> dict[str, int]:

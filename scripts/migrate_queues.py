@@ -26,7 +26,7 @@ from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 
 from dependencies.queues import quorum_arguments
-from services.common.config import load_config
+from kernel.config import load_config
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import sqlalchemy.exc
 from clickhouse_driver.errors import NetworkError, ServerException
 
 from dependencies import queues
-from services.common.errors import InvalidInput, ServiceUnavailable
+from kernel.errors import InvalidInput, ServiceUnavailable
 
 
 @pytest.mark.parametrize(
