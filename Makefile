@@ -32,8 +32,9 @@ provision: ## install/start local PostgreSQL, Redis, RabbitMQ, ClickHouse and th
 keys: venv ## JWT signing keys in .secrets/ (generated once)
 	$(BIN)/python -m scripts.ensure_keys
 
-migrate: venv provision ## migrate every PostgreSQL schema and the ClickHouse database
+migrate: venv provision ## migrate every PostgreSQL schema, the ClickHouse database and RabbitMQ's queues
 	$(BIN)/python -m scripts.migrate
+	$(BIN)/python -m scripts.migrate_queues
 
 SCALE ?= 1
 

@@ -2,9 +2,14 @@
 batches (by size or age, whichever first) and acknowledges them only after the worker succeeded.
 
 Nameko's `@consume` runs one worker per message and acknowledges it when the worker ends; a
-writer that inserts thousands of rows at once needs the messages of many requests together. A
-failed batch stays unacknowledged and is retried with backoff (same messages, `retry=True`);
-if the process dies meanwhile RabbitMQ redelivers them. Delivery is at least once.
+writer that inserts thousands of rows at once needs the messages of many requests together. The
+queue is a quorum queue with a delivery limit and `<queue>.dead` (dependencies/queues.py; the
+owner is the consuming service). A batch that fails transiently (a store down) stays
+unacknowledged and is retried with backoff (same messages, `retry=True`) until it succeeds; if the
+process dies meanwhile RabbitMQ redelivers them. A batch that fails otherwise is split: each of
+its messages is tried alone, those that succeed are acknowledged, one that still fails goes back
+to the queue and, after `AMQP_DELIVERY_LIMIT` returns, to `<queue>.dead`; so one bad message
+cannot block the queue. Delivery is at least once.
 """
 
 import contextlib
@@ -18,12 +23,13 @@ import eventlet
 from eventlet.event import Event
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.extensions import Entrypoint
 
-log = logging.getLogger(__name__)
+from dependencies import queues
+from dependencies.queues import backoff_seconds
 
-MAX_BACKOFF_SECONDS = 30.0
-FIRST_BACKOFF_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,10 +69,6 @@ class BatchBuffer:
         return items
 
 
-def backoff_seconds(attempt: int) -> float:
-    return min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** max(0, attempt - 1))
-
-
 class BatchConsumer(Entrypoint):
     """The decorated method is called as `method(bodies, retry)`: the message bodies of one
     batch, and whether these messages were tried before (a failed attempt or a redelivery).
@@ -91,6 +93,14 @@ class BatchConsumer(Entrypoint):
         self.max_items = int(settings.get("INSERT_BATCH_EVENTS", 10000))
         self.max_wait = float(settings.get("INSERT_BATCH_SECONDS", 1.0))
         self.prefetch = int(settings.get("INSERT_PREFETCH_MESSAGES", 200))
+        self.delivery_limit = queues.delivery_limit(config)
+        self.queue_arguments = queues.quorum_arguments(
+            self.queue_name, self.container.service_name, config
+        )
+        self.connection_options = {
+            "ssl": config.get(AMQP_SSL_CONFIG_KEY),
+            "login_method": config.get(LOGIN_METHOD_CONFIG_KEY),
+        }
 
     def start(self) -> None:
         self.running = True
@@ -120,15 +130,21 @@ class BatchConsumer(Entrypoint):
                 size = self.count(body)
             except Exception:
                 # Not a body this consumer understands: retrying it would block the queue.
-                log.error("dropping a malformed message from %s", self.queue_name)
+                queues.note_unreadable(self.queue_name)
                 message.reject(requeue=False)
                 return
             buffer.add(message, size)
 
-        with Connection(self.amqp_uri) as connection:
+        with Connection(self.amqp_uri, **self.connection_options) as connection:
             channel = connection.channel()
             channel.basic_qos(0, self.prefetch, False)
-            queue = Queue(self.queue_name, durable=True, channel=channel)
+            queues.declare_dead_letter(channel, self.queue_name, self.container.service_name)
+            queue = Queue(
+                self.queue_name,
+                durable=True,
+                queue_arguments=self.queue_arguments,
+                channel=channel,
+            )
             queue.declare()
             with Consumer(channel, [queue], callbacks=[receive], accept=["json"]):
                 while self.running:
@@ -141,32 +157,59 @@ class BatchConsumer(Entrypoint):
                             timeout=1.0 if due_in is None else max(due_in, 0.01)
                         )
 
-    def _deliver(self, messages: list[Message]) -> None:
-        """Run the worker until it succeeds, then acknowledge; while it fails nothing new is
-        read (the prefetch window is full), so a ClickHouse outage queues up in RabbitMQ."""
+    def _deliver(self, messages: list[Message], retry: bool = False) -> None:
+        """Run the worker until it succeeds, then acknowledge; while it fails transiently nothing
+        new is read (the prefetch window is full), so a ClickHouse outage queues up in RabbitMQ.
+        Any other failure: each message alone (`_deliver_alone`)."""
         bodies = [message.decode() for message in messages]
-        retry = any(message.delivery_info.get("redelivered") for message in messages)
+        retry = retry or any(message.delivery_info.get("redelivered") for message in messages)
         attempt = 0
         while True:
-            outcome: Event = Event()
-
-            def handle_result(
-                worker_ctx: Any, result: Any, exc_info: Any, outcome: Event = outcome
-            ) -> tuple[Any, Any]:
-                outcome.send(exc_info)
-                return result, exc_info
-
-            self.container.spawn_worker(self, (bodies, retry), {}, handle_result=handle_result)
-            if outcome.wait() is None:
+            error = self._run_worker(bodies, retry)
+            if error is None:
                 for message in messages:
                     message.ack()
                 return
             if not self.running:
                 return  # stopping: unacknowledged, RabbitMQ hands the batch out again
+            if not queues.is_transient(error):
+                if len(messages) == 1:
+                    self._give_back(messages[0], error)
+                    return
+                log.warning(
+                    "batch of %d messages failed (%r); trying them one by one", len(messages), error
+                )
+                for message in messages:
+                    if not self.running:
+                        return
+                    self._deliver([message], retry=True)
+                return
             attempt += 1
             retry = True
-            log.warning("batch of %d messages failed (attempt %d)", len(messages), attempt)
+            queues.DELIVERY_FAILURES.labels(self.queue_name, "transient").inc()
+            log.warning(
+                "batch of %d messages failed (attempt %d, %r)", len(messages), attempt, error
+            )
             eventlet.sleep(backoff_seconds(attempt))
+
+    def _run_worker(self, bodies: list[Any], retry: bool) -> BaseException | None:
+        outcome: Event = Event()
+
+        def handle_result(worker_ctx: Any, result: Any, exc_info: Any) -> tuple[Any, Any]:
+            outcome.send(exc_info)
+            return result, exc_info
+
+        self.container.spawn_worker(self, (bodies, retry), {}, handle_result=handle_result)
+        exc_info = outcome.wait()
+        return None if exc_info is None else exc_info[1]
+
+    def _give_back(self, message: Message, error: BaseException) -> None:
+        """Return one failed message to the queue after a short backoff; RabbitMQ dead-letters
+        it at the delivery limit."""
+        queues.note_failure(self.queue_name, message, self.delivery_limit, error)
+        count = queues.delivery_count(message)
+        eventlet.sleep(backoff_seconds(count + 1, queues.MAX_FAILED_BACKOFF_SECONDS))
+        message.requeue()
 
 
 batch_consumer = BatchConsumer.decorator

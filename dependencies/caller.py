@@ -16,6 +16,7 @@ from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Publisher
 
+from dependencies.queues import QuorumQueue
 from dependencies.redis import make_redis
 from kernel.denylist import AccessDenylist
 from kernel.errors import Unauthenticated
@@ -89,7 +90,15 @@ class TokenlessEventDispatcher(EventDispatcher):
 
 
 class TokenlessPublisher(Publisher):
-    """Publisher that does not copy the caller's access token into message headers."""
+    """Publisher that does not copy the caller's access token into message headers. A
+    `QuorumQueue` in `declare` is declared with its consumer's arguments (from the config)."""
+
+    def setup(self) -> None:
+        self.declare = [
+            entity.configured(self.container.config) if isinstance(entity, QuorumQueue) else entity
+            for entity in self.declare
+        ]
+        super().setup()
 
     def get_message_headers(self, worker_ctx: WorkerContext) -> dict[str, Any]:
         return without_auth_token(super().get_message_headers(worker_ctx))

@@ -7,13 +7,37 @@ the effect:
 
 A redelivered event finds its id already claimed and changes nothing. If the effect fails the
 transaction rolls back, the claim with it, and the redelivery applies it.
+
+Claims are kept `RETENTION.PROCESSED_EVENTS_DAYS` (default 30) and then pruned by the owning
+service's hourly timer (`prune_processed`): a redelivery of an event older than that would be
+applied again (docs/decisions.md, "Retention").
 """
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, func
+import prometheus_client
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+
+PRUNE_BATCH = 5000
+PRUNE_INTERVAL_SECONDS = 3600
+DEFAULT_RETENTION_DAYS = {"OUTBOX_DAYS": 7, "PROCESSED_EVENTS_DAYS": 30}
+
+PRUNED_ROWS = prometheus_client.Counter(
+    "retention_pruned_rows_total",
+    "Rows deleted by retention: relayed outbox rows, processed-event ids.",
+    ["service", "table"],
+)
+
+
+def retention_days(config: dict[str, Any], key: str) -> float:
+    """`RETENTION.<key>` of the config (days; fractions allowed), at least one hour."""
+    days = float((config.get("RETENTION") or {}).get(key) or DEFAULT_RETENTION_DAYS[key])
+    if days < 1 / 24:
+        raise ValueError(f"RETENTION.{key} must be at least one hour")
+    return days
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -35,3 +59,21 @@ def claim_event(session: Session, table: Table, event_type: str, payload: dict[s
         .returning(table.c.event_id)
     ).first()
     return claimed is not None
+
+
+def prune_processed(session: Session, table: Table, days: float) -> int:
+    """Delete claims older than `days`, in batches (each its own short statement); the caller's
+    transaction commits them."""
+    cutoff = func.now() - dt.timedelta(days=days)
+    removed = 0
+    while True:
+        oldest = (
+            select(table.c.event_id)
+            .where(table.c.processed_at < cutoff)
+            .limit(PRUNE_BATCH)
+            .scalar_subquery()
+        )
+        count = session.execute(delete(table).where(table.c.event_id.in_(oldest))).rowcount
+        removed += count
+        if count < PRUNE_BATCH:
+            return removed

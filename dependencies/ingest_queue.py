@@ -15,9 +15,11 @@ from typing import Any
 from kombu import Exchange, Queue
 
 from dependencies.caller import TokenlessPublisher
+from dependencies.queues import quorum_arguments
 
-# The queue the analytics batch writer consumes (durable; messages are {"events": [...]}).
+# The queue the analytics batch writer consumes (a quorum queue; messages are {"events": [...]}).
 INGEST_QUEUE_NAME = "analytics.ingest"
+INGEST_QUEUE_OWNER = "analytics"  # its consumer: dead letters go to analytics.dead-letter
 # Not the queue's own name: one regex would then grant write on the queue too (which allows
 # binding it to other exchanges).
 INGEST_EXCHANGE_NAME = "analytics.ingest.exchange"
@@ -36,6 +38,7 @@ def ingest_entities(config: dict[str, Any]) -> tuple[Exchange, Queue]:
         exchange=exchange,
         routing_key=INGEST_QUEUE_NAME,
         durable=True,
+        queue_arguments=quorum_arguments(INGEST_QUEUE_NAME, INGEST_QUEUE_OWNER, config),
         no_declare=skip,
     )
     return exchange, queue

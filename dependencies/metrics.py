@@ -1,5 +1,7 @@
 """Prometheus metrics for Nameko entrypoints: calls by outcome, a duration histogram, and for
-event handlers the lag between an event happening and its handler starting.
+event handlers the lag between an event happening and its handler starting; and `store_up{store}`:
+every STORE_PROBE_SECONDS each service asks the stores its dependency providers use (PostgreSQL,
+Redis, ClickHouse) and RabbitMQ for a trivial answer (the "store down" alerts).
 
 Every process exposes its registry on /metrics: services through a small HTTP server started on
 METRICS_PORT (0 disables it, as in tests), the gateway through its own /metrics route.
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import eventlet
 import prometheus_client
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
@@ -33,6 +36,14 @@ EVENT_HANDLER_LAG = prometheus_client.Histogram(
     ["service", "source_service", "event_type"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
+
+STORE_UP = prometheus_client.Gauge(
+    "store_up",
+    "1 if this process's last probe of the store answered (within STORE_PROBE_TIMEOUT_SECONDS).",
+    ["store"],
+)
+STORE_PROBE_SECONDS = 15.0
+STORE_PROBE_TIMEOUT_SECONDS = 5.0
 
 _server_lock = threading.Lock()
 _server_started_on: int | None = None
@@ -102,6 +113,17 @@ class Metrics(DependencyProvider):
             int(config.get("METRICS_PORT") or 0), str(config.get("METRICS_HOST", "127.0.0.1"))
         )
 
+    def start(self) -> None:
+        if int(self.container.config.get("METRICS_PORT") or 0):
+            self.container.spawn_managed_thread(self._probe_stores, identifier="store_probe")
+
+    def _probe_stores(self) -> None:
+        probes = store_probes(self.container)
+        while True:
+            for store, probe in probes.items():
+                STORE_UP.labels(store).set(1 if probe_answers(probe) else 0)
+            eventlet.sleep(STORE_PROBE_SECONDS)
+
     def get_dependency(self, worker_ctx: WorkerContext) -> WorkerMetrics:
         return self.workers.setdefault(worker_ctx, WorkerMetrics())
 
@@ -134,3 +156,55 @@ class Metrics(DependencyProvider):
         ENTRYPOINT_CALLS.labels(*labels, outcome).inc()
         if started is not None:
             ENTRYPOINT_DURATION.labels(*labels).observe(time.perf_counter() - started)
+
+
+def probe_answers(probe: Callable[[], Any], timeout: float = STORE_PROBE_TIMEOUT_SECONDS) -> bool:
+    try:
+        with eventlet.Timeout(timeout):
+            probe()
+        return True
+    except (Exception, eventlet.Timeout):
+        return False
+
+
+def store_probes(container: Any) -> dict[str, Callable[[], Any]]:
+    """One probe per store the container's dependency providers use, and RabbitMQ."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from dependencies import clickhouse, postgres
+    from dependencies.health import broker_reachable
+    from dependencies.redis import Redis
+
+    config = container.config
+    probes: dict[str, Callable[[], Any]] = {}
+    for provider in container.dependencies:
+        # Own connections, not the workers' pools: a busy pool is not a store down.
+        if isinstance(provider, postgres.Database):
+            url = postgres.sqlalchemy_url(config["DATABASE_URL"])
+            engine = create_engine(url, poolclass=NullPool)
+            probes["postgresql"] = lambda engine=engine: postgres.ping(engine)
+        elif isinstance(provider, Redis) and provider.client is not None:
+            probes["redis"] = provider.client.ping
+        elif isinstance(provider, clickhouse.ClickHouse):
+            probes["clickhouse"] = lambda url=config["CLICKHOUSE_URL"]: _ping_clickhouse(url)
+    amqp_uri = config.get("AMQP_URI")
+    if amqp_uri:
+
+        def broker() -> None:
+            ok, detail = broker_reachable(amqp_uri)
+            if not ok:
+                raise ConnectionError(detail)
+
+        probes["rabbitmq"] = broker
+    return probes
+
+
+def _ping_clickhouse(url: str) -> None:
+    from dependencies.clickhouse import make_client, ping
+
+    client = make_client(url)
+    try:
+        ping(client)
+    finally:
+        client.disconnect()

@@ -8,11 +8,14 @@ describe, then relayed to RabbitMQ after commit, so a broker outage loses nothin
   claims pending rows with SKIP LOCKED so replicas never publish the same row concurrently,
   publishes each as a Nameko event with publisher confirms, and marks it published. A failure
   leaves the rows pending for the next pass: delivery is at least once, consumers dedupe on
-  `event_id`.
+  `event_id`. Every hour (and when it starts) it deletes rows published more than
+  `RETENTION.OUTBOX_DAYS` ago (default 7); a pending row is never deleted.
 """
 
+import datetime as dt
 import logging
 import select
+import time
 import uuid
 from typing import Any
 
@@ -30,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    delete,
     func,
     insert,
     text,
@@ -41,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from dependencies.consumers import PRUNE_BATCH, PRUNE_INTERVAL_SECONDS, PRUNED_ROWS, retention_days
 from dependencies.postgres import make_engine
 from kernel.events import new_event
 
@@ -116,6 +121,24 @@ def relay_pending(engine: Engine, table: Table, publish: Any, service_name: str)
         OUTBOX_PUBLISHED.labels(service_name).inc(len(rows))
 
 
+def prune_published(engine: Engine, table: Table, days: float) -> int:
+    """Delete rows published more than `days` ago, a batch per transaction; never a pending row."""
+    cutoff = func.now() - dt.timedelta(days=days)
+    removed = 0
+    while True:
+        with engine.begin() as connection:
+            oldest = (
+                sql_select(table.c.id)
+                .where(table.c.published_at.is_not(None), table.c.published_at < cutoff)
+                .limit(PRUNE_BATCH)
+                .scalar_subquery()
+            )
+            count = connection.execute(delete(table).where(table.c.id.in_(oldest))).rowcount
+        removed += count
+        if count < PRUNE_BATCH:
+            return removed
+
+
 def pending_count(engine: Engine, table: Table) -> int:
     with engine.connect() as connection:
         return connection.execute(
@@ -129,10 +152,13 @@ class OutboxRelay(DependencyProvider):
         self.engine: Engine | None = None
         self.publish: Any = None
         self.running = False
+        self.retention_days = 7.0
+        self.next_prune = 0.0
 
     def setup(self) -> None:
         self.engine = make_engine(self.container.config, pool_size=2)
         config = self.container.config
+        self.retention_days = retention_days(config, "OUTBOX_DAYS")
         # Declare the service's event exchange like nameko's EventDispatcher does: in a fresh
         # vhost nothing has declared it until a consumer starts, and every publish would fail.
         exchange = get_event_exchange(self.container.service_name, config)
@@ -170,12 +196,29 @@ class OutboxRelay(DependencyProvider):
             listener.cursor().execute(f"LISTEN {notify_channel(self.table)}")
             while self.running:
                 relay_pending(self.engine, self.table, self.publish, service_name)
+                self._prune_when_due(service_name)
                 readable, _, _ = select.select([listener], [], [], SWEEP_SECONDS)
                 if readable:
                     listener.poll()
                     listener.notifies.clear()
         finally:
             raw.invalidate()  # never hand an autocommit LISTEN connection back to the pool
+
+    def _prune_when_due(self, service_name: str) -> None:
+        if time.monotonic() < self.next_prune:
+            return
+        assert self.engine is not None
+        self.next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+        try:
+            removed = prune_published(self.engine, self.table, self.retention_days)
+        except Exception:
+            log.warning(
+                "pruning %s failed; next try in an hour", self.table.fullname, exc_info=True
+            )
+            return
+        PRUNED_ROWS.labels(service_name, self.table.fullname).inc(removed)
+        if removed:
+            log.info("pruned %d relayed rows of %s", removed, self.table.fullname)
 
     def _safe_pending(self) -> int:
         try:

@@ -10,10 +10,19 @@ Used by gateway_http (and any service verifying relayed tokens) in front of Toke
 import time
 from collections.abc import Callable
 
+import prometheus_client
+
 from kernel.errors import Unauthenticated
 from kernel.tokens import AccessClaims, TokenCodec
 
 DEFAULT_MAX_ENTRIES = 10_000
+
+LOOKUPS = prometheus_client.Counter(
+    "token_cache_lookups_total",
+    "Access tokens looked up in this process's verified-token cache (miss: signature checked).",
+    ["result"],
+)
+HIT, MISS = LOOKUPS.labels("hit"), LOOKUPS.labels("miss")
 
 
 class VerifiedTokenCache:
@@ -34,6 +43,7 @@ class VerifiedTokenCache:
     def decode_access_token(self, token: str) -> AccessClaims:
         """The token's verified claims; raises Unauthenticated like TokenCodec does."""
         claims = self._claims.get(token)
+        (MISS if claims is None else HIT).inc()
         if claims is None:
             claims = self.codec.decode_access_token(token)  # raises on any defect
             if len(self._claims) >= self.max_entries:

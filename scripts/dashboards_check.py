@@ -5,8 +5,8 @@ It starts the stack (scripts.stack, isolated: own vhost, database, Redis db, fre
 Prometheus (Debian's package) scraping every process each second with the alerting and recording
 rules of deploy/prometheus/rules loaded, drives a bounded load through the gateway (sign-ups,
 sign-ins, /me, refused requests, a rate-limit breach, a campaign published, applied to and
-accepted, analytics events for it, a chat, a deliverable through its review), then runs each
-panel's query.
+accepted, analytics events for it, cached campaign lists and reports read again, a poison message
+on analytics' queue, a chat, a deliverable through its review), then runs each panel's query.
 
 A query that does not parse fails. A query that returns no data fails, unless what exports its
 metrics is not running in this checkout (e.g. Kong, or a service another branch is building) or
@@ -58,6 +58,8 @@ QUERY_VARIABLES = {"$__rate_interval": "30s", "$__interval": "1s", "$__range": "
 # Which process exports the metrics a query uses (first match wins).
 EXPORTERS: list[tuple[str, str]] = [
     (r"\bkong_", "kong"),
+    (r"\b(token_cache_|gateway_campaign_list_cache)", "gateway_http"),
+    (r"\bamqp_messages_dead_lettered", "analytics"),  # the load's poison message
     (r"\bkube_", "kubernetes"),  # kube-state-metrics: Kubernetes only
     (r"\bws_", "ws"),
     (r"\banalytics_", "analytics"),
@@ -202,6 +204,7 @@ def campaign_with_accepted_creator(base: str) -> Marketplace:
 # Made by the first round's marketplace step; later steps (analytics, chat) reuse it.
 MARKETPLACE: list[Marketplace] = []
 CHAT_URL = ""  # the stack's ws endpoint, set by main()
+AMQP_URI = ""  # the stack's vhost, set by main()
 
 
 def run_marketplace(base: str) -> None:
@@ -242,6 +245,38 @@ def ingest_analytics_events(base: str) -> None:
         headers={"Authorization": f"Bearer {brand}"},
         timeout=15,
     )
+
+
+def reread(base: str) -> None:
+    """The cached answers: a fresh creator lists public campaigns twice, and (first round only,
+    the per-subject limit is low) the brand reads the summary the analytics step just read
+    (hit ratios of the campaign list and report caches)."""
+    creator = {"Authorization": f"Bearer {signed_up(base, 'creator').token}"}
+    for _ in range(2):
+        requests.get(f"{base}/api/v1/campaigns", headers=creator, timeout=15)
+    if REREAD_DONE:
+        return
+    REREAD_DONE.append(True)
+    marketplace = MARKETPLACE[0]
+    requests.get(
+        f"{base}/api/v1/campaigns/{marketplace.campaign_id}/analytics/summary",
+        headers={"Authorization": f"Bearer {marketplace.brand.token}"},
+        timeout=15,
+    )
+
+
+REREAD_DONE: list[bool] = []
+
+
+def poison_message(base: str) -> None:
+    """A message analytics cannot read, put straight on its queue: it is dead-lettered
+    (amqp_messages_dead_lettered_total, RabbitMQ's dead-letter counters)."""
+    from kombu import Connection
+
+    with Connection(AMQP_URI) as connection:
+        connection.Producer().publish(
+            {"not": "events"}, routing_key="analytics.ingest", serializer="json"
+        )
 
 
 def chat(base: str) -> None:
@@ -306,6 +341,8 @@ LOAD_STEPS: list[Callable[[str], None]] = [
     breach_rate_limit,
     run_marketplace,
     ingest_analytics_events,
+    reread,
+    poison_message,
     chat,
     deliver,
 ]
@@ -406,12 +443,13 @@ def event_consumers_running(processes: list[Any]) -> bool:
 
 
 def main() -> int:
-    global CHAT_URL
+    global CHAT_URL, AMQP_URI
     gateway_port, prometheus_port = free_port(), free_port()
     scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
     metrics_base = free_metrics_base(avoid=(gateway_port, prometheus_port))
+    AMQP_URI = fresh_vhost(VHOST)
     env = {
-        "AMQP_URI": fresh_vhost(VHOST),
+        "AMQP_URI": AMQP_URI,
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PER_SUBJECT": f"{PER_SUBJECT_LIMIT}/minute",

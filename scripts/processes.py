@@ -193,6 +193,7 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     # entrypoints
     "nameko.rpc.Rpc": ("rabbitmq",),
     "nameko.events.EventHandler": ("rabbitmq",),
+    "dependencies.event_handlers.DurableEventHandler": ("rabbitmq",),
     "nameko.messaging.Consumer": ("rabbitmq",),
     "dependencies.batch_consumer.BatchConsumer": ("rabbitmq",),
     "nameko.timer.Timer": (),

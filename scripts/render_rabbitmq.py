@@ -31,6 +31,11 @@ write for publish and for the queue of a bind, read for consume and for the exch
   queue only.
 - Limit: every account has configure on `nameko-rpc`, which nameko declares unconditionally at
   start (docs/security.md).
+- Dead letters: a consumer of a quorum queue (dependencies/queues.py) declares and binds its own
+  dead-letter exchange `<service>.dead-letter` and the `<queue>.dead` queues of its queues; a
+  process declaring such a queue (the gateway declares `analytics.ingest`) needs write on the
+  owner's dead-letter exchange, which RabbitMQ checks at the declaration. Nobody reads a `.dead`
+  queue but an operator (docs/operations.md).
 """
 
 import argparse
@@ -47,7 +52,9 @@ from typing import Any
 
 import yaml
 
-from dependencies.ingest_queue import INGEST_EXCHANGE_NAME, INGEST_QUEUE_NAME
+from dependencies.ingest_queue import INGEST_EXCHANGE_NAME, INGEST_QUEUE_NAME, INGEST_QUEUE_OWNER
+from dependencies.queues import dead_letter_exchange_name, dead_letter_queue_name, quorum_arguments
+from kernel.config import load_config
 from scripts.processes import PROCESSES, ProcessSpec, entrypoints, qualified_name
 
 VHOST = "influencer"
@@ -69,6 +76,12 @@ class BrokerUse:
     queues_declared: set[str] = field(default_factory=set)
     queues_consumed: set[str] = field(default_factory=set)
     ingest_publisher: bool = False  # to analytics.ingest.exchange
+    # (owner, queue name) of the quorum queues it consumes: it declares the dead-letter exchange
+    # `<owner>.dead-letter` and `<queue>.dead`, and binds them
+    dead_letters: set[tuple[str, str]] = field(default_factory=set)
+    # owners whose dead-letter exchange its queue declarations name (RabbitMQ checks write
+    # permission on a queue's dead-letter exchange when the queue is declared)
+    dead_letter_writes: set[str] = field(default_factory=set)
 
 
 def event_queue_pattern(
@@ -84,6 +97,7 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
     from nameko.rpc import Rpc, RpcProxy
 
     from dependencies.batch_consumer import BatchConsumer
+    from dependencies.event_handlers import DurableEventHandler, event_queue_name
     from dependencies.ingest_queue import IngestPublisher
     from dependencies.outbox import OutboxRelay
     from scripts.processes import dependency_providers
@@ -112,9 +126,17 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
                 owner, entrypoint.source_service, entrypoint.event_type, name, broadcast
             )
             use.handlers.append((entrypoint.source_service, entrypoint.event_type, queue))
+            if isinstance(entrypoint, DurableEventHandler):
+                queue_name = event_queue_name(
+                    entrypoint.source_service, entrypoint.event_type, owner, name
+                )
+                use.dead_letters.add((owner, queue_name))
+                use.dead_letter_writes.add(owner)
         elif isinstance(entrypoint, BatchConsumer):
             use.queues_declared.add(re.escape(entrypoint.queue_name))
             use.queues_consumed.add(re.escape(entrypoint.queue_name))
+            use.dead_letters.add((owner, entrypoint.queue_name))
+            use.dead_letter_writes.add(owner)
         elif qualified_name(entrypoint) not in (
             "nameko.timer.Timer",
             "gateway_http.edge.Route",
@@ -129,6 +151,7 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
             use.publishes_events = True
         elif isinstance(provider, IngestPublisher):
             use.ingest_publisher = True
+            use.dead_letter_writes.add(INGEST_QUEUE_OWNER)  # the queue names its dead letters
         elif isinstance(provider, Publisher):
             # The default exchange reaches every queue: RabbitMQ can't limit its routing keys.
             raise ValueError(f"{process.name}: classify publisher {qualified_name(provider)}")
@@ -184,6 +207,14 @@ def permissions(use: BrokerUse) -> tuple[dict[str, str], list[dict[str, str]]]:
         topic.setdefault(f"{use.service}.events", {"write": [], "read": []})["write"].append(".+")
     for queue in use.queues_declared:
         configure.append(queue)
+    for owner, queue in sorted(use.dead_letters):
+        exchange = re.escape(dead_letter_exchange_name(owner))
+        dead = re.escape(dead_letter_queue_name(queue))
+        configure += [exchange, dead]
+        write.append(dead)  # to bind it
+        read.append(exchange)  # to bind to it
+    for owner in sorted(use.dead_letter_writes):
+        write.append(re.escape(dead_letter_exchange_name(owner)))
     for queue in use.queues_consumed:
         read.append(queue)
     if use.ingest_publisher:
@@ -250,7 +281,8 @@ def ingest_topology() -> dict[str, list[dict[str, Any]]]:
                 "vhost": VHOST,
                 "durable": True,
                 "auto_delete": False,
-                "arguments": {},
+                # as its consumer and publishers declare it (the same config: same limit)
+                "arguments": quorum_arguments(INGEST_QUEUE_NAME, INGEST_QUEUE_OWNER, load_config()),
             }
         ],
         "bindings": [

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ws.metrics import CONNECTIONS
+from ws.metrics import CONNECTIONS, DELIVERY_LATENCY, delivery_seconds
 from ws.protocol import CLOSE_TOKEN_EXPIRED
 
 
@@ -76,11 +76,16 @@ class Hub:
     # --- events from the broadcast handlers (every ws process gets each one) ----------------
 
     def on_message_sent(self, payload: dict[str, Any]) -> int:
-        return self.deliver(
+        delivered = self.deliver(
             payload["participants"],
             {"type": "message", **payload["message"]},
             skip_connection=payload.get("origin"),
         )
+        seconds = delivery_seconds(payload["message"])
+        if seconds is not None:
+            for _ in range(delivered):  # one per socket it was pushed to (or queued for)
+                DELIVERY_LATENCY.observe(seconds)
+        return delivered
 
     def on_conversation_read(self, payload: dict[str, Any]) -> int:
         frame = {

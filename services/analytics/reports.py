@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import prometheus_client
 import redis
 from clickhouse_driver import Client
 
@@ -42,6 +43,13 @@ def readable_campaign(
     raise Forbidden("only the brand that owns this campaign sees its analytics")
 
 
+CACHE_LOOKUPS = prometheus_client.Counter(
+    "analytics_report_cache_total",
+    "Report requests by whether the answer came from the Redis cache (hit) or ClickHouse (miss).",
+    ["result"],
+)
+
+
 class ReportCache:
     def __init__(self, client: redis.Redis | None, ttl_seconds: int) -> None:
         self.client = client
@@ -59,7 +67,9 @@ class ReportCache:
         key = f"{CACHE_PREFIX}:{campaign_id}:{generation}:{kind}:{digest.hexdigest()[:32]}"
         cached = self.client.get(key)
         if cached is not None:
+            CACHE_LOOKUPS.labels("hit").inc()
             return json.loads(cached)
+        CACHE_LOOKUPS.labels("miss").inc()
         result = compute()
         self.client.set(key, json.dumps(result, default=str), ex=self.ttl_seconds)
         return result

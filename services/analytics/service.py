@@ -6,16 +6,15 @@ import logging
 from collections import Counter
 from typing import Any
 
-import eventlet
 import prometheus_client
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from dependencies.batch_consumer import batch_consumer
 from dependencies.caller import Caller
 from dependencies.clickhouse import ClickHouse
+from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.ingest_queue import INGEST_QUEUE_NAME, IngestPublisher
 from dependencies.metrics import Metrics
@@ -43,7 +42,6 @@ from services.analytics.link_rpcs import TrackingLinkRpcs
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
-FUNNEL_RETRY_SECONDS = 1.0
 
 EVENTS_INGESTED = prometheus_client.Counter(
     "analytics_events_ingested_total",
@@ -55,6 +53,21 @@ INSERT_BATCH_DURATION = prometheus_client.Histogram(
     "Time of one batched insert into ClickHouse's events table.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+
+INSERT_FAILURES = prometheus_client.Counter(
+    "analytics_insert_failures_total",
+    "Inserts into ClickHouse that failed (the batch or event is retried), by table.",
+    ["table"],
+)
+
+
+def clickhouse_failure(exc: BaseException) -> bool:
+    """Raised by clickhouse-driver (server errors, its network errors) or the socket under it;
+    not the PostgreSQL claims."""
+    return type(exc).__module__.startswith("clickhouse_driver") or isinstance(
+        exc, OSError | EOFError
+    )
 
 
 def now() -> dt.datetime:
@@ -116,13 +129,18 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     @batch_consumer(INGEST_QUEUE_NAME, count=lambda body: len(body["events"]))
     def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
-        written = ingestion.write_events(
-            self.db,
-            self.clickhouse,
-            [event for body in bodies for event in body["events"]],
-            check_existing=retry,
-            observe_insert=INSERT_BATCH_DURATION.observe,
-        )
+        try:
+            written = ingestion.write_events(
+                self.db,
+                self.clickhouse,
+                [event for body in bodies for event in body["events"]],
+                check_existing=retry,
+                observe_insert=INSERT_BATCH_DURATION.observe,
+            )
+        except Exception as exc:
+            if clickhouse_failure(exc):
+                INSERT_FAILURES.labels("events").inc()
+            raise
         for event_type, count in Counter(event["event_type"] for event in written).items():
             self.metrics.count_on_success(EVENTS_INGESTED.labels(event_type), count)
         self.cache.invalidate(str(event["campaign_id"]) for event in written)
@@ -188,40 +206,40 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
         payload = CampaignDeleted.read_json(payload)
         directory.forget_campaign(self.db, payload["campaign_id"])
 
-    @event_handler("campaigns", "campaign_status_changed", requeue_on_error=True)
+    @event_handler("campaigns", "campaign_status_changed")
     def on_campaign_status_changed(self, payload: dict[str, Any]) -> None:
         payload = CampaignStatusChanged.read_json(payload)
         directory.store_campaign(self.db, payload)
         self._record_fact("campaigns", "campaign_status_changed", payload)
 
-    @event_handler("applications", "submitted", requeue_on_error=True)
+    @event_handler("applications", "submitted")
     def on_application_submitted(self, payload: dict[str, Any]) -> None:
         payload = ApplicationSubmitted.read_json(payload)
         self._record_fact("applications", "submitted", payload)
 
-    @event_handler("applications", "status_changed", requeue_on_error=True)
+    @event_handler("applications", "status_changed")
     def on_application_status_changed(self, payload: dict[str, Any]) -> None:
         payload = ApplicationStatusChanged.read_json(payload)
         if payload["status"] == "accepted":
             directory.store_accepted(self.db, payload)
         self._record_fact("applications", "status_changed", payload)
 
-    @event_handler("messaging", "message_sent", requeue_on_error=True)
+    @event_handler("messaging", "message_sent")
     def on_message_sent(self, payload: dict[str, Any]) -> None:
         payload = MessageSent.read_json(payload)
         self._record_fact("messaging", "message_sent", payload)
 
-    @event_handler("applications", "deliverable_submitted", requeue_on_error=True)
+    @event_handler("applications", "deliverable_submitted")
     def on_deliverable_submitted(self, payload: dict[str, Any]) -> None:
         payload = DeliverableSubmitted.read_json(payload)
         self._record_deliverable("deliverable_submitted", payload)
 
-    @event_handler("applications", "deliverable_approved", requeue_on_error=True)
+    @event_handler("applications", "deliverable_approved")
     def on_deliverable_approved(self, payload: dict[str, Any]) -> None:
         payload = DeliverableApproved.read_json(payload)
         self._record_deliverable("deliverable_approved", payload)
 
-    @event_handler("applications", "deliverable_changes_requested", requeue_on_error=True)
+    @event_handler("applications", "deliverable_changes_requested")
     def on_deliverable_changes_requested(self, payload: dict[str, Any]) -> None:
         payload = DeliverableChangesRequested.read_json(payload)
         self._record_deliverable("deliverable_changes_requested", payload)
@@ -237,10 +255,11 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             self._insert_fact(warehouse.insert_funnel_event, fact)
 
     def _insert_fact(self, insert: Any, fact: dict[str, Any]) -> None:
+        # A ClickHouse outage is retried by the handler (dependencies/event_handlers.py).
         try:
             insert(self.clickhouse, fact)
-        except Exception:
-            # Requeued on error: pause so an outage is not a hot redelivery loop.
-            eventlet.sleep(FUNNEL_RETRY_SECONDS)
+        except Exception as exc:
+            if clickhouse_failure(exc):
+                INSERT_FAILURES.labels(insert.__name__.removeprefix("insert_")).inc()
             raise
         self.cache.invalidate([str(fact["campaign_id"])])

@@ -3,10 +3,10 @@
 from typing import Any
 
 import prometheus_client
-from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller
+from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.outbox import OutboxRelay

@@ -5,10 +5,10 @@ it as a broadcast and pushes it to the participants' sockets)."""
 from typing import Any
 
 import prometheus_client
-from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller, TokenlessEventDispatcher
+from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.rpc import DeadlineRpcProxy

@@ -73,3 +73,18 @@ def test_the_cache_is_bounded(codec):
     assert len(cache) == 3
     cache.decode_access_token(tokens[0])  # evicted: verified again
     assert codec.verified == 6
+
+
+def test_hits_and_misses_are_counted(codec):
+    from prometheus_client import REGISTRY
+
+    def count(result):
+        return REGISTRY.get_sample_value("token_cache_lookups_total", {"result": result}) or 0
+
+    hits, misses = count("hit"), count("miss")
+    cache = VerifiedTokenCache(codec)
+    token, _ = codec.issue_access_token(subject="u1", role="brand", session_id="s1")
+    cache.decode_access_token(token)
+    cache.decode_access_token(token)
+    cache.decode_access_token(token)
+    assert (count("hit") - hits, count("miss") - misses) == (2, 1)

@@ -1,0 +1,97 @@
+"""Retention on the real PostgreSQL: relayed outbox rows older than RETENTION.OUTBOX_DAYS and
+processed-event ids older than RETENTION.PROCESSED_EVENTS_DAYS are deleted; a pending outbox row
+never is, recent rows stay. The outbox relay and the consumers' timers prune when they start."""
+
+import uuid
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from dependencies.consumers import prune_processed
+from dependencies.outbox import prune_published
+from services.applications.models import outbox, processed_events
+from services.applications.service import ApplicationsService
+from services.users.models import processed_events as users_processed_events
+from services.users.service import UsersService
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def add_outbox_row(engine, created_days_ago: float, published_days_ago: float | None) -> uuid.UUID:
+    row_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(outbox).values(
+                id=row_id,
+                event_type="test_event",
+                payload={"event_id": str(row_id)},
+                created_at=text(f"now() - interval '{created_days_ago} days'"),
+                published_at=None
+                if published_days_ago is None
+                else text(f"now() - interval '{published_days_ago} days'"),
+            )
+        )
+    return row_id
+
+
+def add_claim(engine, table, days_ago: float) -> uuid.UUID:
+    event_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(table).values(
+                event_id=event_id,
+                event_type="x.y",
+                processed_at=text(f"now() - interval '{days_ago} days'"),
+            )
+        )
+    return event_id
+
+
+def outbox_ids(engine) -> set[uuid.UUID]:
+    with engine.connect() as connection:
+        return set(connection.execute(select(outbox.c.id)).scalars())
+
+
+def claim_ids(engine, table) -> set[uuid.UUID]:
+    with engine.connect() as connection:
+        return set(connection.execute(select(table.c.event_id)).scalars())
+
+
+def test_relayed_outbox_rows_past_retention_are_deleted_and_pending_ones_never(db_engine):
+    old_relayed = add_outbox_row(db_engine, 10, 9)
+    old_pending = add_outbox_row(db_engine, 30, None)
+    recent_relayed = add_outbox_row(db_engine, 8, 6)  # created long ago, relayed recently
+    fresh_pending = add_outbox_row(db_engine, 0, None)
+    assert prune_published(db_engine, outbox, days=7) == 1
+    assert outbox_ids(db_engine) == {old_pending, recent_relayed, fresh_pending}
+    assert old_relayed not in outbox_ids(db_engine)
+    assert prune_published(db_engine, outbox, days=7) == 0
+
+
+def test_processed_event_ids_past_retention_are_deleted(db_engine):
+    old = add_claim(db_engine, processed_events, 31)
+    recent = add_claim(db_engine, processed_events, 29)
+    with Session(db_engine) as session:
+        assert prune_processed(session, processed_events, days=30) == 1
+        session.commit()
+    assert claim_ids(db_engine, processed_events) == {recent}
+    assert old not in claim_ids(db_engine, processed_events)
+
+
+def test_services_prune_when_they_start(db_engine, container_factory, service_config):
+    config = {**service_config, "RETENTION": {"OUTBOX_DAYS": 2, "PROCESSED_EVENTS_DAYS": 3}}
+    old_relayed = add_outbox_row(db_engine, 5, 4)
+    pending = add_outbox_row(db_engine, 5, None)
+    recent_relayed = add_outbox_row(db_engine, 1, 1)
+    old_claim = add_claim(db_engine, processed_events, 4)
+    recent_claim = add_claim(db_engine, processed_events, 2)
+    old_user_claim = add_claim(db_engine, users_processed_events, 4)
+    for service in (ApplicationsService, UsersService):
+        container_factory(service, config).start()
+    wait_until(lambda: old_relayed not in outbox_ids(db_engine))
+    wait_until(lambda: old_claim not in claim_ids(db_engine, processed_events))
+    wait_until(lambda: old_user_claim not in claim_ids(db_engine, users_processed_events))
+    assert {pending, recent_relayed} <= outbox_ids(db_engine)
+    assert recent_claim in claim_ids(db_engine, processed_events)
