@@ -44,25 +44,12 @@ from bench.wrk import spread
 from dependencies.clickhouse import make_client
 from dependencies.postgres import sqlalchemy_url
 from kernel.config import PROJECT_ROOT, load_config
-from scripts.isolated_stack import (
-    delete_vhost,
-    free_metrics_base,
-    free_port,
-    fresh_vhost,
-    migrate_database,
-)
-from scripts.stack import default_processes
+from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, isolated_stack, migrate_database
 from services.analytics import clickhouse_schema, figures, warehouse
 from tests.analytics_reference import PLATFORMS, TYPES, WEIGHTS, generate
 
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"
-)
-CLICKHOUSE_URL = os.environ.get(
-    "BENCH_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_bench"
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
+SCRATCH = Scratch.from_env("BENCH", "bench", redis_db=12)
+CLICKHOUSE_URL = SCRATCH.clickhouse_url
 INGEST_EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", "100000"))
 QUERY_EVENTS = int(os.environ.get("BENCH_QUERY_EVENTS", "10000000"))
 QUERY_CAMPAIGNS = 10
@@ -399,59 +386,40 @@ def ingestion_rounds(engine, brand_id: str, token: str, base: str, env: dict, ro
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    migrate_database(DATABASE_URL, CLICKHOUSE_URL)
+    migrate_database(SCRATCH.database_url, CLICKHOUSE_URL)
     clickhouse_schema.drop(CLICKHOUSE_URL)
     clickhouse_schema.migrate(CLICKHOUSE_URL)
-    engine = create_engine(sqlalchemy_url(DATABASE_URL))
+    engine = create_engine(sqlalchemy_url(SCRATCH.database_url))
     with engine.begin() as connection:
         connection.execute(
             text("TRUNCATE analytics.campaigns, analytics.accepted_creators, analytics.seen_events")
         )
-    gateway_port = free_port()
-    env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "CLICKHOUSE_URL": CLICKHOUSE_URL,
-        "ANALYTICS_REPORT_CACHE_SECONDS": "0",
-        "RATE_LIMIT_PER_IP": "10000000/minute",
-        "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
-        "LOGIN_FAILURES_PER_IP": "10000000/minute",
-        "REGISTRATIONS_PER_IP": "10000000/minute",
-        "LOG_LEVEL": args.log_level,
-    }
+    env = {**NO_EDGE_LIMITS, "ANALYTICS_REPORT_CACHE_SECONDS": "0", "LOG_LEVEL": args.log_level}
     wanted = {"auth", "users", "campaigns", "analytics", "gateway_http"}
-    processes = [
-        process
-        for process in default_processes(
-            gateway_port, metrics_base=free_metrics_base(avoid=(gateway_port,))
-        )
-        if process.name in wanted
-    ]
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = FileLoggedStack(processes, env=env)
-    stack.start()
     now = dt.datetime.now(dt.UTC)
     queries: dict = {}
     generated_in = 0.0
+    harness = isolated_stack(
+        SCRATCH,
+        env,
+        choose=lambda processes: [p for p in processes if p.name in wanted],
+        stack_class=FileLoggedStack,
+        migrate_stores=False,  # migrated above, ClickHouse from scratch
+    )
     try:
-        stack.wait_ready(timeout=120)
-        base = f"http://127.0.0.1:{gateway_port}"
-        brand_id, token = sign_up_brand(base)
-        ingestion = ingestion_rounds(engine, brand_id, token, base, env, args.rounds)
-        if not args.skip_reports:
-            creators = [str(uuid.uuid4()) for _ in range(5)]
-            query_campaigns = [add_campaign(engine, brand_id, []) for _ in range(QUERY_CAMPAIGNS)]
-            generated_in = generate_query_events(query_campaigns, creators, now)
-            print(f"generated {QUERY_EVENTS} events in {generated_in:.1f}s", flush=True)
-            queries = query_latencies(base, token, query_campaigns[0], now)
-    except Exception:
-        sys.stderr.write(stack.tail())
-        raise
+        with harness as running:
+            base = running.base_url
+            brand_id, token = sign_up_brand(base)
+            ingestion = ingestion_rounds(engine, brand_id, token, base, running.env, args.rounds)
+            if not args.skip_reports:
+                creators = [str(uuid.uuid4()) for _ in range(5)]
+                campaigns = [add_campaign(engine, brand_id, []) for _ in range(QUERY_CAMPAIGNS)]
+                generated_in = generate_query_events(campaigns, creators, now)
+                print(f"generated {QUERY_EVENTS} events in {generated_in:.1f}s", flush=True)
+                queries = query_latencies(base, token, campaigns[0], now)
     finally:
-        stack.stop()
-        delete_vhost(VHOST)
         engine.dispose()
     report = {
         "benchmark": "analytics",

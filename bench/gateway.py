@@ -34,7 +34,7 @@ from bench.plot import plot_targets
 from bench.processes import FileLoggedStack, floor_process
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
 from kernel.config import PROJECT_ROOT
-from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, isolated_stack
+from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, free_port, isolated_stack
 from scripts.stack import NAMEKO, Process
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "gateway.json"
@@ -121,10 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
     body_file = Path(tempfile.mkdtemp(prefix="bench-gateway-")) / "me.json"
-    harness = isolated_stack(SCRATCH, env, extra_ports=1, stack_class=FileLoggedStack)
+    floor_port = free_port()
+    harness = isolated_stack(SCRATCH, env, other_ports=(floor_port,), stack_class=FileLoggedStack)
     with harness as running, contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, body_file.parent, ignore_errors=True)
-        gateway, [floor_port] = running.base_url, running.extra_ports
+        gateway = running.base_url
         token = sign_in(gateway)
         authorization = {"Authorization": f"Bearer {token}"}
         me = requests.get(f"{gateway}/api/v1/me", headers=authorization, timeout=10)

@@ -17,6 +17,7 @@ The 100k creators and 1k campaigns are bulk-inserted straight into an isolated b
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,24 +32,19 @@ from sqlalchemy import create_engine, text
 
 from bench.gateway import NOTE, git_revision, machine, sign_in
 from bench.plot import plot_targets
-from bench.processes import FileLoggedStack
+from bench.processes import FileLoggedStack, floor_process
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
 from dependencies.postgres import sqlalchemy_url
 from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import (
-    delete_vhost,
-    free_metrics_base,
+    NO_EDGE_LIMITS,
+    Scratch,
     free_port,
-    fresh_vhost,
+    isolated_stack,
     migrate_database,
 )
-from scripts.stack import NAMEKO, Process, default_processes
 
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
+SCRATCH = Scratch.from_env("BENCH", "bench", redis_db=13)
 CREATORS = int(os.environ.get("BENCH_CREATORS", "100000"))
 CAMPAIGNS = int(os.environ.get("BENCH_CAMPAIGNS", "1000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -92,8 +88,8 @@ FROM generate_series(1, :count) AS n
 
 
 def prepare_database() -> None:
-    migrate_database(DATABASE_URL)
-    engine = create_engine(sqlalchemy_url(DATABASE_URL))
+    migrate_database(SCRATCH.database_url, SCRATCH.clickhouse_url)
+    engine = create_engine(sqlalchemy_url(SCRATCH.database_url))
     with engine.begin() as connection:
         connection.execute(text("TRUNCATE users.creator_profiles, campaigns.campaigns"))
         started = time.perf_counter()
@@ -125,49 +121,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prepare_database()
-    gateway_port, floor_port = free_port(), free_port()
-    env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "RATE_LIMIT_PER_IP": "10000000/minute",
-        "RATE_LIMIT_PER_SUBJECT": "10000000/minute",
-        "LOGIN_FAILURES_PER_IP": "10000000/minute",
-        "REGISTRATIONS_PER_IP": "10000000/minute",
-        "LOG_LEVEL": args.log_level,
-    }
-    stack = FileLoggedStack(
-        default_processes(gateway_port, metrics_base=free_metrics_base(avoid=(gateway_port,))),
-        env=env,
-        echo=False,
-    )
-    floor: FileLoggedStack | None = None
+    floor_port = free_port()
+    env = {**NO_EDGE_LIMITS, "LOG_LEVEL": args.log_level}
     body_file = Path(tempfile.mkdtemp(prefix="bench-marketplace-")) / "campaigns.json"
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
     settings = WrkSettings(args.threads, args.connections, args.duration)
-    stack.start()
-    try:
-        stack.wait_ready(timeout=120)
-        base = f"http://127.0.0.1:{gateway_port}"
+    harness = isolated_stack(
+        SCRATCH,
+        env,
+        other_ports=(floor_port,),
+        stack_class=FileLoggedStack,
+        migrate_stores=False,  # prepare_database migrated and seeded
+    )
+    with harness as running, contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, body_file.parent, ignore_errors=True)
+        base = running.base_url
         auth = {"Authorization": f"Bearer {sign_in(base)}"}
         page = requests.get(f"{base}/api/v1/campaigns", headers=auth, timeout=30)
         page.raise_for_status()
         body_file.write_bytes(page.content)
-        floor = FileLoggedStack(
-            [
-                Process(
-                    "floor",
-                    [*NAMEKO, "bench.floor_service:FloorService"],
-                    env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
-                    http_health=f"http://127.0.0.1:{floor_port}/healthz",
-                )
-            ],
-            env={**env, "FLOOR_BODY_FILE": str(body_file)},
-            echo=False,
-        )
-        floor.start()
-        floor.wait_ready(timeout=30)
+        floor = floor_process("floor", "bench.floor_service:FloorService", floor_port)
+        cleanup.enter_context(running.beside([floor], {"FLOOR_BODY_FILE": str(body_file)}))
         targets = {
             "floor": Target(f"http://127.0.0.1:{floor_port}", ("/floor",), auth),
             "campaigns_cached": Target(base, ("/api/v1/campaigns",), auth),
@@ -189,12 +164,6 @@ def main(argv: list[str] | None = None) -> int:
             for path in target.paths:
                 requests.get(target.base_url + path, headers=auth, timeout=30).raise_for_status()
         runs = measure_targets(targets, settings, args.warmup, args.rounds)
-    finally:
-        if floor is not None:
-            floor.stop()
-        stack.stop()
-        delete_vhost(VHOST)
-        shutil.rmtree(body_file.parent, ignore_errors=True)
     summaries = {name: summarize(results) for name, results in runs.items()}
     report = {
         "benchmark": "marketplace read paths vs a bare Nameko @http floor serving the same page",

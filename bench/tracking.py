@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -33,18 +32,13 @@ from typing import Any
 
 import requests
 
-from bench.gateway import machine, median_result, ratio
-from bench.wrk import WrkResult, WrkSettings, run_wrk
+from bench.gateway import machine
+from bench.processes import floor_process
+from bench.wrk import WrkResult, WrkSettings, median_result, ratio, run_wrk
 from dependencies.clickhouse import make_client
 from kernel.config import PROJECT_ROOT
-from scripts.isolated_stack import (
-    delete_vhost,
-    free_metrics_base,
-    free_port,
-    fresh_vhost,
-    migrate_database,
-)
-from scripts.stack import NAMEKO, Process, Stack, default_processes
+from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, free_port, isolated_stack
+from scripts.stack import NAMEKO, Process
 from tests.conftest import wait_until
 from tests.e2e.marketplace import (
     accepted_application,
@@ -55,15 +49,7 @@ from tests.e2e.marketplace import (
 )
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "tracking.json"
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_bench"
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-CLICKHOUSE_URL = os.environ.get(
-    "BENCH_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_bench"
-)
-VHOST = os.environ.get("BENCH_VHOST", "influencer_bench")
-UNLIMITED = "100000000/minute"  # the bench measures the redirect, not the rate limiter refusing
+SCRATCH = Scratch.from_env("BENCH", "bench", redis_db=14)
 TARGETS = ("counted", "repeat", "uncached", "floor")
 ALONE_TARGETS = ("counted", "repeat", "floor")
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
@@ -161,7 +147,7 @@ def measure_alone(
 
 
 def stored_clicks(campaign_id: str) -> int:
-    client = make_client(CLICKHOUSE_URL)
+    client = make_client(SCRATCH.clickhouse_url)
     try:
         return client.execute(
             "SELECT count() FROM events WHERE campaign_id = %(c)s AND event_type = 'click'",
@@ -173,58 +159,42 @@ def stored_clicks(campaign_id: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    gateway_port, uncached_port, floor_port = free_port(), free_port(), free_port()
-    metrics_base = free_metrics_base(avoid=(gateway_port, uncached_port, floor_port))
-    env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "CLICKHOUSE_URL": CLICKHOUSE_URL,
-        "RATE_LIMIT_PER_IP": UNLIMITED,
-        "RATE_LIMIT_PER_SUBJECT": UNLIMITED,
-        "TRACKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
-        "LOG_LEVEL": "WARNING",
-    }
-    migrate_database(DATABASE_URL, CLICKHOUSE_URL)
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    processes = default_processes(gateway_port, metrics_base)
-    processes.append(
-        Process(
-            "gateway_uncached",
-            [*NAMEKO, "gateway_http.service:GatewayService"],
-            env={"GATEWAY_ADDRESS": f"127.0.0.1:{uncached_port}", "TRACKING_CACHE_SECONDS": "0"},
-            http_health=f"http://127.0.0.1:{uncached_port}/healthz",
-        )
-    )
-    stack = Stack(processes, env=env, echo=False)
-    floor: Stack | None = None
     workdir = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
     script = workdir / "new_visitor.lua"
     script.write_text(NEW_VISITOR_SCRIPT % BROWSER)
-    try:
-        stack.start()
-        stack.wait_ready(timeout=120)
-        link = make_link(f"http://127.0.0.1:{gateway_port}")
+    gateway_port, uncached_port, floor_port = free_port(), free_port(), free_port()
+    uncached = Process(
+        "gateway_uncached",
+        [*NAMEKO, "gateway_http.service:GatewayService"],
+        env={"GATEWAY_ADDRESS": f"127.0.0.1:{uncached_port}", "TRACKING_CACHE_SECONDS": "0"},
+        http_health=f"http://127.0.0.1:{uncached_port}/healthz",
+    )
+    env = {
+        **NO_EDGE_LIMITS,
+        "TRACKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
+        "LOG_LEVEL": "WARNING",
+    }
+    harness = isolated_stack(
+        SCRATCH,
+        env,
+        choose=lambda processes: [*processes, uncached],
+        gateway_port=gateway_port,
+        other_ports=(uncached_port, floor_port),
+    )
+    with harness as running, contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        link = make_link(running.base_url)
         first = requests.get(
             link["url"], headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=10
         )
         if first.status_code != 302:
             raise RuntimeError(f"the link answered {first.status_code}: {first.text}")
-        floor = Stack(
-            [
-                Process(
-                    "floor",
-                    [*NAMEKO, "bench.redirect_floor:RedirectFloor"],
-                    env={"GATEWAY_ADDRESS": f"127.0.0.1:{floor_port}"},
-                    http_health=f"http://127.0.0.1:{floor_port}/healthz",
-                )
-            ],
-            env={**env, "FLOOR_LOCATION": first.headers["Location"]},
-            echo=False,
+        floor = floor_process("floor", "bench.redirect_floor:RedirectFloor", floor_port)
+        cleanup.enter_context(
+            running.beside([floor], {"FLOOR_LOCATION": first.headers["Location"]})
         )
-        floor.start()
-        floor.wait_ready(timeout=30)
         path = f"/t/{link['code']}"
         urls = {
             "counted": f"http://127.0.0.1:{gateway_port}{path}",
@@ -247,16 +217,6 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(AssertionError):
             wait_until(lambda: stored_clicks(link["campaign_id"]) >= expected, timeout=120)
         clicks_in_clickhouse = stored_clicks(link["campaign_id"])
-    except Exception:
-        for name, lines in {**stack.output, **(floor.output if floor else {})}.items():
-            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
-        raise
-    finally:
-        if floor is not None:
-            floor.stop()
-        stack.stop()
-        delete_vhost(VHOST)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     settings = WrkSettings(args.threads, args.connections, args.duration)
     floor_result = results["floor"]

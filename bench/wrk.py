@@ -198,3 +198,13 @@ def round_ratios(numerator: list[WrkResult], denominator: list[WrkResult]) -> di
         "p50": spread([a.latency_ms["p50"] / b.latency_ms["p50"] for a, b in pairs]),
         "p99": spread([a.latency_ms["p99"] / b.latency_ms["p99"] for a, b in pairs]),
     }
+
+
+def median_result(results: list[WrkResult]) -> WrkResult:
+    """The run with the median throughput (a real run, not a blend of several)."""
+    ordered = sorted(results, key=lambda result: result.requests_per_second)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None

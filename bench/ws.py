@@ -29,7 +29,6 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -45,14 +44,14 @@ from eventlet.websocket import RFC6455WebSocket  # noqa: E402
 from bench.gateway import machine  # noqa: E402
 from kernel.config import PROJECT_ROOT, load_config  # noqa: E402
 from kernel.tokens import TokenCodec  # noqa: E402
-from scripts.isolated_stack import delete_vhost, free_port, fresh_vhost  # noqa: E402
-from scripts.stack import NAMEKO, Process, Stack, ws_process  # noqa: E402
+from scripts.isolated_stack import Scratch, free_port, isolated_stack  # noqa: E402
+from scripts.stack import NAMEKO, Process, ws_process  # noqa: E402
 from services.messaging import conversations  # noqa: E402
 from services.messaging.store import EmbeddedConversationStore  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "ws.json"
-REDIS_URL = os.environ.get("BENCH_WS_REDIS_URL", "redis://127.0.0.1:6379/9")
-VHOST = os.environ.get("BENCH_WS_VHOST", "influencer_bench_ws_chat")
+SCRATCH = Scratch.from_env("BENCH_WS", "bench_ws_chat", redis_db=9)
+VHOST = SCRATCH.vhost
 OPENERS = 100
 
 
@@ -410,14 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     mongo_dir = tempfile.mkdtemp(prefix="bench-ws-mongo-")
     ws_port, floor_port = free_port(), free_port()
     env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "REDIS_URL": REDIS_URL,
         "MONGO_URL": f"embedded://{mongo_dir}",
         "WS_MAX_CONNECTIONS": str(max(args.tiers) + 1000),
         "WS_IDLE_TIMEOUT_SECONDS": "600",
         "LOG_LEVEL": "WARNING",
     }
-    args.amqp_uri = env["AMQP_URI"]
     config = load_config()
     codec = TokenCodec.from_config(config, signing=True)
     pair_ids, users = seed_conversations(mongo_dir, max(args.tiers) // 2)
@@ -431,47 +427,45 @@ def main(argv: list[str] | None = None) -> int:
 
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
-    stack = Stack(
-        [
-            Process(
-                "messaging",
-                [*NAMEKO, "services.messaging.service:MessagingService"],
-                rpc_service="messaging",
-            ),
-            ws_process("ws", ws_port, free_port()),
-            Process(
-                "floor",
-                [sys.executable, "-m", "bench.ws_floor", str(floor_port)],
-                http_health=f"http://127.0.0.1:{floor_port}/healthz",
-            ),
-        ],
-        env=env,
-        echo=False,
-    )
+    processes = [
+        Process(
+            "messaging",
+            [*NAMEKO, "services.messaging.service:MessagingService"],
+            rpc_service="messaging",
+        ),
+        ws_process("ws", ws_port, free_port()),
+        Process(
+            "floor",
+            [sys.executable, "-m", "bench.ws_floor", str(floor_port)],
+            http_health=f"http://127.0.0.1:{floor_port}/healthz",
+        ),
+    ]
     report_tiers: dict[str, Any] = {}
+    harness = isolated_stack(
+        SCRATCH,
+        env,
+        choose=lambda _default: processes,  # the hub and its floor only, no database
+        other_ports=(ws_port, floor_port),
+        migrate_stores=False,
+        ready_timeout=90,
+    )
     try:
-        stack.start()
-        stack.wait_ready(timeout=90)
-        for tier in sorted(args.tiers):
-            print(f"tier {tier}", flush=True)
-            results = {}
-            for target, port, chat in (("ws", ws_port, True), ("floor", floor_port, False)):
-                pid = stack.running[target].pid
-                results[target] = run_tier(
-                    target, port, pid, tokens[:tier], pair_ids, args, chat, users
-                )
-            results["ratio"] = {
-                key: round(results["ws"][key] / max(results["floor"][key], 0.1), 2)
-                for key in ("memory_per_connection_kb", "marginal_memory_per_connection_kb")
-            }
-            report_tiers[str(tier)] = results
-    except Exception:
-        for name, lines in stack.output.items():
-            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
-        raise
+        with harness as running:
+            args.amqp_uri = running.env["AMQP_URI"]
+            for tier in sorted(args.tiers):
+                print(f"tier {tier}", flush=True)
+                results = {}
+                for target, port, chat in (("ws", ws_port, True), ("floor", floor_port, False)):
+                    pid = running.stack.running[target].pid
+                    results[target] = run_tier(
+                        target, port, pid, tokens[:tier], pair_ids, args, chat, users
+                    )
+                results["ratio"] = {
+                    key: round(results["ws"][key] / max(results["floor"][key], 0.1), 2)
+                    for key in ("memory_per_connection_kb", "marginal_memory_per_connection_kb")
+                }
+                report_tiers[str(tier)] = results
     finally:
-        stack.stop()
-        delete_vhost(VHOST)
         shutil.rmtree(mongo_dir, ignore_errors=True)
 
     report = {

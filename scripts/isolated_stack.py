@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -58,7 +58,6 @@ class RunningStack:
     gateway_port: int
     env: dict[str, str]
     workdir: Path
-    extra_ports: list[int] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -87,18 +86,18 @@ def isolated_stack(
     env: dict[str, str] | None = None,
     *,
     choose: Callable[[list[Process]], list[Process]] = lambda processes: processes,
-    extra_ports: int = 0,
+    gateway_port: int | None = None,
+    other_ports: tuple[int, ...] = (),
     stack_class: type[Stack] = Stack,
     migrate_stores: bool = True,
     ready_timeout: float = 120,
 ) -> Iterator[RunningStack]:
     """The stack (`default_processes`, narrowed or extended by `choose`) on `scratch`'s stores:
     a fresh vhost, migrated databases, an embedded message store in a scratch folder and free
-    ports (`extra_ports` more for the caller's own processes). Stopped and cleaned up on exit;
-    on an error the processes' last output goes to stderr."""
-    gateway_port = free_port()
-    ports = [free_port() for _ in range(extra_ports)]
-    metrics_base = free_metrics_base(avoid=(gateway_port, *ports))
+    ports (none of `other_ports`, the caller's own). Stopped and cleaned up on exit; on an error
+    the processes' last output goes to stderr."""
+    gateway_port = gateway_port or free_port()
+    metrics_base = free_metrics_base(avoid=(gateway_port, *other_ports))
     workdir = Path(tempfile.mkdtemp(prefix="isolated-stack-"))
     full_env = {
         "AMQP_URI": fresh_vhost(scratch.vhost),
@@ -116,7 +115,7 @@ def isolated_stack(
             migrate_database(scratch.database_url, scratch.clickhouse_url)
         stack.start()
         stack.wait_ready(timeout=ready_timeout)
-        yield RunningStack(stack, gateway_port, full_env, workdir, ports)
+        yield RunningStack(stack, gateway_port, full_env, workdir)
     except Exception:
         sys.stderr.write(stack.tail())
         raise
