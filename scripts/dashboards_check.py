@@ -33,24 +33,10 @@ from typing import Any
 import requests
 import yaml
 
-from scripts.isolated_stack import (
-    delete_vhost,
-    free_metrics_base,
-    free_port,
-    fresh_vhost,
-    migrate_database,
-)
+from scripts.isolated_stack import Scratch, free_port, isolated_stack
 from scripts.ops_check import GRAFANA, PROMETHEUS, Report, dashboard_queries
-from scripts.stack import Stack, default_processes
 
-DATABASE_URL = os.environ.get(
-    "DASHBOARDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_dashboards"
-)
-REDIS_URL = os.environ.get("DASHBOARDS_REDIS_URL", "redis://127.0.0.1:6379/13")
-CLICKHOUSE_URL = os.environ.get(
-    "DASHBOARDS_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_dashboards"
-)
-VHOST = os.environ.get("DASHBOARDS_VHOST", "influencer_dashboards")
+SCRATCH = Scratch.from_env("DASHBOARDS", "dashboards", redis_db=13)
 RABBITMQ_METRICS = "127.0.0.1:15692"
 PER_SUBJECT_LIMIT = 20  # low, so the load provokes 429s and the rate-limit panels have data
 QUERY_VARIABLES = {"$__rate_interval": "30s", "$__interval": "1s", "$__range": "1h"}
@@ -442,90 +428,76 @@ def event_consumers_running(processes: list[Any]) -> bool:
     return False
 
 
+def put_load(prometheus: str, base: str, targets: dict[str, str]) -> None:
+    """Wait for Prometheus and every target, put the load on, wait for the rules it feeds."""
+    wait_for(lambda: requests.get(f"{prometheus}/-/ready", timeout=2).ok, 30, "Prometheus ready")
+    wanted_up = len(targets)
+    wait_for(
+        lambda: (r := query(prometheus, "sum(up)")[1]) and float(r[0]["value"][1]) >= wanted_up,
+        30,
+        f"all {wanted_up} scrape targets up",
+    )
+    for _ in range(LOAD_ROUNDS):
+        for step in LOAD_STEPS:
+            step(base)
+        time.sleep(ROUND_SPACING_SECONDS)
+    # The 5m SLO recording rules need two evaluations after the load; wait for them.
+    wait_for(
+        lambda: query(prometheus, "gateway:slo_latency_slow:ratio_rate5m")[1],
+        30,
+        "recording rules evaluated",
+    )
+    wait_for(
+        lambda: query(prometheus, "sum(rate(ratelimit_rejections_total[30s])) > 0")[1],
+        30,
+        "rate-limit rejections scraped",
+    )
+
+
 def main() -> int:
     global CHAT_URL, AMQP_URI
-    gateway_port, prometheus_port = free_port(), free_port()
+    prometheus_port = free_port()
     scratch = Path(tempfile.mkdtemp(prefix="dashboards-check-"))
-    metrics_base = free_metrics_base(avoid=(gateway_port, prometheus_port))
-    AMQP_URI = fresh_vhost(VHOST)
     env = {
-        "AMQP_URI": AMQP_URI,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
         "RATE_LIMIT_PER_SUBJECT": f"{PER_SUBJECT_LIMIT}/minute",
         "RATE_LIMIT_PER_IP": "100000/minute",
         # every sign-in comes from 127.0.0.1, and counters outlive a run: repeated checks within
         # 15 minutes must not be throttled by the per-IP login and registration limits
         "LOGIN_FAILURES_PER_IP": "100000/15minute",
         "REGISTRATIONS_PER_IP": "100000/15minute",
-        "CLICKHOUSE_URL": CLICKHOUSE_URL,
         "LOG_LEVEL": "WARNING",
-        "MONGO_URL": f"embedded://{scratch / 'mongo'}",
     }
-    migrate_database(DATABASE_URL, CLICKHOUSE_URL)
-    processes = default_processes(gateway_port, metrics_base)
-    ws_address = next(p.env["WS_ADDRESS"] for p in processes if p.name == "ws")
-    CHAT_URL = f"ws://{ws_address}/ws"
-    targets = {"gateway_http": f"127.0.0.1:{gateway_port}"}
-    for process in processes:
-        if process.env.get("METRICS_PORT"):
-            targets[process.name] = f"127.0.0.1:{process.env['METRICS_PORT']}"
-    running = {process.name for process in processes}
-    try:
-        requests.get(f"http://{RABBITMQ_METRICS}/metrics", timeout=3).raise_for_status()
-        targets["rabbitmq"] = RABBITMQ_METRICS
-        running.add("rabbitmq")
-    except requests.RequestException:
-        print("RabbitMQ's Prometheus endpoint is off (bash scripts/provision.sh enables it)")
-    if event_consumers_running(processes):
-        running.add("event consumers")
-
-    stack = Stack(processes, env=env, echo=False)
-    config_file = scratch / "prometheus.yml"
-    config_file.write_text(yaml.safe_dump(prometheus_config(targets)))
     prometheus_process: subprocess.Popen[bytes] | None = None
     report = Report()
+    harness = isolated_stack(SCRATCH, env, other_ports=(prometheus_port,), ready_timeout=90)
     try:
-        stack.start()
-        stack.wait_ready(timeout=90)
-        prometheus_process = start_prometheus(config_file, scratch / "data", prometheus_port)
-        prometheus = f"http://127.0.0.1:{prometheus_port}"
-        wait_for(
-            lambda: requests.get(f"{prometheus}/-/ready", timeout=2).ok, 30, "Prometheus ready"
-        )
-        wanted_up = len(targets)
-        wait_for(
-            lambda: (r := query(prometheus, "sum(up)")[1]) and float(r[0]["value"][1]) >= wanted_up,
-            30,
-            f"all {wanted_up} scrape targets up",
-        )
-        base = f"http://127.0.0.1:{gateway_port}"
-        for _ in range(LOAD_ROUNDS):
-            for step in LOAD_STEPS:
-                step(base)
-            time.sleep(ROUND_SPACING_SECONDS)
-        # The 5m SLO recording rules need two evaluations after the load; wait for them.
-        wait_for(
-            lambda: query(prometheus, "gateway:slo_latency_slow:ratio_rate5m")[1],
-            30,
-            "recording rules evaluated",
-        )
-        wait_for(
-            lambda: query(prometheus, "sum(rate(ratelimit_rejections_total[30s])) > 0")[1],
-            30,
-            "rate-limit rejections scraped",
-        )
-        check_panels(report, prometheus, running)
-    except Exception:
-        for name, lines in stack.output.items():
-            sys.stderr.write(f"--- last output of {name} ---\n{''.join(lines[-20:])}")
-        raise
+        with harness as stack:
+            AMQP_URI = stack.env["AMQP_URI"]
+            processes = stack.stack.processes
+            ws_address = next(p.env["WS_ADDRESS"] for p in processes if p.name == "ws")
+            CHAT_URL = f"ws://{ws_address}/ws"
+            targets = {"gateway_http": f"127.0.0.1:{stack.gateway_port}"}
+            for process in processes:
+                if process.env.get("METRICS_PORT"):
+                    targets[process.name] = f"127.0.0.1:{process.env['METRICS_PORT']}"
+            running = {process.name for process in processes}
+            try:
+                requests.get(f"http://{RABBITMQ_METRICS}/metrics", timeout=3).raise_for_status()
+                targets["rabbitmq"] = RABBITMQ_METRICS
+                running.add("rabbitmq")
+            except requests.RequestException:
+                print("RabbitMQ's Prometheus endpoint is off (scripts/provision.sh enables it)")
+            if event_consumers_running(processes):
+                running.add("event consumers")
+            config_file = scratch / "prometheus.yml"
+            config_file.write_text(yaml.safe_dump(prometheus_config(targets)))
+            prometheus_process = start_prometheus(config_file, scratch / "data", prometheus_port)
+            put_load(f"http://127.0.0.1:{prometheus_port}", stack.base_url, targets)
+            check_panels(report, f"http://127.0.0.1:{prometheus_port}", running)
     finally:
         if prometheus_process is not None:
             os.killpg(prometheus_process.pid, signal.SIGTERM)
             prometheus_process.wait(timeout=30)
-        stack.stop()
-        delete_vhost(VHOST)
         shutil.rmtree(scratch, ignore_errors=True)
     summary = f"{report.passed} passed, {report.failed} failed, {report.skipped} skipped"
     print(f"dashboards-check: {summary}")
