@@ -9,14 +9,15 @@ A redelivered event finds its id already claimed and changes nothing. If the eff
 transaction rolls back, the claim with it, and the redelivery applies it.
 
 Claims are kept `RETENTION.PROCESSED_EVENTS_DAYS` (default 30) and then pruned by the owning
-service's hourly timer (`prune_processed`): a redelivery of an event older than that would be
-applied again (docs/decisions.md, "Retention").
+service's hourly timer (the `ProcessedEventsRetention` mixin): a redelivery of an event older
+than that would be applied again (docs/decisions.md, "Retention").
 """
 
 import datetime as dt
 from typing import Any
 
 import prometheus_client
+from nameko.timer import timer
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -77,3 +78,23 @@ def prune_processed(session: Session, table: Table, days: float) -> int:
         removed += count
         if count < PRUNE_BATCH:
             return removed
+
+
+class ProcessedEventsRetention:
+    """Mixin for a service that claims events: an hourly timer (also at start) deleting claims
+    older than `RETENTION.PROCESSED_EVENTS_DAYS`. The service sets `processed_events` and has
+    `config`, `db` and `metrics` dependencies."""
+
+    name: str
+    processed_events: Table
+    config: Any
+    db: Any
+    metrics: Any
+
+    @timer(interval=PRUNE_INTERVAL_SECONDS, eager=True)
+    def prune_processed_events(self) -> None:
+        days = retention_days(self.config, "PROCESSED_EVENTS_DAYS")
+        removed = prune_processed(self.db, self.processed_events, days)
+        self.metrics.count_on_success(
+            PRUNED_ROWS.labels(self.name, self.processed_events.fullname), removed
+        )

@@ -5,16 +5,9 @@ from typing import Any
 import prometheus_client
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from dependencies.caller import Caller
-from dependencies.consumers import (
-    PRUNE_INTERVAL_SECONDS,
-    PRUNED_ROWS,
-    claim_event,
-    prune_processed,
-    retention_days,
-)
+from dependencies.consumers import ProcessedEventsRetention, claim_event
 from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
@@ -43,8 +36,9 @@ APPLICATION_STATUS_CHANGES = prometheus_client.Counter(
 )
 
 
-class ApplicationsService(HealthRpc):
+class ApplicationsService(HealthRpc, ProcessedEventsRetention):
     name = "applications"
+    processed_events = processed_events
 
     config = Config()
     db = Database()
@@ -166,11 +160,3 @@ class ApplicationsService(HealthRpc):
                 self.metrics.count_on_success(
                     APPLICATION_STATUS_CHANGES.labels(status="rejected"), rejected
                 )
-
-    @timer(interval=PRUNE_INTERVAL_SECONDS, eager=True)
-    def prune_processed_events(self) -> None:
-        days = retention_days(self.config, "PROCESSED_EVENTS_DAYS")
-        removed = prune_processed(self.db, processed_events, days)
-        self.metrics.count_on_success(
-            PRUNED_ROWS.labels(self.name, processed_events.fullname), removed
-        )

@@ -4,16 +4,9 @@ from typing import Any
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from dependencies.caller import Caller
-from dependencies.consumers import (
-    PRUNE_INTERVAL_SECONDS,
-    PRUNED_ROWS,
-    claim_event,
-    prune_processed,
-    retention_days,
-)
+from dependencies.consumers import ProcessedEventsRetention, claim_event
 from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
@@ -27,8 +20,9 @@ from services.users.models import outbox, processed_events
 domain_rpc = rpc(expected_exceptions=DomainError)
 
 
-class UsersService(HealthRpc):
+class UsersService(HealthRpc, ProcessedEventsRetention):
     name = "users"
+    processed_events = processed_events
 
     config = Config()
     db = Database()
@@ -75,11 +69,3 @@ class UsersService(HealthRpc):
                 payload.get("email"),
                 payload.get("display_name"),
             )
-
-    @timer(interval=PRUNE_INTERVAL_SECONDS, eager=True)
-    def prune_processed_events(self) -> None:
-        days = retention_days(self.config, "PROCESSED_EVENTS_DAYS")
-        removed = prune_processed(self.db, processed_events, days)
-        self.metrics.count_on_success(
-            PRUNED_ROWS.labels(self.name, processed_events.fullname), removed
-        )
