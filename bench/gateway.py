@@ -32,7 +32,15 @@ import requests
 
 from bench.plot import plot_targets
 from bench.processes import FileLoggedStack, floor_process
-from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_version
+from bench.wrk import (
+    Target,
+    WrkSettings,
+    measure_targets,
+    round_ratios,
+    summarize,
+    wrk_arguments,
+    wrk_version,
+)
 from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, free_port, isolated_stack
 from scripts.stack import NAMEKO, Process
@@ -47,13 +55,7 @@ NOTE = (
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="measured runs per target, alternating targets"
-    )
+    wrk_arguments(parser, duration=15, connections=32, rounds=3)
     parser.add_argument(
         "--log-level", default="INFO", help="LOG_LEVEL of every process (production: INFO)"
     )
@@ -101,6 +103,25 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "wrk": wrk_version(),
+    }
+
+
+def report_head(
+    benchmark: str,
+    started_at: dt.datetime,
+    machine_info: dict[str, Any],
+    args: argparse.Namespace,
+    settings: WrkSettings,
+) -> dict[str, Any]:
+    """What every wrk benchmark's JSON starts with: what ran, when, where and how."""
+    return {
+        "benchmark": benchmark,
+        "note": NOTE,
+        "timestamp": started_at.isoformat(timespec="seconds"),
+        "git": git_revision(),
+        "log_level": args.log_level,
+        "wrk": {**settings.__dict__, "warmup_s": args.warmup, "rounds": args.rounds},
+        "machine": machine_info,
     }
 
 
@@ -156,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
 
     summaries = {name: summarize(results) for name, results in runs.items()}
     report = {
-        "benchmark": "gateway GET /api/v1/me (authenticated, RPC to auth) vs Nameko floors",
-        "note": NOTE,
-        "timestamp": started_at.isoformat(timespec="seconds"),
-        "git": git_revision(),
-        "log_level": args.log_level,
-        "wrk": {**settings.__dict__, "warmup_s": args.warmup, "rounds": args.rounds},
-        "machine": machine_info,
+        **report_head(
+            "gateway GET /api/v1/me (authenticated, RPC to auth) vs Nameko floors",
+            started_at,
+            machine_info,
+            args,
+            settings,
+        ),
         "targets": {
             name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
         },

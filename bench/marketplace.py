@@ -30,10 +30,10 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.gateway import NOTE, git_revision, machine, sign_in
+from bench.gateway import machine, report_head, sign_in
 from bench.plot import plot_targets
 from bench.processes import FileLoggedStack, floor_process
-from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize
+from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_arguments
 from dependencies.postgres import sqlalchemy_url
 from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import (
@@ -108,11 +108,7 @@ def prepare_database() -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=SECONDS, help="seconds per measured run")
-    parser.add_argument("--connections", type=int, default=CONCURRENCY)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
-    parser.add_argument("--rounds", type=int, default=3, help="measured runs per target")
+    wrk_arguments(parser, duration=SECONDS, connections=CONCURRENCY, rounds=3)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of every process")
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -166,13 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = measure_targets(targets, settings, args.warmup, args.rounds)
     summaries = {name: summarize(results) for name, results in runs.items()}
     report = {
-        "benchmark": "marketplace read paths vs a bare Nameko @http floor serving the same page",
-        "note": NOTE,
-        "timestamp": started_at.isoformat(timespec="seconds"),
-        "git": git_revision(),
-        "log_level": args.log_level,
-        "wrk": {**settings.__dict__, "warmup_s": args.warmup, "rounds": args.rounds},
-        "machine": machine_info,
+        **report_head(
+            "marketplace read paths vs a bare Nameko @http floor serving the same page",
+            started_at,
+            machine_info,
+            args,
+            settings,
+        ),
         "parameters": {"creators": CREATORS, "campaigns": CAMPAIGNS},
         "targets": {
             name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets

@@ -34,7 +34,7 @@ import requests
 
 from bench.gateway import machine
 from bench.processes import floor_process
-from bench.wrk import WrkResult, WrkSettings, median_result, ratio, run_wrk
+from bench.wrk import WrkResult, WrkSettings, median_result, ratio, run_wrk, wrk_arguments
 from dependencies.clickhouse import make_client
 from kernel.config import PROJECT_ROOT
 from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, free_port, isolated_stack
@@ -74,13 +74,7 @@ end
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
-    parser.add_argument(
-        "--rounds", type=int, default=1, help="measured runs per target, alternating; median kept"
-    )
+    wrk_arguments(parser, duration=15, connections=32, rounds=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 

@@ -1,5 +1,6 @@
 """Run wrk and read its report: requests/s, latency percentiles, errors. Shared by bench modules."""
 
+import argparse
 import json
 import re
 import shutil
@@ -208,3 +209,17 @@ def median_result(results: list[WrkResult]) -> WrkResult:
 
 def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 3) if denominator else None
+
+
+def wrk_arguments(
+    parser: argparse.ArgumentParser, duration: int, connections: int, rounds: int
+) -> argparse.ArgumentParser:
+    """The wrk options every benchmark takes (same names, so `make bench` drives them alike)."""
+    parser.add_argument("--duration", type=int, default=duration, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help="measured runs per target, alternating targets"
+    )
+    return parser
