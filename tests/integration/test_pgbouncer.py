@@ -27,6 +27,7 @@ from scripts import render_pgbouncer
 from scripts.processes import process
 from services.auth.models import outbox
 from tests.conftest import TEST_DATABASE_URL, wait_until
+from tests.sample_events import revoked
 
 pytestmark = [
     pytest.mark.integration,
@@ -93,14 +94,14 @@ class PooledProbe:
 
     @rpc
     def write(self, marker: str) -> int:
-        record_event(self.db, outbox, "probed", {"marker": marker})
+        record_event(self.db, outbox, "session_revoked", revoked(marker))
         return self.db.execute(text("SELECT inet_server_port()")).scalar_one()
 
 
 class ProbeListener:
     name = "pooled_probe_listener"
 
-    @event_handler("pooled_probe", "probed")
+    @event_handler("pooled_probe", "session_revoked")
     def on_probed(self, payload: dict[str, Any]) -> None:
         RELAYED.append(payload)
 
@@ -122,7 +123,7 @@ def test_workers_commit_through_the_pool_and_the_relay_publishes(
     with ServiceRpcProxy("pooled_probe", config) as proxy:
         for marker in markers:
             assert proxy.write(marker) == (make_url(TEST_DATABASE_URL).port or 5432)
-    wait_until(lambda: {event["marker"] for event in RELAYED} >= set(markers))
+    wait_until(lambda: {event["reason"] for event in RELAYED} >= set(markers))
 
 
 def notified(connection: Any, timeout: float) -> bool:

@@ -14,15 +14,11 @@ from dependencies.postgres import Database
 from dependencies.redis import Redis
 from services.auth.models import outbox
 from tests.conftest import wait_until
+from tests.sample_events import revoked
 
 pytestmark = pytest.mark.integration
 
 RELAYED: list[dict] = []
-
-
-def revoked(marker: str) -> dict[str, str]:
-    """A session_revoked payload (any contract would do) that carries `marker` as its reason."""
-    return {"session_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4()), "reason": marker}
 
 
 class ProbeService:
