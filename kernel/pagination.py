@@ -6,10 +6,10 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from kernel.errors import InvalidInput
@@ -41,24 +41,57 @@ def invalid_cursor() -> InvalidInput:
     )
 
 
+def as_timestamp(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(value))
+
+
+def as_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("not a number")
+    return value
+
+
+def keyset(
+    model: Any,
+    conditions: Sequence[Any],
+    sort: Any,
+    id_column: Any,
+    *,
+    descending: bool,
+    cursor: str | None,
+    limit: int,
+    sort_value: Callable[[Any], Any],
+) -> Select[Any]:
+    """The keyset query of every sorted list: up to limit + 1 rows of `model` matching
+    `conditions`, ordered by (sort, id_column), after the row `cursor` names. `sort_value` turns
+    the cursor's sort value back into a column value (ValueError/TypeError: a bad cursor, 422)."""
+    conditions = list(conditions)
+    if cursor:
+        value, last_id = decode_cursor(cursor)
+        try:
+            bound = tuple_(sort_value(value), uuid.UUID(last_id))
+        except (ValueError, TypeError):
+            raise invalid_cursor() from None
+        key = tuple_(sort, id_column)
+        conditions.append(key < bound if descending else key > bound)
+    order = (sort.desc(), id_column.desc()) if descending else (sort, id_column)
+    return select(model).where(*conditions).order_by(*order).limit(limit + 1)
+
+
 def newest_first(
     session: Session, model: Any, conditions: Sequence[Any], cursor: str | None, limit: int
 ) -> list[Any]:
     """Up to limit + 1 rows of `model` (it has created_at and a UUID id) matching `conditions`,
     newest first, after the row `cursor` names (made by `page(..., "created_at")`)."""
-    conditions = list(conditions)
-    if cursor:
-        value, last_id = decode_cursor(cursor)
-        try:
-            bound = tuple_(dt.datetime.fromisoformat(str(value)), uuid.UUID(last_id))
-        except (ValueError, TypeError):
-            raise invalid_cursor() from None
-        conditions.append(tuple_(model.created_at, model.id) < bound)
-    statement = (
-        select(model)
-        .where(*conditions)
-        .order_by(model.created_at.desc(), model.id.desc())
-        .limit(limit + 1)
+    statement = keyset(
+        model,
+        conditions,
+        model.created_at,
+        model.id,
+        descending=True,
+        cursor=cursor,
+        limit=limit,
+        sort_value=as_timestamp,
     )
     return list(session.execute(statement).scalars().all())
 

@@ -5,12 +5,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from kernel.pagination import decode_cursor, invalid_cursor, page
+from kernel.pagination import as_number, as_timestamp, keyset, page
 from kernel.schemas import Principal, parse_model
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import CampaignRow, outbox
@@ -310,21 +310,17 @@ def _list_statement(principal: Principal, params: CampaignQuery) -> Select[Any]:
             row.search_document.op("@@")(func.websearch_to_tsquery("simple", params.q))
         )
     column, descending = SORTS[params.sort]
-    if params.cursor:
-        value, last_id = decode_cursor(params.cursor)
-        try:
-            if isinstance(column.type, type(row.created_at.type)):
-                value = dt.datetime.fromisoformat(value)
-            elif not isinstance(value, int):
-                raise ValueError("not an integer")
-            last_uuid = uuid.UUID(last_id)
-        except (ValueError, TypeError):
-            raise invalid_cursor() from None
-        key = tuple_(column, row.id)
-        bound = tuple_(value, last_uuid)
-        conditions.append(key < bound if descending else key > bound)
-    order = (column.desc(), row.id.desc()) if descending else (column, row.id)
-    return select(row).where(and_(*conditions)).order_by(*order).limit(params.limit + 1)
+    timestamps = isinstance(column.type, type(row.created_at.type))
+    return keyset(
+        row,
+        conditions,
+        column,
+        row.id,
+        descending=descending,
+        cursor=params.cursor,
+        limit=params.limit,
+        sort_value=as_timestamp if timestamps else as_number,
+    )
 
 
 def campaign_for_applications(session: Session, campaign_id: str) -> dict[str, Any]:

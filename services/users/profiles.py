@@ -9,13 +9,13 @@ profiles are public or discoverable.
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
 from kernel.errors import Forbidden, InvalidInput, NotFound
-from kernel.pagination import decode_cursor, invalid_cursor, page
+from kernel.pagination import as_number, keyset, page
 from kernel.schemas import Principal, parse_model
 from services.users.models import BrandProfileRow, CreatorProfileRow, outbox
 from services.users.schemas import (
@@ -44,14 +44,6 @@ def _uuid(value: str, field: str = "id") -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise NotFound(f"no such {field}") from None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _row_model(role: str) -> type[BrandProfileRow] | type[CreatorProfileRow]:
@@ -301,14 +293,13 @@ def _discovery_statement(params: CreatorQuery) -> Select[Any]:
         conditions.append(
             row.search_document.op("@@")(func.websearch_to_tsquery("simple", params.q))
         )
-    descending = params.sort.startswith("-")
-    column = SORT_COLUMNS[params.sort.lstrip("-")]
-    if params.cursor:
-        value, last_id = decode_cursor(params.cursor)
-        if not isinstance(value, int | float) or not _is_uuid(last_id):
-            raise invalid_cursor()
-        key = tuple_(column, row.user_id)
-        bound = tuple_(value, uuid.UUID(last_id))
-        conditions.append(key < bound if descending else key > bound)
-    order = (column.desc(), row.user_id.desc()) if descending else (column, row.user_id)
-    return select(row).where(and_(*conditions)).order_by(*order).limit(params.limit + 1)
+    return keyset(
+        row,
+        conditions,
+        SORT_COLUMNS[params.sort.lstrip("-")],
+        row.user_id,
+        descending=params.sort.startswith("-"),
+        cursor=params.cursor,
+        limit=params.limit,
+        sort_value=as_number,
+    )

@@ -9,10 +9,11 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from kernel.errors import Conflict, InvalidInput, Unauthenticated
-from kernel.pagination import decode_cursor, encode_cursor, page
+from kernel.pagination import as_number, as_timestamp, decode_cursor, encode_cursor, keyset, page
 from kernel.schemas import Principal, parse_model
 from services.applications.service import ApplicationsService
 from services.campaigns.campaigns import TRANSITIONS, _check_editable
+from services.campaigns.models import CampaignRow
 from services.campaigns.schemas import CampaignCreate, CampaignPatch
 from services.campaigns.service import CampaignsService
 from services.users.profiles import _derived_creator_fields
@@ -30,6 +31,42 @@ def test_cursor_round_trips_and_rejects_garbage():
     for bad in ("", "zzz", encode_cursor(1, row_id)[:-3], "W10"):
         with pytest.raises(InvalidInput):
             decode_cursor(bad)
+
+
+@pytest.mark.parametrize(
+    ("sort_value", "cursor_value"),
+    [(as_number, "2026-01-01T00:00:00+00:00"), (as_number, True), (as_timestamp, "soon")],
+)
+def test_a_cursor_whose_sort_value_does_not_fit_the_list_is_refused(sort_value, cursor_value):
+    cursor = encode_cursor(cursor_value, str(uuid.uuid4()))
+    with pytest.raises(InvalidInput, match="cursor"):
+        keyset(
+            CampaignRow,
+            [],
+            CampaignRow.budget_amount,
+            CampaignRow.id,
+            descending=True,
+            cursor=cursor,
+            limit=10,
+            sort_value=sort_value,
+        )
+
+
+def test_a_keyset_query_continues_after_the_cursor_row():
+    cursor = encode_cursor(500, str(uuid.uuid4()))
+    statement = keyset(
+        CampaignRow,
+        [],
+        CampaignRow.budget_amount,
+        CampaignRow.id,
+        descending=False,
+        cursor=cursor,
+        limit=10,
+        sort_value=as_number,
+    )
+    sql = str(statement)
+    assert "(campaigns.campaigns.budget_amount, campaigns.campaigns.id) >" in sql
+    assert "ORDER BY campaigns.campaigns.budget_amount, campaigns.campaigns.id" in sql
 
 
 def test_page_reports_a_next_cursor_only_when_more_rows_exist():
