@@ -32,7 +32,10 @@ from eventlet.websocket import (
 )
 
 LINGER_SECONDS = 2.0
-LINGER_BYTES = 256 * 1024
+# What may still be in flight when the close frame leaves: both sides' socket buffers, which on
+# loopback and fast links hold megabytes. Stopping short of it resets the connection and the
+# client loses the close frame (seen as close code None instead of 1009 under load).
+LINGER_BYTES = 8 * 1024 * 1024
 # A browser cannot set an Authorization header on a WebSocket; it offers the subprotocols
 # `bearer, <token>` instead, and the hub answers `Sec-WebSocket-Protocol: bearer`.
 BEARER_PROTOCOL = "bearer"

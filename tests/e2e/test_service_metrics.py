@@ -8,13 +8,21 @@ from tests.e2e.marketplace import apply, call, make_brand, make_creator, publish
 
 
 def process_metrics(running_stack, process: str) -> dict[tuple[str, tuple], float]:
-    port = next(p.env["METRICS_PORT"] for p in running_stack.stack.processes if p.name == process)
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    """Samples of every replica of `process` (`<name>`, `<name>-1`, ... at E2E_SCALE > 1), summed:
+    a request lands on one replica, and the dashboards sum over them too."""
+    ports = [
+        p.env["METRICS_PORT"]
+        for p in running_stack.stack.processes
+        if p.name == process or p.name.removeprefix(f"{process}-").isdigit()
+    ]
+    totals: dict[tuple[str, tuple], float] = {}
+    for port in ports:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
 
 
 def test_registrations_are_counted_once_per_created_account(api):
