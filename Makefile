@@ -51,8 +51,8 @@ test-unit: venv ## the unit tests alone (no services needed)
 test-integration: venv provision keys ## service containers on real PostgreSQL/Redis/RabbitMQ/ClickHouse
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: venv provision keys ## the whole stack as processes, real HTTP and WebSocket clients
-	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+test-e2e: venv provision keys ## the whole stack as processes, real HTTP and WebSocket clients (SCALE=2: two of each)
+	E2E_SCALE=$(SCALE) $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 shell: venv ## nameko shell on the running stack (n.rpc.auth.health(); act as a user: README)
 	$(BIN)/nameko shell --config config.yml
