@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import prometheus_client
 import redis
 from limits import RateLimitItem, parse
 from limits.storage.redis import RedisStorage
@@ -198,6 +199,10 @@ class Gatekeeper:
 
 
 ADMISSION = "gateway.admission"
+RATE_LIMIT = "gateway.rate_limit"  # the request's Decision, for the RateLimit-* headers
+RATE_LIMITED = prometheus_client.Counter(
+    "ratelimit_rejections_total", "Requests refused by a rate limit.", ["scope"]
+)
 _gatekeepers: dict[int, Gatekeeper] = {}  # by id(container.config): extensions see weak proxies
 
 

@@ -1,25 +1,24 @@
 """Who is calling: bearer-token verification (signature, algorithm, iss, aud, exp/nbf, denylist),
-the per-subject rate limit, and role checks for the routes (the checks themselves run in one Redis
-round trip at the edge: gateway_http.admission). An authenticated request's token goes
-into the worker's Nameko context data (`auth_token`), so every RPC the handler makes relays it and
-the service verifies the caller itself (dependencies/caller.py)."""
+the per-subject rate limit, and role checks, run by the `route` entrypoint from each RouteSpec
+before the handler's worker starts (gateway_http.specs; the checks themselves run in one Redis
+round trip at the edge: gateway_http.admission). An authenticated request's token goes into the
+worker's Nameko context data (`auth_token`), so every RPC the handler makes relays it and the
+service verifies the caller itself (dependencies/caller.py)."""
 
 from dataclasses import dataclass
 from typing import Any
 
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
-from nameko.containers import WorkerContext
-from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
 
 from gateway_http.admission import (
     ADMISSION,
+    RATE_LIMIT,
+    RATE_LIMITED,
     Admission,
     Gatekeeper,
-    gatekeeper_for,
     optional_bearer_token,
 )
-from gateway_http.edge import RATE_LIMIT, RATE_LIMITED
 from kernel.errors import Forbidden, TooManyRequests, Unauthenticated
 
 
@@ -73,11 +72,3 @@ class RequestAuthenticator:
         if roles and principal.role not in roles:
             raise Forbidden(f"this action needs the role {' or '.join(roles)}")
         return principal
-
-
-class Authenticator(DependencyProvider):
-    def setup(self) -> None:
-        self.gatekeeper = gatekeeper_for(self.container)
-
-    def get_dependency(self, worker_ctx: WorkerContext) -> RequestAuthenticator:
-        return RequestAuthenticator(self.gatekeeper, worker_ctx.data)

@@ -1,13 +1,14 @@
 """The HTTP edge as Nameko extensions: a web server that owns request ids, body limits, per-IP
 rate limits, problem+json for routing errors and RED metrics per route template; and a `route`
-entrypoint that turns domain errors into problem+json and never leaks a stack trace."""
+entrypoint that does what its RouteSpec describes before the handler's worker starts
+(authentication, role, body: gateway_http.specs), turns domain errors into problem+json and never
+leaks a stack trace."""
 
 import logging
 import re
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,15 +21,22 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.admission import ADMISSION, Gatekeeper, gatekeeper_for, optional_bearer_token
+from gateway_http.admission import (
+    ADMISSION,
+    RATE_LIMIT,
+    RATE_LIMITED,
+    Gatekeeper,
+    gatekeeper_for,
+    optional_bearer_token,
+)
 from gateway_http.problems import internal_error, problem_from_error, problem_response
+from gateway_http.specs import RouteSpec, checked_arguments, handler_takes
 from kernel.errors import DomainError, TooManyRequests
 from kernel.ratelimit import Decision
 
 log = logging.getLogger("gateway_http")
 
 REQUEST_ID = "gateway.request_id"
-RATE_LIMIT = "gateway.rate_limit"
 ROUTE = "gateway.route"
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNLIMITED_ROUTES = {"/healthz", "/readyz", "/metrics"}
@@ -55,30 +63,6 @@ HTTP_DURATION = prometheus_client.Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-RATE_LIMITED = prometheus_client.Counter(
-    "ratelimit_rejections_total", "Requests refused by a rate limit.", ["scope"]
-)
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    """What the OpenAPI document says about a route."""
-
-    summary: str
-    tag: str
-    body: type | None = None
-    body_required: bool = True
-    responses: dict[int, Any] = field(default_factory=dict)
-    authenticated: bool = True
-    query: dict[str, str] = field(default_factory=dict)
-    query_model: type | None = None  # a pydantic model: one query parameter per field
-    media_type: str = "application/json"  # of the success response when `responses` is empty
-    headers: dict[str, str] = field(default_factory=dict)  # request headers it reads
-    response_headers: dict[str, str] = field(default_factory=dict)  # on success responses
-    # What the API checks that a JSON Schema cannot state (a field against another, an object
-    # that must exist, a value only the server issues): each answers 422 when broken. The
-    # document lists them (422 and x-rules-beyond-schema); docs/decisions.md says why.
-    rules: tuple[str, ...] = ()
 
 
 def request_id_of(request: Request) -> str:
@@ -251,11 +235,11 @@ class EdgeServer(WebServer):
         except (OSError, ValueError):  # a broken chunked encoding, a client gone
             close()
 
-    def admit(self, request: Request, route: str, spec: "RouteSpec | None") -> Response | None:
+    def admit(self, request: Request, route: str, spec: RouteSpec) -> Response | None:
         """Checks made before any worker runs; a Response here refuses the request. On routes
         that authenticate, the bearer token is verified here too and the IP limit, denylist and
         subject limit share one Redis round trip; the route raises what that found when it
-        authenticates (gateway_http.authn)."""
+        authenticates (gateway_http.specs)."""
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             return problem_response(
                 status=413,
@@ -267,8 +251,7 @@ class EdgeServer(WebServer):
             )
         if route in UNLIMITED_ROUTES or self.gatekeeper is None:
             return None
-        authenticates = spec is None or spec.authenticated
-        token = optional_bearer_token(request.environ) if authenticates else None
+        token = optional_bearer_token(request.environ) if spec.authenticated else None
         admission = self.gatekeeper.admit(token, f"ip:{request.remote_addr}")
         request.environ[ADMISSION] = admission
         decision = admission.ip
@@ -285,22 +268,31 @@ class EdgeServer(WebServer):
 class Route(HttpRequestHandler):
     server = EdgeServer()
 
-    def __init__(self, method: str, url: str, spec: RouteSpec | None = None) -> None:
+    def __init__(self, method: str, url: str, spec: RouteSpec) -> None:
         super().__init__(method, url, expected_exceptions=DomainError)
         self.spec = spec
+        self.takes: frozenset[str] = frozenset()
+
+    def setup(self) -> None:
+        super().setup()
+        self.takes = handler_takes(self.spec, getattr(self.container.service_cls, self.method_name))
 
     def handle_request(self, request: Request) -> Response:
         request.shallow = False
         request_id = request_id_of(request)
         try:
             args, kwargs = self.get_entrypoint_parameters(request)
+            context_data: dict[str, Any] = {"request_id": request_id}
+            assert self.server.gatekeeper is not None
+            checked = checked_arguments(self.spec, request, self.server.gatekeeper, context_data)
+            kwargs.update({name: value for name, value in checked.items() if name in self.takes})
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(
                 self,
                 args,
                 kwargs,
-                context_data={"request_id": request_id},
+                context_data=context_data,
                 handle_result=partial(self.handle_result, done),
             )
             result = done.wait()
@@ -312,5 +304,5 @@ class Route(HttpRequestHandler):
             return internal_error(instance=request.path, request_id=request_id)
 
 
-def route(method: str, url: str, spec: RouteSpec | None = None) -> Any:
+def route(method: str, url: str, spec: RouteSpec) -> Any:
     return Route.decorator(method, url, spec=spec)

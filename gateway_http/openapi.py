@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway_http.edge import Route, RouteSpec
+from gateway_http.edge import Route
+from gateway_http.specs import RouteSpec
 
 PATH_PARAMETER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 PROBLEM_SCHEMA = {
@@ -244,7 +245,7 @@ def document(service: type) -> dict[str, Any]:
     models: set[type[BaseModel]] = set()
     bodies: set[str] = set()
     for name, entrypoint in collect_routes(service):
-        spec = entrypoint.spec or RouteSpec(name, "misc")
+        spec = entrypoint.spec
         path = PATH_PARAMETER.sub(r"{\1}", entrypoint.url)
         for method in entrypoint.method.split(","):
             paths.setdefault(path, {})[method.lower()] = _operation(

@@ -1,12 +1,12 @@
 """gateway_http: the public REST API (base /api/v1). One Nameko service assembled from route
-groups (gateway_http/routes/*), each owning one resource. Handlers parse, authorise, call RPC and
-shape the answer; no business logic lives here."""
+groups (gateway_http/routes/*), each owning one resource. Each route's RouteSpec has the caller
+authenticated, the role checked and the body validated before its handler runs
+(gateway_http/specs.py); handlers call RPC and shape the answer; no business logic lives here."""
 
 from nameko.dependency_providers import Config
 
 from dependencies.redis import Redis
 from dependencies.rpc import DeadlineRpcProxy
-from gateway_http.authn import Authenticator
 from gateway_http.campaign_lists import CampaignListReader
 from gateway_http.routes.analytics import AnalyticsRoutes
 from gateway_http.routes.applications import ApplicationRoutes
@@ -34,7 +34,6 @@ class GatewayService(
 
     config = Config()
     redis = Redis()
-    auth = Authenticator()
     campaign_lists = CampaignListReader()
     auth_rpc = DeadlineRpcProxy("auth")
     users_rpc = DeadlineRpcProxy("users")

@@ -178,7 +178,6 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.metrics.Metrics": (),
     "dependencies.request_context.RequestContext": (),
     "dependencies.health.HealthServer": (),
-    "gateway_http.authn.Authenticator": ("redis",),
     "gateway_http.campaign_lists.CampaignListReader": ("redis",),  # the campaigns' list cache
     "services.auth.account_cache.AccountViewCache": (),  # in-process memory
     "dependencies.caller.Caller": ("redis",),  # verifies relayed tokens: denylist in Redis
@@ -198,7 +197,7 @@ PROVIDER_STORES: dict[str, tuple[str, ...]] = {
     "dependencies.batch_consumer.BatchConsumer": ("rabbitmq",),
     "nameko.timer.Timer": (),
     "nameko.web.handlers.HttpRequestHandler": (),
-    "gateway_http.edge.Route": (),
+    "gateway_http.edge.Route": ("redis",),  # admits and authenticates: limits, denylist
 }
 
 

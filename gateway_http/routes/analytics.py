@@ -6,8 +6,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, no_content, read_body, read_json
+from gateway_http.authn import Principal
+from gateway_http.bodies import json_response, no_content, read_body
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from kernel.json_text import parse_json_text
@@ -35,6 +35,7 @@ def _report_spec(summary: str, model: type) -> RouteSpec:
         "analytics",
         query_model=AnalyticsQuery,
         responses={200: model, 403: "not the campaign's brand", 404: NOT_FOUND},
+        roles=("brand", "admin"),
         rules=("from < to, at most 366 days apart",),
     )
 
@@ -53,7 +54,6 @@ def json_text(request: Request) -> Any:
 
 
 class AnalyticsRoutes:
-    auth: RequestAuthenticator
     analytics_rpc: Any
 
     @route(
@@ -75,15 +75,16 @@ class AnalyticsRoutes:
                 "creator_id is accepted on the campaign (a creator reports only its own)",
                 "value only on conversions",
             ),
+            roles=("brand", "creator"),
+            key_header=INGESTION_KEY_HEADER,
+            parse_body=False,  # the service validates the batch's text in one pass
         ),
     )
-    def ingest_events(self, request: Request) -> Response:
-        key = request.headers.get(INGESTION_KEY_HEADER)
-        if key is not None:
-            body = json_text(request)
-            return json_response(self.analytics_rpc.ingest_with_key(key, body), status=202)
-        self.auth.require(request, "brand", "creator")
+    def ingest_events(self, request: Request, principal: Principal | None) -> Response:
         body = json_text(request)
+        if principal is None:
+            key = request.headers[INGESTION_KEY_HEADER]
+            return json_response(self.analytics_rpc.ingest_with_key(key, body), status=202)
         return json_response(self.analytics_rpc.ingest(body), status=202)
 
     @route(
@@ -119,7 +120,6 @@ class AnalyticsRoutes:
         return self._report(request, "platforms", campaign_id)
 
     def _report(self, request: Request, report: str, campaign_id: str) -> Response:
-        self.auth.require(request, "brand", "admin")
         answer = getattr(self.analytics_rpc, report)(campaign_id, query_params(request))
         return json_response(answer)
 
@@ -136,12 +136,11 @@ class AnalyticsRoutes:
                 403: "creators, or a brand naming another brand",
                 422: "invalid body, an admin without brand_id, or campaigns not of the brand",
             },
+            roles=("brand", "admin"),
             rules=("campaign_ids name campaigns of the key's brand",),
         ),
     )
-    def create_ingestion_key(self, request: Request) -> Response:
-        self.auth.require(request, "brand", "admin")
-        body = read_json(request)
+    def create_ingestion_key(self, request: Request, body: Any) -> Response:
         return json_response(self.analytics_rpc.create_ingestion_key(body), status=201)
 
     @route(
@@ -152,10 +151,10 @@ class AnalyticsRoutes:
             "analytics",
             query_model=IngestionKeyQuery,
             responses={200: IngestionKeyList},
+            roles=("brand", "admin"),
         ),
     )
     def list_ingestion_keys(self, request: Request) -> Response:
-        self.auth.require(request, "brand", "admin")
         return json_response(self.analytics_rpc.list_ingestion_keys(query_params(request)))
 
     @route(
@@ -165,9 +164,9 @@ class AnalyticsRoutes:
             "Revoke an ingestion key (a brand its own; admins any)",
             "analytics",
             responses={204: None, 404: "no such ingestion key (or another brand's)"},
+            roles=("brand", "admin"),
         ),
     )
     def revoke_ingestion_key(self, request: Request, key_id: str) -> Response:
-        self.auth.require(request, "brand", "admin")
         self.analytics_rpc.revoke_ingestion_key(key_id)
         return no_content()

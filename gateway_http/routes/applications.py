@@ -4,8 +4,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, read_json
+from gateway_http.bodies import json_response
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.applications.schemas import (
@@ -31,7 +30,6 @@ def _action_spec(summary: str) -> RouteSpec:
 
 
 class ApplicationRoutes:
-    auth: RequestAuthenticator
     applications_rpc: Any
 
     @route(
@@ -46,12 +44,11 @@ class ApplicationRoutes:
                 404: "no such campaign",
                 409: "already applied, campaign not open, or requirements not met",
             },
+            roles=("creator",),
             rules=("proposed_rate in the campaign's currency",),
         ),
     )
-    def apply(self, request: Request, campaign_id: str) -> Response:
-        self.auth.require(request, "creator")
-        body = read_json(request)
+    def apply(self, request: Request, campaign_id: str, body: Any) -> Response:
         return json_response(self.applications_rpc.submit(campaign_id, body), status=201)
 
     @route(
@@ -62,10 +59,10 @@ class ApplicationRoutes:
             "applications",
             query_model=ApplicationQuery,
             responses={200: ApplicationPage, 404: "no such campaign"},
+            roles=("brand", "admin"),
         ),
     )
     def list_campaign_applications(self, request: Request, campaign_id: str) -> Response:
-        self.auth.require(request, "brand", "admin")
         return json_response(
             self.applications_rpc.list_for_campaign(campaign_id, query_params(request))
         )
@@ -81,7 +78,6 @@ class ApplicationRoutes:
         ),
     )
     def list_own_applications(self, request: Request) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.applications_rpc.list_own(query_params(request)))
 
     @route(
@@ -94,13 +90,9 @@ class ApplicationRoutes:
         ),
     )
     def get_application(self, request: Request, application_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.applications_rpc.get_application(application_id))
 
-    def _change_application_status(
-        self, request: Request, application_id: str, action: str
-    ) -> Response:
-        self.auth.authenticate(request)
+    def _change_application_status(self, application_id: str, action: str) -> Response:
         return json_response(self.applications_rpc.change_status(application_id, action))
 
     @route(
@@ -109,7 +101,7 @@ class ApplicationRoutes:
         _action_spec("Shortlist (the campaign's brand)"),
     )
     def shortlist_application(self, request: Request, application_id: str) -> Response:
-        return self._change_application_status(request, application_id, "shortlist")
+        return self._change_application_status(application_id, "shortlist")
 
     @route(
         "POST",
@@ -117,7 +109,7 @@ class ApplicationRoutes:
         _action_spec("Accept (the campaign's brand; at most max_creators)"),
     )
     def accept_application(self, request: Request, application_id: str) -> Response:
-        return self._change_application_status(request, application_id, "accept")
+        return self._change_application_status(application_id, "accept")
 
     @route(
         "POST",
@@ -125,7 +117,7 @@ class ApplicationRoutes:
         _action_spec("Reject (the campaign's brand)"),
     )
     def reject_application(self, request: Request, application_id: str) -> Response:
-        return self._change_application_status(request, application_id, "reject")
+        return self._change_application_status(application_id, "reject")
 
     @route(
         "POST",
@@ -133,4 +125,4 @@ class ApplicationRoutes:
         _action_spec("Withdraw (the creator, while submitted or shortlisted)"),
     )
     def withdraw_application(self, request: Request, application_id: str) -> Response:
-        return self._change_application_status(request, application_id, "withdraw")
+        return self._change_application_status(application_id, "withdraw")

@@ -4,8 +4,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_body, json_response, no_content
+from gateway_http.bodies import json_response, no_content
 from gateway_http.edge import RouteSpec, route
 from services.auth.schemas import (
     Account,
@@ -18,7 +17,6 @@ from services.auth.schemas import (
 
 
 class AuthRoutes:
-    auth: RequestAuthenticator
     auth_rpc: Any
 
     @route(
@@ -41,9 +39,8 @@ class AuthRoutes:
             ),
         ),
     )
-    def register(self, request: Request) -> Response:
-        body = json_body(request, RegisterRequest)
-        account = self.auth_rpc.register(body.model_dump(), request.remote_addr or "")
+    def register(self, request: Request, body: Any) -> Response:
+        account = self.auth_rpc.register(body, request.remote_addr or "")
         return json_response(account, status=201)
 
     @route(
@@ -61,9 +58,8 @@ class AuthRoutes:
             authenticated=False,
         ),
     )
-    def login(self, request: Request) -> Response:
-        body = json_body(request, LoginRequest)
-        return json_response(self.auth_rpc.login(body.model_dump(), request.remote_addr or ""))
+    def login(self, request: Request, body: Any) -> Response:
+        return json_response(self.auth_rpc.login(body, request.remote_addr or ""))
 
     @route(
         "POST",
@@ -76,9 +72,8 @@ class AuthRoutes:
             authenticated=False,
         ),
     )
-    def refresh(self, request: Request) -> Response:
-        body = json_body(request, RefreshRequest)
-        return json_response(self.auth_rpc.refresh(body.model_dump()))
+    def refresh(self, request: Request, body: Any) -> Response:
+        return json_response(self.auth_rpc.refresh(body))
 
     @route(
         "POST",
@@ -91,13 +86,10 @@ class AuthRoutes:
             responses={204: None},
         ),
     )
-    def logout(self, request: Request) -> Response:
-        self.auth.authenticate(request)
-        body = json_body(request, LogoutRequest, optional=True)
-        self.auth_rpc.logout(body.model_dump(exclude_none=True))
+    def logout(self, request: Request, body: Any) -> Response:
+        self.auth_rpc.logout(body)
         return no_content()
 
     @route("GET", "/api/v1/me", RouteSpec("The signed-in account", "me", responses={200: Account}))
     def me(self, request: Request) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.auth_rpc.get_own_account())

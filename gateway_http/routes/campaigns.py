@@ -5,8 +5,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway_http.admission import ADMISSION
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, no_content, read_json
+from gateway_http.authn import Principal
+from gateway_http.bodies import json_response, no_content
 from gateway_http.caller import etag, expected_version, query_params
 from gateway_http.campaign_lists import CachedCampaignLists
 from gateway_http.edge import RouteSpec, route
@@ -43,11 +43,11 @@ def _action_spec(summary: str) -> RouteSpec:
         "campaigns",
         responses={200: Campaign, 404: NOT_FOUND, 409: INVALID_TRANSITION},
         response_headers=ETAG,
+        roles=("brand",),
     )
 
 
 class CampaignRoutes:
-    auth: RequestAuthenticator
     campaigns_rpc: Any
     applications_rpc: Any
     campaign_lists: CachedCampaignLists
@@ -61,12 +61,11 @@ class CampaignRoutes:
             body=CampaignCreate,
             responses={201: Campaign},
             response_headers=ETAG,
+            roles=("brand",),
             rules=("application_deadline <= starts_at < ends_at",),
         ),
     )
-    def create_campaign(self, request: Request) -> Response:
-        self.auth.require(request, "brand")
-        body = read_json(request)
+    def create_campaign(self, request: Request, body: Any) -> Response:
         return _campaign_response(self.campaigns_rpc.create_campaign(body), status=201)
 
     @route(
@@ -80,8 +79,7 @@ class CampaignRoutes:
             rules=("min_budget <= max_budget; status other than published only with mine=true",),
         ),
     )
-    def list_campaigns(self, request: Request) -> Response:
-        principal = self.auth.authenticate(request)
+    def list_campaigns(self, request: Request, principal: Principal) -> Response:
         query = query_params(request)
         admission = request.environ.get(ADMISSION)
         generation = admission.watched.get(GENERATION_KEY) if admission else None
@@ -101,8 +99,7 @@ class CampaignRoutes:
             response_headers=ETAG,
         ),
     )
-    def get_campaign(self, request: Request, campaign_id: str) -> Response:
-        principal = self.auth.authenticate(request)
+    def get_campaign(self, request: Request, campaign_id: str, principal: Principal) -> Response:
         campaign = self.campaigns_rpc.get_campaign(campaign_id)
         progress = None
         if principal.is_admin or campaign["brand_id"] == principal.user_id:
@@ -129,14 +126,13 @@ class CampaignRoutes:
             },
             headers={"If-Match": "the ETag of the version this edit is based on"},
             response_headers=ETAG,
+            roles=("brand",),
             rules=(
                 "the campaign the edit makes keeps application_deadline <= starts_at < ends_at",
             ),
         ),
     )
-    def update_campaign(self, request: Request, campaign_id: str) -> Response:
-        self.auth.require(request, "brand")
-        body = read_json(request)
+    def update_campaign(self, request: Request, campaign_id: str, body: Any) -> Response:
         return _campaign_response(
             self.campaigns_rpc.update_campaign(campaign_id, body, expected_version(request))
         )
@@ -148,32 +144,31 @@ class CampaignRoutes:
             "Delete a draft",
             "campaigns",
             responses={204: None, 404: NOT_FOUND, 409: "only drafts can be deleted"},
+            roles=("brand",),
         ),
     )
     def delete_campaign(self, request: Request, campaign_id: str) -> Response:
-        self.auth.require(request, "brand")
         self.campaigns_rpc.delete_campaign(campaign_id)
         return no_content()
 
-    def _change_campaign_status(self, request: Request, campaign_id: str, action: str) -> Response:
-        self.auth.require(request, "brand")
+    def _change_campaign_status(self, campaign_id: str, action: str) -> Response:
         return _campaign_response(self.campaigns_rpc.change_status(campaign_id, action))
 
     @route("POST", "/api/v1/campaigns/<campaign_id>/publish", _action_spec("Publish a draft"))
     def publish_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._change_campaign_status(request, campaign_id, "publish")
+        return self._change_campaign_status(campaign_id, "publish")
 
     @route(
         "POST", "/api/v1/campaigns/<campaign_id>/pause", _action_spec("Pause a published campaign")
     )
     def pause_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._change_campaign_status(request, campaign_id, "pause")
+        return self._change_campaign_status(campaign_id, "pause")
 
     @route(
         "POST", "/api/v1/campaigns/<campaign_id>/resume", _action_spec("Resume a paused campaign")
     )
     def resume_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._change_campaign_status(request, campaign_id, "resume")
+        return self._change_campaign_status(campaign_id, "resume")
 
     @route(
         "POST",
@@ -181,4 +176,4 @@ class CampaignRoutes:
         _action_spec("Close a campaign (pending applications are rejected)"),
     )
     def close_campaign(self, request: Request, campaign_id: str) -> Response:
-        return self._change_campaign_status(request, campaign_id, "close")
+        return self._change_campaign_status(campaign_id, "close")

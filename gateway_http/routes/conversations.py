@@ -5,8 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, read_json
+from gateway_http.bodies import json_response
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.messaging.schemas import (
@@ -25,7 +24,6 @@ NOT_FOUND = "no such conversation (or you are not a participant)"
 
 
 class ConversationRoutes:
-    auth: RequestAuthenticator
     messaging_rpc: Any
 
     @route(
@@ -39,7 +37,6 @@ class ConversationRoutes:
         ),
     )
     def list_conversations(self, request: Request) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.messaging_rpc.list_conversations(query_params(request)))
 
     @route(
@@ -54,11 +51,11 @@ class ConversationRoutes:
                 201: Conversation,
                 404: "no such application to one of your campaigns",
             },
+            roles=("brand",),
         ),
     )
-    def open_conversation(self, request: Request) -> Response:
-        self.auth.require(request, "brand")
-        opened = self.messaging_rpc.open_conversation(read_json(request))
+    def open_conversation(self, request: Request, body: Any) -> Response:
+        opened = self.messaging_rpc.open_conversation(body)
         return json_response(opened["conversation"], status=201 if opened["created"] else 200)
 
     @route(
@@ -72,7 +69,6 @@ class ConversationRoutes:
         ),
     )
     def list_messages(self, request: Request, conversation_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.messaging_rpc.history(conversation_id, query_params(request)))
 
     @route(
@@ -90,9 +86,8 @@ class ConversationRoutes:
             },
         ),
     )
-    def send_message(self, request: Request, conversation_id: str) -> Response:
-        self.auth.authenticate(request)
-        sent = self.messaging_rpc.send_message(conversation_id, read_json(request))
+    def send_message(self, request: Request, conversation_id: str, body: Any) -> Response:
+        sent = self.messaging_rpc.send_message(conversation_id, body)
         return json_response(sent["message"], status=200 if sent["duplicate"] else 201)
 
     @route(
@@ -105,6 +100,5 @@ class ConversationRoutes:
             responses={200: Conversation, 403: "admins read but do not write", 404: NOT_FOUND},
         ),
     )
-    def mark_read(self, request: Request, conversation_id: str) -> Response:
-        self.auth.authenticate(request)
-        return json_response(self.messaging_rpc.mark_read(conversation_id, read_json(request)))
+    def mark_read(self, request: Request, conversation_id: str, body: Any) -> Response:
+        return json_response(self.messaging_rpc.mark_read(conversation_id, body))

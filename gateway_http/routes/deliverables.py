@@ -5,8 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, read_json
+from gateway_http.bodies import json_response
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.applications.schemas import (
@@ -23,7 +22,6 @@ INVALID_TRANSITION = "the deliverable's status does not allow this"
 
 
 class DeliverableRoutes:
-    auth: RequestAuthenticator
     applications_rpc: Any
 
     @route(
@@ -39,15 +37,14 @@ class DeliverableRoutes:
                 409: "the application is not accepted, the campaign is closed, or everything "
                 "of this type and platform owed is already submitted",
             },
+            roles=("creator",),
             rules=(
                 "type and platform: a deliverable the campaign asks for",
                 "url: an absolute http(s) URL with a host",
             ),
         ),
     )
-    def submit_deliverable(self, request: Request, application_id: str) -> Response:
-        self.auth.require(request, "creator")
-        body = read_json(request)
+    def submit_deliverable(self, request: Request, application_id: str, body: Any) -> Response:
         return json_response(
             self.applications_rpc.submit_deliverable(application_id, body),
             status=201,
@@ -64,7 +61,6 @@ class DeliverableRoutes:
         ),
     )
     def list_application_deliverables(self, request: Request, application_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(
             self.applications_rpc.list_application_deliverables(
                 application_id, query_params(request)
@@ -79,10 +75,10 @@ class DeliverableRoutes:
             "deliverables",
             query_model=DeliverableQuery,
             responses={200: ContentDeliverablePage, 404: "no such campaign (or not yours)"},
+            roles=("brand", "admin"),
         ),
     )
     def list_campaign_deliverables(self, request: Request, campaign_id: str) -> Response:
-        self.auth.require(request, "brand", "admin")
         return json_response(
             self.applications_rpc.list_campaign_deliverables(campaign_id, query_params(request))
         )
@@ -97,7 +93,6 @@ class DeliverableRoutes:
         ),
     )
     def get_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.applications_rpc.get_deliverable(deliverable_id))
 
     @route(
@@ -108,12 +103,11 @@ class DeliverableRoutes:
             "deliverables",
             body=DeliverableResubmission,
             responses={200: ContentDeliverableDetail, 404: NOT_FOUND, 409: INVALID_TRANSITION},
+            roles=("creator",),
             rules=("url: an absolute http(s) URL with a host",),
         ),
     )
-    def resubmit_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        self.auth.require(request, "creator")
-        body = read_json(request)
+    def resubmit_deliverable(self, request: Request, deliverable_id: str, body: Any) -> Response:
         return json_response(self.applications_rpc.resubmit_deliverable(deliverable_id, body))
 
     @route(
@@ -123,10 +117,10 @@ class DeliverableRoutes:
             "Approve a submitted deliverable (the campaign's brand)",
             "deliverables",
             responses={200: ContentDeliverableDetail, 404: NOT_FOUND, 409: INVALID_TRANSITION},
+            roles=("brand",),
         ),
     )
     def approve_deliverable(self, request: Request, deliverable_id: str) -> Response:
-        self.auth.require(request, "brand")
         return json_response(self.applications_rpc.review_deliverable(deliverable_id, "approve"))
 
     @route(
@@ -137,11 +131,12 @@ class DeliverableRoutes:
             "deliverables",
             body=ChangeRequest,
             responses={200: ContentDeliverableDetail, 404: NOT_FOUND, 409: INVALID_TRANSITION},
+            roles=("brand",),
         ),
     )
-    def request_deliverable_changes(self, request: Request, deliverable_id: str) -> Response:
-        self.auth.require(request, "brand")
-        body = read_json(request)
+    def request_deliverable_changes(
+        self, request: Request, deliverable_id: str, body: Any
+    ) -> Response:
         return json_response(
             self.applications_rpc.review_deliverable(deliverable_id, "request_changes", body)
         )

@@ -4,14 +4,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, read_json
+from gateway_http.bodies import json_response
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from services.users.schemas import (
     BrandProfile,
+    BrandProfileBody,
+    BrandProfilePatch,
     CreatorPage,
     CreatorProfile,
+    CreatorProfileBody,
+    CreatorProfilePatch,
     CreatorQuery,
     OwnProfile,
     ProfileBody,
@@ -22,7 +25,6 @@ NO_PROFILE = "admin accounts have no profile"
 
 
 class ProfileRoutes:
-    auth: RequestAuthenticator
     users_rpc: Any
 
     @route(
@@ -33,7 +35,6 @@ class ProfileRoutes:
         ),
     )
     def get_own_profile(self, request: Request) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.users_rpc.get_own_profile())
 
     @route(
@@ -43,6 +44,7 @@ class ProfileRoutes:
             "Replace the caller's profile (brand or creator fields by role)",
             "profiles",
             body=ProfileBody,
+            body_by_role={"brand": BrandProfileBody, "creator": CreatorProfileBody},
             responses={200: OwnProfile, 404: NO_PROFILE},
             rules=(
                 "the body is the profile of your role (a brand's or a creator's)",
@@ -50,9 +52,7 @@ class ProfileRoutes:
             ),
         ),
     )
-    def replace_own_profile(self, request: Request) -> Response:
-        self.auth.authenticate(request)
-        body = read_json(request)
+    def replace_own_profile(self, request: Request, body: Any) -> Response:
         return json_response(self.users_rpc.replace_profile(body))
 
     @route(
@@ -62,6 +62,7 @@ class ProfileRoutes:
             "Change some fields of the caller's profile",
             "profiles",
             body=ProfilePatch,
+            body_by_role={"brand": BrandProfilePatch, "creator": CreatorProfilePatch},
             responses={200: OwnProfile, 404: NO_PROFILE},
             rules=(
                 "the fields are those of your role's profile, and the profile they make is "
@@ -70,9 +71,7 @@ class ProfileRoutes:
             ),
         ),
     )
-    def patch_own_profile(self, request: Request) -> Response:
-        self.auth.authenticate(request)
-        body = read_json(request)
+    def patch_own_profile(self, request: Request, body: Any) -> Response:
         return json_response(self.users_rpc.patch_profile(body))
 
     @route(
@@ -83,11 +82,11 @@ class ProfileRoutes:
             "profiles",
             query_model=CreatorQuery,
             responses={200: CreatorPage},
+            roles=("brand", "admin"),
             rules=("min_followers <= max_followers",),
         ),
     )
     def discover_creators(self, request: Request) -> Response:
-        self.auth.require(request, "brand", "admin")
         return json_response(self.users_rpc.discover_creators(query_params(request)))
 
     @route(
@@ -100,7 +99,6 @@ class ProfileRoutes:
         ),
     )
     def get_creator(self, request: Request, creator_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.users_rpc.get_creator(creator_id))
 
     @route(
@@ -113,5 +111,4 @@ class ProfileRoutes:
         ),
     )
     def get_brand(self, request: Request, brand_id: str) -> Response:
-        self.auth.authenticate(request)
         return json_response(self.users_rpc.get_brand(brand_id))

@@ -10,12 +10,11 @@ from werkzeug.wrappers import Request, Response
 
 from dependencies.ingest_queue import INGEST_QUEUE_NAME, IngestPublisher
 from gateway_http import link_redirect
-from gateway_http.authn import RequestAuthenticator
-from gateway_http.bodies import json_response, read_json
+from gateway_http.bodies import json_response
 from gateway_http.caller import query_params
 from gateway_http.edge import RouteSpec, route
 from gateway_http.routes.analytics import INGESTION_KEY_HEADER
-from kernel.errors import NotFound, Unauthenticated
+from kernel.errors import NotFound
 from services.analytics import clicks
 from services.analytics.tracking_schemas import (
     ConversionCreate,
@@ -37,7 +36,6 @@ LINK_REDIRECTS = prometheus_client.Counter(
 
 
 class TrackingRoutes:
-    auth: RequestAuthenticator
     analytics_rpc: Any
     redis: Any
     config: Any
@@ -67,12 +65,11 @@ class TrackingRoutes:
                 404: NOT_FOUND,
                 409: "the application is not accepted",
             },
+            roles=("brand", "creator"),
             rules=("destination_url: an absolute http(s) URL with a host and no credentials",),
         ),
     )
-    def create_tracking_link(self, request: Request, application_id: str) -> Response:
-        self.auth.require(request, "brand", "creator")
-        body = read_json(request)
+    def create_tracking_link(self, request: Request, application_id: str, body: Any) -> Response:
         link = self.analytics_rpc.create_tracking_link(application_id, body)
         return json_response(link, status=201, headers={"Location": link["url"]})
 
@@ -84,10 +81,10 @@ class TrackingRoutes:
             "tracking",
             query_model=TrackingLinkQuery,
             responses={200: TrackingLinkList, 404: NOT_FOUND},
+            roles=("brand", "creator"),
         ),
     )
     def list_tracking_links(self, request: Request, application_id: str) -> Response:
-        self.auth.require(request, "brand", "creator")
         return json_response(
             self.analytics_rpc.list_tracking_links(application_id, query_params(request))
         )
@@ -99,10 +96,10 @@ class TrackingRoutes:
             "Disable a tracking link for good: it answers 404 from now on (brand or creator)",
             "tracking",
             responses={200: TrackingLink, 404: "no such tracking link (or not yours)"},
+            roles=("brand", "creator"),
         ),
     )
     def disable_tracking_link(self, request: Request, link_id: str) -> Response:
-        self.auth.require(request, "brand", "creator")
         link = self.analytics_rpc.disable_tracking_link(link_id)
         link_redirect.forget(self.redis, link["code"], self.link_cache_seconds)
         return json_response(link)
@@ -166,11 +163,9 @@ class TrackingRoutes:
             rules=(
                 "code or click_id: exactly one, naming a tracking link this sender may report for",
             ),
+            key_header=INGESTION_KEY_HEADER,
         ),
     )
-    def record_conversion(self, request: Request) -> Response:
-        key = request.headers.get(INGESTION_KEY_HEADER)
-        if not key:
-            raise Unauthenticated(f"conversions need an {INGESTION_KEY_HEADER} header")
-        body = read_json(request)
+    def record_conversion(self, request: Request, body: Any) -> Response:
+        key = request.headers[INGESTION_KEY_HEADER]
         return json_response(self.analytics_rpc.record_conversion(key, body), status=202)
