@@ -164,6 +164,8 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
             }
         elif answer is None:
             responses[str(status)] = {"description": "No content"}
+        elif 200 <= status < 300:  # a body that is not JSON (the docs page and its assets)
+            responses[str(status)] = {"description": str(answer), "content": {spec.media_type: {}}}
         elif 300 <= status < 400:
             responses[str(status)] = {"description": str(answer)}
         else:

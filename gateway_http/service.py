@@ -14,6 +14,7 @@ from gateway_http.routes.auth import AuthRoutes
 from gateway_http.routes.campaigns import CampaignRoutes
 from gateway_http.routes.conversations import ConversationRoutes
 from gateway_http.routes.deliverables import DeliverableRoutes
+from gateway_http.routes.docs import DocsRoutes
 from gateway_http.routes.ops import OpsRoutes
 from gateway_http.routes.profiles import ProfileRoutes
 from gateway_http.routes.tracking import TrackingRoutes
@@ -21,6 +22,7 @@ from gateway_http.routes.tracking import TrackingRoutes
 
 class GatewayService(
     OpsRoutes,
+    DocsRoutes,
     AuthRoutes,
     ProfileRoutes,
     CampaignRoutes,

@@ -6,6 +6,7 @@
 #    fixtures create vhosts through it)
 #  - ClickHouse: install Debian's clickhouse-server if absent, start if down
 #  - wrk (benchmarks): install if absent
+#  - chromium (the e2e test that renders /api/v1/docs in a headless browser): install if absent
 #  - ops checks (make ops-check): deck (Kong config), docker-compose (compose config without an
 #    engine), prometheus (promtool, and the server for make dashboards-check); kubectl comes from
 #    the machine image or Debian when available
@@ -116,6 +117,8 @@ fi
 apt_install clickhouse-server clickhouse-client wrk
 apt_install deck docker-compose prometheus
 apt_install pgbouncer luajit
+# Headless browser for the API docs e2e test (tests/e2e/test_api_docs.py); skipped when present.
+apt_install chromium
 clickhouse_up() { clickhouse-client --host 127.0.0.1 --query "SELECT 1"; }
 if ! clickhouse_up >/dev/null 2>&1; then
   log "starting ClickHouse"

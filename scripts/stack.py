@@ -238,6 +238,7 @@ def main() -> None:
         print(
             "\n  stack is up (Ctrl-C stops everything)\n"
             f"  REST API      {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)\n"
+            f"  API docs      {base}/api/v1/docs  (Swagger UI)\n"
             f"  health        {base}/healthz  {base}/readyz\n"
             f"  chat          ws://127.0.0.1:{ws_port}/ws  (?jwt=<access token>)\n"
             f"  metrics       {base}/metrics  auth: http://127.0.0.1:{metrics_base + 1}/metrics"

@@ -675,3 +675,22 @@ def test_every_image_target_builds_on_the_one_pinnable_base_and_the_platform_is_
     assert re.search(r"^ARG PYTHON_IMAGE=", dockerfile, flags=re.MULTILINE)
     assert "--require-hashes" in dockerfile and "-r runtime.lock" in dockerfile
     assert re.search(r"pgbouncer=\$\{PGBOUNCER_VERSION\}", dockerfile)
+
+
+def test_k8s_public_ingress_has_compose_public_paths_without_the_jwt_plugin():
+    """register, login, refresh, the OpenAPI document and its Swagger UI (a prefix: its assets)."""
+    compose_paths = next(
+        r for s in KONG["services"] for r in s.get("routes", []) if r["name"] == "api-public"
+    )["paths"]
+    [public] = [
+        i
+        for i in objects("overlays/local", "Ingress")
+        if i["metadata"]["name"].endswith("api-public")
+    ]
+    paths = {
+        p["path"]: p["pathType"] for rule in public["spec"]["rules"] for p in rule["http"]["paths"]
+    }
+    assert set(paths) == set(compose_paths)
+    assert paths["/api/v1/docs"] == "Prefix"
+    plugins = public["metadata"]["annotations"]["konghq.com/plugins"].split(",")
+    assert not any(plugin.startswith("platform-jwt") for plugin in plugins)

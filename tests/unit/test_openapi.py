@@ -21,6 +21,8 @@ EXPECTED = {
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/docs"),
+    ("get", "/api/v1/docs/{asset_name}"),
     ("get", "/api/v1/me/profile"),
     ("put", "/api/v1/me/profile"),
     ("patch", "/api/v1/me/profile"),
