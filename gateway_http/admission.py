@@ -208,7 +208,7 @@ _gatekeepers: dict[int, Gatekeeper] = {}  # by id(container.config): extensions 
 
 def gatekeeper_for(container: Any) -> Gatekeeper:
     """One Gatekeeper (one Redis client, one verified-token cache) per service container, shared
-    by the edge server and the Authenticator dependency."""
+    by the edge server and the routes' authentication (gateway_http.specs)."""
     gatekeeper = _gatekeepers.get(id(container.config))
     if gatekeeper is None:
         config: dict[str, Any] = container.config

@@ -9,7 +9,6 @@ from werkzeug.wrappers import Request, Response
 
 from kernel.errors import DomainError
 from kernel.json_text import parse_json_text
-from kernel.schemas import Model, parse_model
 
 
 class PayloadTooLarge(DomainError):
@@ -46,13 +45,6 @@ def read_json(request: Request, *, optional: bool = False) -> Any:
     """Parse the body as JSON. An empty body is None when `optional`, else an error."""
     raw = read_body(request, optional=optional)
     return None if raw is None else parse_json_text(raw)
-
-
-def json_body(request: Request, model: type[Model], *, optional: bool = False) -> Model:
-    data = read_json(request, optional=optional)
-    if data is None and optional:
-        data = {}
-    return parse_model(model, data)
 
 
 def json_response(
