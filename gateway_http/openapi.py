@@ -115,6 +115,8 @@ def _refuse_nul(schema: Any) -> None:
 
 def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
+    if spec.roles:
+        operation["description"] = f"Roles: {', '.join(spec.roles)} (others: 403)."
     parameters = [
         {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
         for param in PATH_PARAMETER.findall(url)

@@ -185,3 +185,20 @@ def test_an_unknown_time_zone_is_refused_and_the_document_lists_the_known_ones()
     for name in ("Mars/Olympus", "posixrules", "../etc/passwd"):
         with pytest.raises(InvalidInput):
             figures.zone(name)
+
+
+def test_role_restricted_routes_say_which_roles():
+    document = openapi.document(GatewayService)
+    assert (
+        "Roles: brand (others: 403)."
+        in document["paths"]["/api/v1/campaigns"]["post"]["description"]
+    )
+    assert "description" not in document["paths"]["/api/v1/campaigns"]["get"]  # any role
+
+
+def test_the_docs_page_and_assets_are_documented_with_their_media_types():
+    paths = openapi.document(GatewayService)["paths"]
+    assert "text/html" in paths["/api/v1/docs"]["get"]["responses"]["200"]["content"]
+    asset = paths["/api/v1/docs/{asset_name}"]["get"]
+    assert "application/octet-stream" in asset["responses"]["200"]["content"]
+    assert "security" not in asset
