@@ -9,6 +9,8 @@ container: the RPC proxies' shared ReplyListener and its QueueConsumer, which co
 when the container starts (and retry forever without one). `without_orphans` recomputes the
 sub-extensions from what the container still has, which drops exactly those."""
 
+from unittest.mock import ANY
+
 import eventlet
 import pytest
 from nameko.exceptions import deserialize, serialize
@@ -48,15 +50,19 @@ PROBLEM = "application/problem+json"
 
 
 class Gateway:
-    def __init__(self, rpcs, codec):
+    def __init__(self, container, rpcs, codec):
+        self.container = container
         self.rpc = dict(zip(AMQP_DEPENDENCIES, rpcs, strict=True))
         self._codec = codec
 
-    def bearer(self, role, user_id=None):
+    def token(self, role, user_id=None):
         token, _ = self._codec.issue_access_token(
             subject=user_id or f"{role}-1", role=role, session_id=f"s-{role}"
         )
-        return {"Authorization": f"Bearer {token}"}
+        return token
+
+    def bearer(self, role, user_id=None):
+        return {"Authorization": f"Bearer {self.token(role, user_id)}"}
 
     def rpc_calls(self):
         return [call for mock in self.rpc.values() for call in mock.mock_calls]
@@ -80,7 +86,7 @@ def gateway(container_factory, web_config, base_config, redis_client):
     assert not any(isinstance(e, ReplyListener | QueueConsumer) for e in container.extensions)
     with eventlet.Timeout(10):
         container.start()
-    return Gateway(rpcs, TokenCodec.from_config(base_config, signing=True))
+    return Gateway(container, rpcs, TokenCodec.from_config(base_config, signing=True))
 
 
 def remote(error):
@@ -352,3 +358,23 @@ def test_event_ingestion_passes_the_text_on_for_a_key_or_a_token(gateway, web_se
     )
     assert_problem(as_admin, 403, "forbidden")
     assert analytics.ingest.call_count == 1
+
+
+def test_the_callers_token_travels_in_the_workers_context(gateway, web_session, monkeypatch):
+    """Every RPC of the worker sends its context data along: the token, once verified."""
+    contexts = []
+    spawn = gateway.container.spawn_worker
+
+    def recording(entrypoint, args, kwargs, context_data=None, **options):
+        contexts.append(dict(context_data or {}))
+        return spawn(entrypoint, args, kwargs, context_data=context_data, **options)
+
+    monkeypatch.setattr(gateway.container, "spawn_worker", recording)
+    gateway.rpc["auth_rpc"].get_own_account.return_value = {"id": "creator-1"}
+    token = gateway.token("creator")
+    answer = web_session.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-1"}
+    )
+    assert answer.status_code == 200
+    assert web_session.get("/api/v1/openapi.json").status_code == 200
+    assert contexts == [{"request_id": "req-1", "auth_token": token}, {"request_id": ANY}]
