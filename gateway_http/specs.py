@@ -21,6 +21,10 @@ from kernel.schemas import parse_model
 # authenticated caller, None for a key caller) and `body` (the JSON as the client sent it, after
 # it passed the spec's model; the services are given that, not a re-serialised model).
 HANDLER_ARGUMENTS = ("principal", "body")
+# A conditional request is decided before its content is processed (RFC 9110 13.2.1): only the
+# service knows the version, so it validates the body of a request that carries If-Match, after
+# the precondition (a stale If-Match is a 412 whatever the body).
+CONDITION = "If-Match"
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def checked_arguments(
         if data is None:
             data = {}
         model = spec.body
-        if key:
+        if key or (CONDITION in spec.headers and CONDITION in request.headers):
             model = None
         elif spec.body_by_role and principal is not None:
             model = spec.body_by_role.get(principal.role)

@@ -178,6 +178,26 @@ def test_a_stale_if_match_is_a_412_problem(gateway, web_session):
     assert problem["detail"] == "the campaign changed: version 9, If-Match named 7"
 
 
+def test_a_conditional_edit_is_decided_before_its_body(gateway, web_session):
+    """RFC 9110 13.2.1: with If-Match the service, which knows the version, answers the
+    precondition first and validates the body after it; without, the gateway answers 422."""
+    update = gateway.rpc["campaigns_rpc"].update_campaign
+    update.side_effect = remote(PreconditionFailed("the campaign changed"))
+    invalid = {"title": 42}
+    stale = web_session.patch(
+        "/api/v1/campaigns/c1",
+        json=invalid,
+        headers={**gateway.bearer("brand"), "If-Match": '"7"'},
+    )
+    assert_problem(stale, 412, "precondition-failed")
+    update.assert_called_once_with("c1", invalid, 7)
+    unconditional = web_session.patch(
+        "/api/v1/campaigns/c1", json=invalid, headers=gateway.bearer("brand")
+    )
+    assert_problem(unconditional, 422, "validation-failed")
+    assert update.call_count == 1
+
+
 # Error mapping: a DomainError from a service becomes problem+json with its status
 
 
