@@ -1,7 +1,6 @@
 """Bearer authentication and the role helper against real Redis (denylist and rate limit)."""
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -12,24 +11,15 @@ from kernel.denylist import AccessDenylist
 from kernel.errors import Forbidden, TooManyRequests, Unauthenticated
 from kernel.ratelimit import RateLimiter
 from kernel.token_cache import VerifiedTokenCache
-from kernel.tokens import TokenCodec
+from tests.codecs import make_codec
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration
-KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
 def codec():
-    return TokenCodec(
-        issuer="iss",
-        audience="aud",
-        key_id="k",
-        access_ttl_seconds=600,
-        leeway_seconds=0,
-        public_key=KEY.public_key(),
-        private_key=KEY,
-    )
+    return make_codec()
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 and never a hit for bytes other than those verified."""
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kernel.errors import Unauthenticated
 from kernel.token_cache import VerifiedTokenCache
 from kernel.tokens import TokenCodec
-
-KEY = Ed25519PrivateKey.generate()
+from tests.codecs import make_codec
 
 
 class CountingCodec(TokenCodec):
@@ -21,15 +19,7 @@ class CountingCodec(TokenCodec):
 
 @pytest.fixture
 def codec():
-    return CountingCodec(
-        issuer="iss",
-        audience="aud",
-        key_id="k",
-        access_ttl_seconds=600,
-        leeway_seconds=30,
-        public_key=KEY.public_key(),
-        private_key=KEY,
-    )
+    return make_codec(CountingCodec, leeway_seconds=30)
 
 
 def test_a_token_is_verified_once(codec):

@@ -9,23 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kernel.errors import Unauthenticated
 from kernel.tokens import TokenCodec
+from tests.codecs import KEY, make_codec
 
-KEY = Ed25519PrivateKey.generate()
 OTHER_KEY = Ed25519PrivateKey.generate()
-
-
-def make_codec(**overrides) -> TokenCodec:
-    settings = dict(
-        issuer="https://issuer.test",
-        audience="api.test",
-        key_id="k1",
-        access_ttl_seconds=900,
-        leeway_seconds=0,
-        public_key=KEY.public_key(),
-        private_key=KEY,
-    )
-    settings.update(overrides)
-    return TokenCodec(**settings)
 
 
 def sign(payload: dict, key=KEY, algorithm="EdDSA", **headers) -> str:
