@@ -1,7 +1,6 @@
 """Analytics request bodies, query parameters and views."""
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
@@ -9,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from kernel.schemas import Cursor, QueryModel, StrictModel
-from kernel.timestamps import TIMESTAMP_SCHEMA, Timestamp, plausible_utc
+from kernel.timestamps import TIMESTAMP_SCHEMA, Timestamp, rfc3339_string, to_utc
 from kernel.vocabulary import Country, Platform
 
 MAX_BATCH = 1000
@@ -34,20 +33,10 @@ Metric = Literal[
 ]
 
 
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _rfc3339_string(value: object) -> object:
-    # Lax pydantic would also take "0.5" as a Unix time; a query string must spell a date-time.
-    if not isinstance(value, str) or not RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-01T00:00:00Z")
-    return value
-
-
 QueryTimestamp = Annotated[
     AwareDatetime,
-    BeforeValidator(_rfc3339_string),
-    AfterValidator(plausible_utc),
+    BeforeValidator(rfc3339_string),
+    AfterValidator(to_utc),
     Field(json_schema_extra=TIMESTAMP_SCHEMA),
 ]
 
