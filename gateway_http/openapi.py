@@ -201,32 +201,72 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     return operation
 
 
-ITEM_PATH = re.compile(r"^/\{([a-z_]+)\}")
+# What a response object names, by its schema: path parameter -> the property that holds it.
+RESOURCES: dict[str, dict[str, str]] = {
+    "Campaign": {"campaign_id": "id", "brand_id": "brand_id"},
+    "CampaignView": {"campaign_id": "id", "brand_id": "brand_id"},
+    "Application": {"application_id": "id", "creator_id": "creator_id"},
+    "ContentDeliverable": {"deliverable_id": "id"},
+    "ContentDeliverableDetail": {"deliverable_id": "id"},
+    "TrackingLink": {"link_id": "id", "code": "code"},
+    "IngestionKeyCreated": {"key_id": "id", "X-Ingestion-Key": "key"},
+    "IngestionKeyView": {"key_id": "id"},
+    "Conversation": {"conversation_id": "id"},
+    "CreatorProfile": {"creator_id": "id"},
+}
 
 
-def _add_links(paths: dict[str, dict[str, Any]]) -> None:
-    """OpenAPI links from each creation (a 201 whose body has the new object's id) to the
-    operations on that object: POST /campaigns -> /campaigns/{campaign_id}/..., POST
-    /campaigns/{campaign_id}/applications -> /applications/{application_id}/... . Stateful
+def _schema_name(response: dict[str, Any]) -> str | None:
+    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return ref.rsplit("/", 1)[-1] if ref else None
+
+
+def _named(name: str | None, schemas: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """(JSON pointer prefix, RESOURCES entry) for an object, or for the first item of a page."""
+    if name in RESOURCES:
+        return "", RESOURCES[name]
+    items = schemas.get(name, {}).get("properties", {}).get("items", {}).get("items", {})
+    item = items.get("$ref", "").rsplit("/", 1)[-1]
+    return ("/items/0", RESOURCES[item]) if item in RESOURCES else None
+
+
+def _add_links(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> None:
+    """OpenAPI links from every success response that names an object (the object, or the first
+    item of a page) to the operations on that object: POST /campaigns -> publish, PATCH (If-Match:
+    the ETag it answered), ...; POST .../applications -> withdraw, accept, ...; a tracking link ->
+    GET /t/{code}; a new ingestion key -> the ingestion endpoints (X-Ingestion-Key). Stateful
     testing (and clients) follow them to use real ids."""
-    for path, operations in paths.items():
-        created = operations.get("post", {}).get("responses", {}).get("201")
-        if created is None or "content" not in created:
-            continue
-        collections = {path, "/api/v1/" + path.rstrip("/").rsplit("/", 1)[-1]}
-        links = {}
-        for other, other_operations in paths.items():
-            for prefix in collections:
-                match = ITEM_PATH.match(other[len(prefix) :]) if other.startswith(prefix) else None
-                if match is None:
+    takes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for operations in paths.values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] in ("path", "header"):
+                    takes.setdefault(parameter["name"], []).append((parameter["in"], operation))
+    for operations in paths.values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                named = _named(_schema_name(response), schemas) if status[0] == "2" else None
+                if named is None:
                     continue
-                for method, operation in other_operations.items():
-                    links[f"{method}_{operation['operationId']}"] = {
-                        "operationId": operation["operationId"],
-                        "parameters": {match.group(1): "$response.body#/id"},
-                    }
-        if links:
-            created["links"] = dict(sorted(links.items()))
+                prefix, fields = named
+                links = {}
+                for parameter, field in fields.items():
+                    for location, target in takes.get(parameter, []):
+                        name = parameter if location == "path" else f"{location}.{parameter}"
+                        values = {name: f"$response.body#{prefix}/{field}"}
+                        headers = {p["name"] for p in target.get("parameters", [])}
+                        if (
+                            "If-Match" in headers
+                            and not prefix
+                            and "ETag" in response.get("headers", {})
+                        ):
+                            values["header.If-Match"] = "$response.header.ETag"
+                        links[target["operationId"]] = {
+                            "operationId": target["operationId"],
+                            "parameters": values,
+                        }
+                if links:
+                    response["links"] = dict(sorted(links.items()))
 
 
 def _referenced(names: set[str], schemas: dict[str, Any]) -> set[str]:
@@ -267,7 +307,7 @@ def document(service: type) -> dict[str, Any]:
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
     for body in sorted(_referenced(bodies, schemas)):
         _refuse_nul(schemas[body])
-    _add_links(paths)
+    _add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Influencer marketing platform API", "version": "1.0.0"},

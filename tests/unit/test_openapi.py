@@ -8,6 +8,7 @@ from gateway_http.service import GatewayService
 from kernel.config import PROJECT_ROOT
 from kernel.errors import InvalidInput
 from kernel.schemas import parse_model
+from kernel.timestamps import TIMESTAMP_PATTERN
 from services.analytics import figures
 from services.messaging.schemas import MessageCreate, ReadMark
 
@@ -97,18 +98,110 @@ def test_authenticated_routes_declare_bearer_and_401():
     assert {"400", "413", "415", "422", "201", "409"} <= set(register["responses"])
 
 
-def test_creations_link_to_the_operations_on_what_they_created():
+def operations_by_id(document: dict) -> dict[str, dict]:
+    return {
+        operation["operationId"]: operation
+        for operations in document["paths"].values()
+        for operation in operations.values()
+    }
 
-    paths = openapi.document(GatewayService)["paths"]
-    campaign_links = paths["/api/v1/campaigns"]["post"]["responses"]["201"]["links"]
-    assert campaign_links["get_get_campaign"] == {
-        "operationId": "get_campaign",
-        "parameters": {"campaign_id": "$response.body#/id"},
+
+def links_of(document: dict):
+    """(source operation, status, response, link name, link) for every link in the document."""
+    for operation in operations_by_id(document).values():
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                yield operation, status, response, name, link
+
+
+def resolve(schema: dict, document: dict) -> dict:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_every_link_expression_names_what_the_source_response_always_has():
+    document = openapi.document(GatewayService)
+    operations = operations_by_id(document)
+    checked = 0
+    for source, status, response, name, link in links_of(document):
+        assert status.startswith("2"), (source["operationId"], name)
+        target = operations[link["operationId"]]
+        target_parameters = {(p["in"], p["name"]) for p in target.get("parameters", [])}
+        for parameter, expression in link["parameters"].items():
+            location, _, parameter_name = parameter.rpartition(".")
+            assert (location or "path", parameter_name) in target_parameters, (name, parameter)
+            if expression.startswith("$response.header."):
+                assert expression.removeprefix("$response.header.") in response["headers"]
+                continue
+            pointer = expression.removeprefix("$response.body#/").split("/")
+            schema = resolve(response["content"]["application/json"]["schema"], document)
+            for step in pointer:
+                if step.isdigit():  # the first item of a page; an empty page gives no value
+                    assert schema["type"] == "array"
+                    schema = resolve(schema["items"], document)
+                    continue
+                assert step in schema.get("required", []), (source["operationId"], expression)
+                schema = resolve(schema["properties"][step], document)
+            assert schema.get("type") == "string" or schema.get("format") == "uuid", expression
+            checked += 1
+    assert checked > 100
+
+
+def test_every_object_the_links_name_is_a_response_schema():
+    schemas = openapi.document(GatewayService)["components"]["schemas"]
+    for name, fields in openapi.RESOURCES.items():
+        assert set(fields.values()) <= set(schemas[name]["required"]), name
+
+
+def link(document: dict, operation_id: str, status: str, target: str) -> dict:
+    response = operations_by_id(document)[operation_id]["responses"][status]
+    return response["links"][target]["parameters"]
+
+
+def test_the_chains_stateful_testing_walks_are_linked():
+    document = openapi.document(GatewayService)
+    by_id = {"campaign_id": "$response.body#/id"}
+    for target in ("get_campaign", "publish_campaign", "delete_campaign", "close_campaign"):
+        assert link(document, "create_campaign", "201", target) == by_id
+    assert link(document, "create_campaign", "201", "update_campaign") == {
+        **by_id,
+        "header.If-Match": "$response.header.ETag",  # PATCH needs the version it edits
     }
-    applied = paths["/api/v1/campaigns/{campaign_id}/applications"]["post"]["responses"]["201"]
-    assert applied["links"]["post_accept_application"]["parameters"] == {
-        "application_id": "$response.body#/id"
+    assert link(document, "publish_campaign", "200", "pause_campaign") == by_id
+    assert link(document, "pause_campaign", "200", "resume_campaign") == by_id
+    assert link(document, "list_campaigns", "200", "apply") == {
+        "campaign_id": "$response.body#/items/0/id"
     }
+    for target in ("get_application", "withdraw_application", "accept_application"):
+        assert link(document, "apply", "201", target) == {"application_id": "$response.body#/id"}
+    assert link(document, "submit_deliverable", "201", "approve_deliverable") == {
+        "deliverable_id": "$response.body#/id"
+    }
+    assert link(document, "create_tracking_link", "201", "follow_tracking_link") == {
+        "code": "$response.body#/code"
+    }
+    assert link(document, "create_tracking_link", "201", "disable_tracking_link") == {
+        "link_id": "$response.body#/id"
+    }
+    assert link(document, "create_ingestion_key", "201", "revoke_ingestion_key") == {
+        "key_id": "$response.body#/id"
+    }
+    assert link(document, "create_ingestion_key", "201", "ingest_events") == {
+        "header.X-Ingestion-Key": "$response.body#/key"
+    }
+    assert link(document, "open_conversation", "201", "send_message") == {
+        "conversation_id": "$response.body#/id"
+    }
+
+
+def test_the_fuzz_run_names_real_operations_for_each_role():
+    from scripts import api_fuzz
+
+    operations = operations_by_id(openapi.document(GatewayService))
+    assert set(api_fuzz.BRAND_ONLY) <= set(operations)
+    assert set(api_fuzz.CREATOR_ONLY) <= set(operations)
+    assert not set(api_fuzz.BRAND_ONLY) & set(api_fuzz.CREATOR_ONLY)
 
 
 def test_the_document_states_dates_cursors_and_patch_nulls():
@@ -116,7 +209,7 @@ def test_the_document_states_dates_cursors_and_patch_nulls():
     doc = openapi.document(GatewayService)
     patch = doc["components"]["schemas"]["CampaignPatch"]["properties"]
     assert "anyOf" not in patch["title"]  # null is refused: not offered
-    assert patch["starts_at"]["pattern"].startswith("^20[0-9]{2}-")
+    assert patch["starts_at"]["pattern"] == TIMESTAMP_PATTERN
     campaigns = {p["name"]: p for p in doc["paths"]["/api/v1/campaigns"]["get"]["parameters"]}
     assert "opaque" in campaigns["cursor"]["schema"]["description"]
 
