@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway_http.edge import Route
+from gateway_http.edge import REQUEST_ID_PATTERN, Route
 from gateway_http.specs import RouteSpec
 
 PATH_PARAMETER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
@@ -34,6 +34,23 @@ STANDARD_ERRORS = {
     422: "Request failed validation (unknown or missing fields, wrong types)",
     429: "Rate limited; see Retry-After",
     503: "A backing service did not answer in time",
+}
+
+
+# Every request may carry a correlation id; every answer carries one (the caller's when it fits
+# the pattern, else a new one), so a caller's id is never refused, only replaced.
+REQUEST_ID_PARAMETER = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "correlation id, echoed when it matches "
+    f"{REQUEST_ID_PATTERN.pattern} (anything else is replaced by a new one)",
+}
+REQUEST_ID_HEADER = {
+    "description": "the request's correlation id (the caller's X-Request-ID, or a new one)",
+    "required": True,
+    "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN.pattern},
 }
 
 
@@ -142,8 +159,7 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
         }
         for header, description in spec.headers.items()
     ]
-    if parameters:
-        operation["parameters"] = parameters
+    operation["parameters"] = [*parameters, REQUEST_ID_PARAMETER]
     if spec.body is not None:
         operation["requestBody"] = {
             "required": spec.body_required,
@@ -195,13 +211,15 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     for status in sorted(relevant):
         responses.setdefault(str(status), _problem(STANDARD_ERRORS[status]))
     responses["default"] = _problem("Unexpected error (problem+json, never a stack trace)")
+    for response in responses.values():
+        response["headers"] = {**response.get("headers", {}), "X-Request-ID": REQUEST_ID_HEADER}
     operation["responses"] = responses
     if spec.authenticated:
         operation["security"] = [{"bearerAuth": []}]
     return operation
 
 
-# What a response object names, by its schema: path parameter -> the property that holds it.
+# What a response object names, by its schema: parameter -> the (required) property holding it.
 RESOURCES: dict[str, dict[str, str]] = {
     "Campaign": {"campaign_id": "id", "brand_id": "brand_id"},
     "CampaignView": {"campaign_id": "id", "brand_id": "brand_id"},
@@ -221,21 +239,13 @@ def _schema_name(response: dict[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[-1] if ref else None
 
 
-def _named(name: str | None, schemas: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
-    """(JSON pointer prefix, RESOURCES entry) for an object, or for the first item of a page."""
-    if name in RESOURCES:
-        return "", RESOURCES[name]
-    items = schemas.get(name, {}).get("properties", {}).get("items", {}).get("items", {})
-    item = items.get("$ref", "").rsplit("/", 1)[-1]
-    return ("/items/0", RESOURCES[item]) if item in RESOURCES else None
-
-
-def _add_links(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> None:
-    """OpenAPI links from every success response that names an object (the object, or the first
-    item of a page) to the operations on that object: POST /campaigns -> publish, PATCH (If-Match:
-    the ETag it answered), ...; POST .../applications -> withdraw, accept, ...; a tracking link ->
-    GET /t/{code}; a new ingestion key -> the ingestion endpoints (X-Ingestion-Key). Stateful
-    testing (and clients) follow them to use real ids."""
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from every success response that is an object to the operations on it:
+    POST /campaigns -> publish, PATCH (If-Match: the ETag it answered), ...; POST
+    .../applications -> withdraw, accept, ...; a tracking link -> GET /t/{code}; a new ingestion
+    key -> the ingestion endpoints (X-Ingestion-Key). Stateful testing (and clients) follow them
+    to use real ids. Pages link nowhere: `#/items/0/id` names nothing in an empty page (the fuzz
+    run's own inference reaches listed objects)."""
     takes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for operations in paths.values():
         for operation in operations.values():
@@ -245,21 +255,16 @@ def _add_links(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> Non
     for operations in paths.values():
         for operation in operations.values():
             for status, response in operation["responses"].items():
-                named = _named(_schema_name(response), schemas) if status[0] == "2" else None
-                if named is None:
+                fields = RESOURCES.get(_schema_name(response) or "", {})
+                if status[0] != "2" or not fields:
                     continue
-                prefix, fields = named
                 links = {}
                 for parameter, field in fields.items():
                     for location, target in takes.get(parameter, []):
                         name = parameter if location == "path" else f"{location}.{parameter}"
-                        values = {name: f"$response.body#{prefix}/{field}"}
+                        values = {name: f"$response.body#/{field}"}
                         headers = {p["name"] for p in target.get("parameters", [])}
-                        if (
-                            "If-Match" in headers
-                            and not prefix
-                            and "ETag" in response.get("headers", {})
-                        ):
+                        if "If-Match" in headers and "ETag" in response.get("headers", {}):
                             values["header.If-Match"] = "$response.header.ETag"
                         links[target["operationId"]] = {
                             "operationId": target["operationId"],
@@ -307,7 +312,7 @@ def document(service: type) -> dict[str, Any]:
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
     for body in sorted(_referenced(bodies, schemas)):
         _refuse_nul(schemas[body])
-    _add_links(paths, schemas)
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Influencer marketing platform API", "version": "1.0.0"},

@@ -101,17 +101,20 @@ def post(base: str, path: str, token: str, body: dict | None = None) -> dict:
 
 
 def seed(base: str) -> tuple[str, str]:
-    """A brand with three published campaigns, a creator who applied to each; the first
-    application accepted with a deliverable submitted. Lists then link the stateful phase to
-    objects in every state a role can act on (shortlist, accept, review, resubmit, withdraw)."""
+    """A brand with eleven published campaigns, a creator who applied to three; the first
+    application accepted with a deliverable submitted: lists then hold objects in every state a
+    role can act on (apply, shortlist, accept, review, resubmit, withdraw), which schemathesis
+    reaches from them. An application is one per campaign and creator, hence the open ones."""
     from tests.e2e.marketplace import brand_profile, campaign_body, creator_profile
 
     brand = account(base, "brand", brand_profile())
     creator = account(base, "creator", creator_profile())
+    campaigns = []
+    for _ in range(11):
+        campaigns.append(post(base, "/campaigns", brand, campaign_body()))
+        post(base, f"/campaigns/{campaigns[-1]['id']}/publish", brand)
     applications = []
-    for _ in range(3):
-        campaign = post(base, "/campaigns", brand, campaign_body())
-        post(base, f"/campaigns/{campaign['id']}/publish", brand)
+    for campaign in campaigns[:3]:
         rate = {"amount": 100, "currency": campaign["budget"]["currency"]}
         body = {"pitch": "hello", "proposed_rate": rate}
         applications.append(post(base, f"/campaigns/{campaign['id']}/applications", creator, body))
