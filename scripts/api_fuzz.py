@@ -24,10 +24,12 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import get_args
 
 import requests
 
 from kernel.config import PROJECT_ROOT
+from kernel.vocabulary import Platform
 from scripts.isolated_stack import delete_vhost, free_metrics_base, free_port, fresh_vhost
 from scripts.stack import Stack, default_processes
 
@@ -109,9 +111,15 @@ def seed(base: str) -> tuple[str, str]:
 
     brand = account(base, "brand", brand_profile())
     creator = account(base, "creator", creator_profile())
+    # The open ones ask nothing of a profile the fuzzing has rewritten but a platform.
+    anyone = {
+        "platforms": list(get_args(Platform)),
+        "requirements": {"min_followers": 0, "countries": []},
+    }
     campaigns = []
-    for _ in range(11):
-        campaigns.append(post(base, "/campaigns", brand, campaign_body()))
+    for number in range(11):
+        body = campaign_body() if number < 3 else campaign_body(**anyone)
+        campaigns.append(post(base, "/campaigns", brand, body))
         post(base, f"/campaigns/{campaigns[-1]['id']}/publish", brand)
     applications = []
     for campaign in campaigns[:3]:
