@@ -134,6 +134,7 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
     operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
     if spec.roles:
         operation["description"] = f"Roles: {', '.join(spec.roles)} (others: 403)."
+        operation["x-roles"] = list(spec.roles)
     parameters = [
         {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
         for param in PATH_PARAMETER.findall(url)

@@ -50,35 +50,14 @@ PASSWORD = "fuzzing password 2026"  # noqa: S105 - throwaway accounts in a scrat
 # Every check; schemathesis.toml says which answers a schema-valid request may get by design.
 CHECKS = "all"
 RUNS = (("examples,coverage,fuzzing", MAX_TIME), ("stateful", STATEFUL_TIME))
-# What only the other role may call (403 for this one; tests/e2e/test_authorization_matrix.py).
-# The stateful phase does not follow links into them, so its steps go to chains this role can
-# walk; the other phases still call them and check the 403.
-BRAND_ONLY = (
-    "create_campaign",
-    "update_campaign",
-    "delete_campaign",
-    "publish_campaign",
-    "pause_campaign",
-    "resume_campaign",
-    "close_campaign",
-    "list_campaign_applications",
-    "list_campaign_deliverables",
-    "accept_application",
-    "reject_application",
-    "shortlist_application",
-    "approve_deliverable",
-    "request_deliverable_changes",
-    "analytics_summary",
-    "analytics_timeseries",
-    "analytics_creators",
-    "analytics_platforms",
-    "create_ingestion_key",
-    "list_ingestion_keys",
-    "revoke_ingestion_key",
-    "discover_creators",
-    "open_conversation",
-)
-CREATOR_ONLY = ("apply", "withdraw_application", "submit_deliverable", "resubmit_deliverable")
+# The roles of the operations whose service, not the route, decides who may act (the campaign's
+# brand, the applicant); the document states the others' roles (x-roles).
+SERVICE_ROLES = {
+    "shortlist_application": ("brand",),
+    "accept_application": ("brand",),
+    "reject_application": ("brand",),
+    "withdraw_application": ("creator",),
+}
 
 
 def account(base: str, role: str, profile: dict) -> str:
@@ -133,10 +112,20 @@ def seed(base: str) -> tuple[str, str]:
     return brand, creator
 
 
-def role_config(role: str, directory: Path) -> Path:
-    """schemathesis.toml plus, for this role, no stateful steps into the other role's operations."""
-    others = CREATOR_ONLY if role == "brand" else BRAND_ONLY
-    listed = ", ".join(f'"{operation}"' for operation in others)
+def refused_to(role: str, document: dict) -> list[str]:
+    """The operations another role may call but this one may not (403)."""
+    return sorted(
+        operation["operationId"]
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        if role not in operation.get("x-roles", SERVICE_ROLES.get(operation["operationId"], [role]))
+    )
+
+
+def role_config(role: str, document: dict, directory: Path) -> Path:
+    """schemathesis.toml plus, for this role, no stateful steps into operations it may not call:
+    its steps go to chains it can walk; the other phases still call them and check the 403."""
+    listed = ", ".join(f'"{operation}"' for operation in refused_to(role, document))
     path = directory / f"schemathesis-{role}.toml"
     path.write_text(
         (PROJECT_ROOT / "schemathesis.toml").read_text()
@@ -147,8 +136,9 @@ def role_config(role: str, directory: Path) -> Path:
 
 def run_schemathesis(base_url: str, role: str, token: str) -> bool:
     """True when both runs found nothing."""
+    document = requests.get(f"{base_url}/api/v1/openapi.json", timeout=10).json()
     with tempfile.TemporaryDirectory(prefix="fuzz-config-") as directory:
-        config = role_config(role, Path(directory))
+        config = role_config(role, document, Path(directory))
         codes = [
             _run_schemathesis(base_url, role, token, config, phases, seconds)
             for phases, seconds in RUNS
