@@ -13,8 +13,9 @@ from werkzeug.wrappers import Request
 
 from gateway_http.admission import Gatekeeper
 from gateway_http.authn import Principal, RequestAuthenticator
-from gateway_http.bodies import read_json
+from gateway_http.bodies import read_body
 from kernel.errors import Unauthenticated
+from kernel.json_text import parse_json_text
 from kernel.schemas import parse_model
 
 # What a handler may take besides the request and its path values: `principal` (the
@@ -95,9 +96,9 @@ def checked_arguments(
         raise Unauthenticated(f"this route needs an {spec.key_header} header")
     arguments: dict[str, Any] = {"principal": principal}
     if spec.validates_body:
-        data = read_json(request, optional=not spec.body_required)
-        if data is None:
-            data = {}
+        # Only an empty body stands for `{}`; a JSON null is a body, and no model takes it.
+        raw = read_body(request, optional=not spec.body_required)
+        data = {} if raw is None else parse_json_text(raw)
         model = spec.body
         if key or (CONDITION in spec.headers and CONDITION in request.headers):
             model = None

@@ -301,6 +301,22 @@ def test_unreadable_bodies_never_reach_a_service(
     assert gateway.rpc_calls() == []
 
 
+@pytest.mark.parametrize(
+    ("method", "path"), [("PATCH", "/api/v1/me/profile"), ("POST", "/api/v1/campaigns")]
+)
+def test_a_json_null_body_is_refused_not_taken_for_an_empty_object(
+    gateway, web_session, method, path
+):
+    answer = web_session.request(
+        method,
+        path,
+        data=b"null",
+        headers={**gateway.bearer("brand"), "Content-Type": "application/json"},
+    )
+    assert_problem(answer, 422, "validation-failed")
+    assert gateway.rpc_calls() == []
+
+
 def test_authentication_and_role_come_before_the_body(gateway, web_session):
     unauthenticated = web_session.post("/api/v1/campaigns", data=b"{not json")
     assert_problem(unauthenticated, 401, "unauthenticated")
