@@ -18,7 +18,6 @@ and FUZZ_VHOST when others run it on the same machine.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,9 @@ import requests
 
 from kernel.config import PROJECT_ROOT
 from kernel.vocabulary import Platform
-from scripts.isolated_stack import delete_vhost, free_metrics_base, free_port, fresh_vhost
-from scripts.stack import Stack, default_processes
+from scripts.isolated_stack import NO_EDGE_LIMITS, Scratch, isolated_stack
 
-VHOST = os.environ.get("FUZZ_VHOST", "influencer_fuzz")
-DATABASE_URL = os.environ.get(
-    "FUZZ_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/influencer_fuzz"
-)
-REDIS_URL = os.environ.get("FUZZ_REDIS_URL", "redis://127.0.0.1:6379/14")
-CLICKHOUSE_URL = os.environ.get(
-    "FUZZ_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:9000/analytics_fuzz"
-)
+SCRATCH = Scratch.from_env("FUZZ", "fuzz", redis_db=14)
 # Seconds per role for each of the two runs: the examples, coverage and fuzzing phases, then the
 # stateful phase (one run would let fuzzing, which repeats until the budget is spent, take it all).
 MAX_TIME = os.environ.get("FUZZ_MAX_TIME", "60")
@@ -188,42 +179,15 @@ def _run_schemathesis(
 
 
 def main() -> None:
-    from scripts import migrate
-
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ["CLICKHOUSE_URL"] = CLICKHOUSE_URL
-    migrate.main()
-    port = free_port()
-    mongo_dir = tempfile.mkdtemp(prefix="fuzz-mongo-")
-    env = {
-        "AMQP_URI": fresh_vhost(VHOST),
-        "MONGO_URL": f"embedded://{mongo_dir}",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "CLICKHOUSE_URL": CLICKHOUSE_URL,
-        "RATE_LIMIT_PER_IP": "1000000/minute",
-        "RATE_LIMIT_PER_SUBJECT": "1000000/minute",
-        "LOGIN_FAILURES_PER_IP": "1000000/minute",
-        "REGISTRATIONS_PER_IP": "1000000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    stack = Stack(
-        default_processes(port, metrics_base=free_metrics_base(avoid=(port,))), env=env, echo=False
-    )
-    stack.start()
-    try:
-        stack.wait_ready(timeout=90)
-        base_url = f"http://127.0.0.1:{port}"
-        brand, creator = seed(f"{base_url}/api/v1")
+    with isolated_stack(
+        SCRATCH, {**NO_EDGE_LIMITS, "LOG_LEVEL": "WARNING"}, ready_timeout=90
+    ) as stack:
+        brand, creator = seed(f"{stack.base_url}/api/v1")
         failures = [
             role
             for role, token in (("brand", brand), ("creator", creator))
-            if not run_schemathesis(base_url, role, token)
+            if not run_schemathesis(stack.base_url, role, token)
         ]
-    finally:
-        stack.stop()
-        delete_vhost(VHOST)
-        shutil.rmtree(mongo_dir, ignore_errors=True)
     if failures:
         sys.exit(f"schemathesis found problems as {', '.join(failures)}")
     print("schemathesis: no failures as brand or creator")
