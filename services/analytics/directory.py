@@ -103,7 +103,18 @@ class CampaignDirectory:
         return found
 
     def campaign(self, campaign_id: str) -> CampaignInfo | None:
-        return self.campaigns([campaign_id]).get(str(parse_uuid(campaign_id)))
+        info = self.campaigns([campaign_id]).get(str(parse_uuid(campaign_id)))
+        if info is None or info.status != "draft" or self.fetch_campaign is None:
+            return info
+        # Only a draft can be deleted, and the deletion reaches this copy by event: a read right
+        # after the DELETE must not find it (drafts have no data, so this costs little).
+        try:
+            store_campaign(self.session, self.fetch_campaign(info.campaign_id))
+        except NotFound:
+            forget_campaign(self.session, info.campaign_id)
+            return None
+        row = self.session.get(CampaignCopy, uuid.UUID(info.campaign_id), populate_existing=True)
+        return _info(row) if row is not None else None
 
     def accepted(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dt.datetime]:
         """Of these (campaign, creator) pairs, the accepted ones and when they were accepted."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dependencies.clickhouse import make_client
 from kernel.config import PROJECT_ROOT
-from kernel.errors import Forbidden
+from kernel.errors import Forbidden, NotFound
 from kernel.events import checked_payload
 from services.analytics import ingestion, reports
 from services.analytics.directory import CampaignDirectory
@@ -476,3 +476,43 @@ def test_funnel_from_marketplace_and_messaging_events_counts_each_event_once(
     }
     wait_until(lambda: summary()["funnel"] == expected, timeout=20, interval=0.2)
     assert summary()["spend"] == 30_000  # the two accepted rates, once each
+
+
+def test_a_deleted_draft_has_no_reports_even_before_its_deletion_event(db_engine, clickhouse):
+    campaign_id, brand_id = add_campaign(db_engine, {})
+    owner = {"user_id": brand_id, "role": "brand"}
+    with Session(db_engine) as session, session.begin():
+        session.get(CampaignCopy, uuid.UUID(campaign_id)).status = "draft"
+
+    def deleted(requested: str) -> dict:
+        raise NotFound("no such campaign")
+
+    def still_a_draft(requested: str) -> dict:
+        return {
+            "id": requested,
+            "brand_id": brand_id,
+            "status": "draft",
+            "version": 2,
+            "budget": {"amount": 100, "currency": "EUR"},
+        }
+
+    with Session(db_engine) as session:
+        kept = CampaignDirectory(session, still_a_draft)
+        answer = reports.report(
+            "summary", kept, clickhouse, reports.ReportCache(None, 0), owner, campaign_id, {}, NOW
+        )
+        assert answer["campaign_id"] == campaign_id
+        gone = CampaignDirectory(session, deleted)  # deleted; campaign_deleted not yet consumed
+        with pytest.raises(NotFound):
+            reports.report(
+                "summary",
+                gone,
+                clickhouse,
+                reports.ReportCache(None, 0),
+                owner,
+                campaign_id,
+                {},
+                NOW,
+            )
+        session.flush()
+        assert session.get(CampaignCopy, uuid.UUID(campaign_id)) is None  # the copy is forgotten
