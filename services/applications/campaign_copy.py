@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -41,5 +41,15 @@ def store_campaign_snapshot(session: Session, campaign: dict[str, Any]) -> None:
                     func.jsonb_array_length(CampaignSlots.deliverables) == 0,
                 ),
             ),
+        )
+    )
+
+
+def forget_campaign(session: Session, campaign_id: str) -> None:
+    """On campaigns.campaign_deleted: the copy goes (only drafts are deleted; a draft has no
+    applications), so its deliverables list and progress answer 404 like the campaign."""
+    session.execute(
+        delete(CampaignSlots).where(
+            CampaignSlots.campaign_id == uuid.UUID(campaign_id), CampaignSlots.status == "draft"
         )
     )

@@ -15,8 +15,8 @@ from dependencies.outbox import OutboxRelay
 from dependencies.postgres import Database
 from dependencies.rpc import DeadlineRpcProxy
 from kernel.errors import DomainError, NotFound
-from kernel.events import CampaignCreated, CampaignStatusChanged, CampaignUpdated
-from services.applications import applications, deliverables
+from kernel.events import CampaignCreated, CampaignDeleted, CampaignStatusChanged, CampaignUpdated
+from services.applications import applications, campaign_copy, deliverables
 from services.applications.models import outbox, processed_events
 
 domain_rpc = rpc(expected_exceptions=DomainError)
@@ -143,6 +143,12 @@ class ApplicationsService(HealthRpc, ProcessedEventsRetention):
         payload = CampaignCreated.read_json(payload)
         if claim_event(self.db, processed_events, "campaigns.campaign_created", payload):
             applications.store_campaign_snapshot(self.db, payload)
+
+    @event_handler("campaigns", "campaign_deleted")
+    def on_campaign_deleted(self, payload: dict[str, Any]) -> None:
+        payload = CampaignDeleted.read_json(payload)
+        if claim_event(self.db, processed_events, "campaigns.campaign_deleted", payload):
+            campaign_copy.forget_campaign(self.db, payload["campaign_id"])
 
     @event_handler("campaigns", "campaign_updated")
     def on_campaign_updated(self, payload: dict[str, Any]) -> None:

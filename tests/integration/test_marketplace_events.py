@@ -92,3 +92,33 @@ def test_marketplace_events_follow_the_contracts(container_factory, service_conf
     assert accepted["creator_id"] == creators[0]["user_id"]
     assert accepted["brand_id"] == brand["user_id"]
     assert (rejected["previous_status"], rejected["status"]) == ("submitted", "rejected")
+
+
+def test_a_deleted_draft_leaves_no_copy_in_applications(
+    container_factory, service_config, db_engine
+):
+    from sqlalchemy import text
+
+    from kernel.errors import NotFound
+
+    for service in (CampaignsService, ApplicationsService):
+        container_factory(service, service_config).start()
+    brand = {"user_id": str(uuid.uuid4()), "role": "brand"}
+
+    def copied(campaign_id: str) -> bool:
+        with db_engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM applications.campaign_slots WHERE campaign_id = :id"),
+                {"id": campaign_id},
+            )
+            return found.first() is not None
+
+    with acting_as(service_config, brand) as as_brand:
+        campaign = as_brand.campaigns.create_campaign(campaign_body())
+        wait_until(lambda: copied(campaign["id"]))
+        listed = as_brand.applications.list_campaign_deliverables(campaign["id"], {})
+        assert listed["items"] == []
+        as_brand.campaigns.delete_campaign(campaign["id"])
+        wait_until(lambda: not copied(campaign["id"]))
+        with pytest.raises(NotFound):  # like the campaign itself
+            as_brand.applications.list_campaign_deliverables(campaign["id"], {})
