@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import wait_until
 
@@ -32,6 +33,9 @@ def test_children_die_when_the_runner_is_killed():
     try:
         child = int(runner.stdout.readline())
         assert alive(child)
+        # setpriv sets the parent-death signal and then execs the command: a runner killed before
+        # that (a busy machine) would leave a child nobody told. The runner lives longer than that.
+        wait_until(lambda: b"setpriv" not in Path(f"/proc/{child}/cmdline").read_bytes())
         runner.send_signal(signal.SIGKILL)
         runner.wait(10)
         wait_until(lambda: not alive(child), timeout=20)
