@@ -13,40 +13,28 @@ from nameko.events import EventHandler
 
 from kernel.config import PROJECT_ROOT
 from kernel.events import CONTRACTS, EventContract
+from scripts.processes import PROCESSES, entrypoints
 
 DOC_FILE = PROJECT_ROOT / "docs" / "events.md"
 ENVELOPE = set(EventContract.model_fields)
 
 
 def consumer_classes() -> list[type]:
-    from services.analytics.service import AnalyticsService
-    from services.applications.service import ApplicationsService
-    from services.auth.service import AuthService
-    from services.campaigns.service import CampaignsService
-    from services.messaging.service import MessagingService
-    from services.users.service import UsersService
+    """The Nameko service classes of the process table, and the ws hubs' fan-out container."""
     from ws.fanout import fanout_service
 
-    return [
-        AuthService,
-        UsersService,
-        CampaignsService,
-        ApplicationsService,
-        MessagingService,
-        AnalyticsService,
-        fanout_service(hub=None),  # type: ignore[arg-type]  # the hub is only used per event
-    ]
+    classes = [cls for process in PROCESSES if (cls := process.service_class()) is not None]
+    return [*classes, fanout_service(hub=None)]  # type: ignore[arg-type]  # hub: used per event
 
 
 def consumers() -> dict[tuple[str, str], list[str]]:
     """(source, event type) -> ["service.handler", ...] from the services' event handlers."""
     found: dict[tuple[str, str], list[str]] = {}
     for cls in consumer_classes():
-        for name, member in inspect.getmembers(cls, inspect.isfunction):
-            for entrypoint in getattr(member, "nameko_entrypoints", ()):
-                if isinstance(entrypoint, EventHandler):
-                    key = (entrypoint.source_service, entrypoint.event_type)
-                    found.setdefault(key, []).append(f"{cls.name}.{name}")
+        for name, entrypoint in entrypoints(cls):
+            if isinstance(entrypoint, EventHandler):
+                key = (entrypoint.source_service, entrypoint.event_type)
+                found.setdefault(key, []).append(f"{cls.name}.{name}")
     return found
 
 
