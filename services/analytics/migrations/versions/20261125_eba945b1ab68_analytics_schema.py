@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from dependencies.migration_ddl import stamped
+
 # revision identifiers, used by Alembic.
 revision: str = "eba945b1ab68"
 down_revision: str | Sequence[str] | None = None
@@ -49,12 +51,7 @@ def upgrade() -> None:
         sa.Column("secret_sha256", sa.Text(), nullable=False),
         sa.Column("brand_id", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        stamped("created_at"),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         schema="analytics",

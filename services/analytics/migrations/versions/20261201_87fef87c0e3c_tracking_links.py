@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from dependencies.migration_ddl import stamped
+
 revision: str = "87fef87c0e3c"
 down_revision: str | Sequence[str] | None = "c6c9faba5985"
 branch_labels: str | Sequence[str] | None = None
@@ -29,12 +31,7 @@ def upgrade() -> None:
         sa.Column("platform", sa.Text(), nullable=False),
         sa.Column("destination_url", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        stamped("created_at"),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("length(code) BETWEEN 8 AND 32", name="ck_tracking_links_code"),
         sa.PrimaryKeyConstraint("id"),

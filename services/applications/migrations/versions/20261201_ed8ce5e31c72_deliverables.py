@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from dependencies.migration_ddl import stamped
+
 # revision identifiers, used by Alembic.
 revision: str = "ed8ce5e31c72"
 down_revision: str | Sequence[str] | None = "51be0aab0426"
@@ -39,18 +41,8 @@ def upgrade() -> None:
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        stamped("created_at"),
+        stamped("updated_at"),
         sa.CheckConstraint(
             "status IN ('submitted', 'approved', 'changes_requested')",
             name="ck_deliverables_status",
