@@ -14,11 +14,24 @@ than that would be applied again (docs/decisions.md, "Retention").
 """
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import prometheus_client
 from nameko.timer import timer
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, delete, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Delete,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -62,22 +75,29 @@ def claim_event(session: Session, table: Table, event_type: str, payload: dict[s
     return claimed is not None
 
 
-def prune_processed(session: Session, table: Table, days: float) -> int:
-    """Delete claims older than `days`, in batches (each its own short statement); the caller's
-    transaction commits them."""
-    cutoff = func.now() - dt.timedelta(days=days)
+def delete_in_batches(
+    run: Callable[[Delete], int], table: Table, key: Column[Any], *where: ColumnElement[bool]
+) -> int:
+    """Delete the rows matching `where`, PRUNE_BATCH at a time so that no statement holds many
+    locks for long; `run` executes one statement and answers its rowcount."""
     removed = 0
     while True:
-        oldest = (
-            select(table.c.event_id)
-            .where(table.c.processed_at < cutoff)
-            .limit(PRUNE_BATCH)
-            .scalar_subquery()
-        )
-        count = session.execute(delete(table).where(table.c.event_id.in_(oldest))).rowcount
+        batch = select(key).where(*where).limit(PRUNE_BATCH).scalar_subquery()
+        count = run(delete(table).where(key.in_(batch)))
         removed += count
         if count < PRUNE_BATCH:
             return removed
+
+
+def prune_processed(session: Session, table: Table, days: float) -> int:
+    """Delete claims older than `days`, in batches; the caller's transaction commits them."""
+    cutoff = func.now() - dt.timedelta(days=days)
+    return delete_in_batches(
+        lambda statement: session.execute(statement).rowcount,
+        table,
+        table.c.event_id,
+        table.c.processed_at < cutoff,
+    )
 
 
 class ProcessedEventsRetention:

@@ -27,13 +27,13 @@ from nameko.standalone.events import event_dispatcher
 from sqlalchemy import (
     Column,
     DateTime,
+    Delete,
     Engine,
     Index,
     MetaData,
     Table,
     Text,
     Uuid,
-    delete,
     func,
     insert,
     text,
@@ -45,7 +45,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from dependencies.consumers import PRUNE_BATCH, PRUNE_INTERVAL_SECONDS, PRUNED_ROWS, retention_days
+from dependencies.consumers import (
+    PRUNE_INTERVAL_SECONDS,
+    PRUNED_ROWS,
+    delete_in_batches,
+    retention_days,
+)
 from dependencies.postgres import make_engine
 from kernel.events import new_event
 
@@ -124,19 +129,14 @@ def relay_pending(engine: Engine, table: Table, publish: Any, service_name: str)
 def prune_published(engine: Engine, table: Table, days: float) -> int:
     """Delete rows published more than `days` ago, a batch per transaction; never a pending row."""
     cutoff = func.now() - dt.timedelta(days=days)
-    removed = 0
-    while True:
+
+    def run(statement: Delete) -> int:
         with engine.begin() as connection:
-            oldest = (
-                sql_select(table.c.id)
-                .where(table.c.published_at.is_not(None), table.c.published_at < cutoff)
-                .limit(PRUNE_BATCH)
-                .scalar_subquery()
-            )
-            count = connection.execute(delete(table).where(table.c.id.in_(oldest))).rowcount
-        removed += count
-        if count < PRUNE_BATCH:
-            return removed
+            return connection.execute(statement).rowcount
+
+    return delete_in_batches(
+        run, table, table.c.id, table.c.published_at.is_not(None), table.c.published_at < cutoff
+    )
 
 
 def pending_count(engine: Engine, table: Table) -> int:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from dependencies import consumers
 from dependencies.consumers import prune_processed
 from dependencies.outbox import prune_published
 from services.applications.models import outbox, processed_events
@@ -78,6 +79,24 @@ def test_processed_event_ids_past_retention_are_deleted(db_engine):
         session.commit()
     assert claim_ids(db_engine, processed_events) == {recent}
     assert old not in claim_ids(db_engine, processed_events)
+
+
+def test_pruning_goes_on_batch_after_batch_until_nothing_is_left(db_engine, monkeypatch):
+    monkeypatch.setattr(consumers, "PRUNE_BATCH", 2)
+    for _ in range(5):
+        add_outbox_row(db_engine, 10, 9)
+    pending = add_outbox_row(db_engine, 10, None)
+    for _ in range(4):
+        add_claim(db_engine, processed_events, 31)
+    recent_claim = add_claim(db_engine, processed_events, 1)
+
+    assert prune_published(db_engine, outbox, days=7) == 5
+    with Session(db_engine) as session:
+        assert prune_processed(session, processed_events, days=30) == 4
+        session.commit()
+
+    assert outbox_ids(db_engine) == {pending}
+    assert claim_ids(db_engine, processed_events) == {recent_claim}
 
 
 def test_services_prune_when_they_start(db_engine, container_factory, service_config):
