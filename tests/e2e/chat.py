@@ -39,14 +39,12 @@ class Hubs:
 
 
 @contextmanager
-def two_hubs(running_stack, **env: str) -> Iterator[Hubs]:
-    """Two more ws processes (ws-a, ws-b) on the running stack's broker, Redis and services."""
+def more_hubs(running_stack, names: tuple[str, ...], **env: str) -> Iterator[Hubs]:
+    """More ws processes on the running stack's broker, Redis and services, with `env` added."""
     processes, urls = [], []
-    for name in ("ws-a", "ws-b"):
+    for name in names:
         port = free_port()
         process = ws_process(name, port, free_port())
-        process.env["WS_MAX_CONNECTIONS_PER_USER"] = str(MAX_CONNECTIONS_PER_USER)
-        process.env.update(LIMITS)
         process.env.update(env)
         processes.append(process)
         urls.append(f"ws://127.0.0.1:{port}/ws")
@@ -57,6 +55,16 @@ def two_hubs(running_stack, **env: str) -> Iterator[Hubs]:
         yield Hubs(stack, processes, urls)
     finally:
         stack.stop()
+
+
+def two_hubs(running_stack, **env: str) -> Iterator[Hubs]:
+    """ws-a and ws-b, with the connection cap and roomy message limits these tests expect."""
+    return more_hubs(
+        running_stack,
+        ("ws-a", "ws-b"),
+        WS_MAX_CONNECTIONS_PER_USER=str(MAX_CONNECTIONS_PER_USER),
+        **{**LIMITS, **env},
+    )
 
 
 @dataclass

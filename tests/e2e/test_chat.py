@@ -10,14 +10,13 @@ import pytest
 import requests
 import websocket
 
-from scripts.isolated_stack import free_port
-from scripts.stack import Stack, ws_process
 from tests.e2e.chat import (
     MAX_CONNECTIONS_PER_USER,
     A,
     Client,
     accepted_chat,
     drain_until_close,
+    more_hubs,
     of_type,
     two_hubs,
 )
@@ -450,16 +449,8 @@ def test_a_hub_shutting_down_closes_its_sockets_with_1001(hubs, chat):
 @pytest.fixture(scope="module")
 def impatient_hub(running_stack):
     """A hub that closes sockets after one idle second."""
-    port = free_port()
-    process = ws_process("ws-idle", port, free_port())
-    process.env["WS_IDLE_TIMEOUT_SECONDS"] = "1"
-    stack = Stack([process], env=running_stack.env, echo=False)
-    stack.start()
-    try:
-        stack.wait_ready(timeout=60)
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        stack.stop()
+    with more_hubs(running_stack, ("ws-idle",), WS_IDLE_TIMEOUT_SECONDS="1") as hub:
+        yield hub.urls[0]
 
 
 def test_an_idle_socket_is_closed_with_4408(impatient_hub, chat):

@@ -10,10 +10,8 @@ import requests
 import websocket
 from websocket import ABNF
 
-from scripts.isolated_stack import free_port
-from scripts.stack import Stack, ws_process
 from tests.conftest import wait_until
-from tests.e2e.chat import Client, accepted_chat, drain_until_close, of_type, two_hubs
+from tests.e2e.chat import Client, accepted_chat, drain_until_close, more_hubs, of_type, two_hubs
 from tests.e2e.marketplace import PASSWORD, User, call
 
 pytestmark = pytest.mark.e2e
@@ -197,16 +195,8 @@ def test_a_browser_passes_its_token_as_a_subprotocol_and_gets_bearer_back(hubs, 
 @pytest.fixture(scope="module")
 def logged_hub(running_stack):
     """A hub logging at INFO, as in production."""
-    port = free_port()
-    process = ws_process("ws-logged", port, free_port())
-    process.env["LOG_LEVEL"] = "INFO"
-    stack = Stack([process], env=running_stack.env, echo=False)
-    stack.start()
-    try:
-        stack.wait_ready(timeout=60)
-        yield stack, f"ws://127.0.0.1:{port}/ws"
-    finally:
-        stack.stop()
+    with more_hubs(running_stack, ("ws-logged",), LOG_LEVEL="INFO") as hub:
+        yield hub.stack, hub.urls[0]
 
 
 def test_the_hubs_access_log_never_holds_a_token(logged_hub, chat):

@@ -40,6 +40,22 @@ def a_link(code: str | None = None) -> dict:
     }
 
 
+class LinkService:
+    """Stands in for analytics' link lookup: answers `link` and notes every code it was asked."""
+
+    def __init__(self, link: dict) -> None:
+        self.link = link
+        self.asked: list[str] = []
+
+    def fetch(self, code: str) -> dict:
+        self.asked.append(code)
+        return self.link
+
+    def unknown(self, code: str) -> dict:
+        self.asked.append(code)
+        raise NotFound("no such link")
+
+
 def add_link(engine, disabled: bool = False) -> TrackingLink:
     row = TrackingLink(
         id=uuid.uuid4(),
@@ -60,15 +76,12 @@ def add_link(engine, disabled: bool = False) -> TrackingLink:
 
 def test_codes_are_resolved_once_and_a_disable_wins_over_a_racing_fill(redis_client):
     link = a_link()
-    asked: list[str] = []
-
-    def fetch(code):
-        asked.append(code)
-        return link
+    service = LinkService(link)
+    fetch = service.fetch
 
     for _ in range(3):
         assert link_redirect.resolve(redis_client, link["code"], fetch, 60) == link
-    assert asked == [link["code"]]
+    assert service.asked == [link["code"]]
 
     # A gateway that asked before the disable committed fills the cache after it: no effect.
     link_redirect.forget(redis_client, link["code"], 60)
@@ -76,16 +89,12 @@ def test_codes_are_resolved_once_and_a_disable_wins_over_a_racing_fill(redis_cli
     redis_client.set(link_redirect.cache_key(link["code"]), "{}", nx=True)
     assert link_redirect.resolve(redis_client, link["code"], fetch, 60) is None
 
-    def unknown(code):
-        asked.append(code)
-        raise NotFound("no such link")
-
     code = clicks.new_code()
-    assert link_redirect.resolve(redis_client, code, unknown, 60) is None
-    assert link_redirect.resolve(redis_client, code, unknown, 60) is None
-    assert asked.count(code) == 1
-    assert link_redirect.resolve(redis_client, "bad/code", unknown, 60) is None
-    assert "bad/code" not in asked
+    assert link_redirect.resolve(redis_client, code, service.unknown, 60) is None
+    assert link_redirect.resolve(redis_client, code, service.unknown, 60) is None
+    assert service.asked.count(code) == 1
+    assert link_redirect.resolve(redis_client, "bad/code", service.unknown, 60) is None
+    assert "bad/code" not in service.asked
 
 
 def test_a_visitor_counts_once_per_window_and_gets_its_first_click_id_back(redis_client):
@@ -207,15 +216,11 @@ def test_a_conversion_is_recorded_once_per_order(
 
 def test_a_zero_cache_time_asks_the_service_every_time(redis_client):
     link = a_link()
-    asked: list[str] = []
-
-    def fetch(code):
-        asked.append(code)
-        return link
+    service = LinkService(link)
 
     for _ in range(3):
-        assert link_redirect.resolve(redis_client, link["code"], fetch, 0) == link
-    assert len(asked) == 3
+        assert link_redirect.resolve(redis_client, link["code"], service.fetch, 0) == link
+    assert len(service.asked) == 3
     assert redis_client.get(link_redirect.cache_key(link["code"])) is None
 
 
