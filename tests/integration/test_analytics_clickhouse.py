@@ -24,6 +24,7 @@ from services.analytics.service import AnalyticsService
 from tests import analytics_reference as ref
 from tests.acting import acting_as
 from tests.conftest import TEST_CLICKHOUSE_URL, wait_until
+from tests.sample_events import tracked
 
 pytestmark = pytest.mark.integration
 
@@ -145,15 +146,7 @@ def test_deduplication_is_per_campaign(db_engine, clickhouse):
     shared_id = str(uuid.uuid4())
 
     def click(campaign_id):
-        return {
-            "event_id": shared_id,
-            "campaign_id": campaign_id,
-            "creator_id": creator,
-            "event_type": "click",
-            "ts": NOW.isoformat(),
-            "platform": "instagram",
-            "value": 0,
-        }
+        return tracked(campaign_id, creator, NOW, event_id=shared_id, value=0)
 
     assert len(write(db_engine, clickhouse, [click(first_campaign)])) == 1
     assert len(write(db_engine, clickhouse, [click(second_campaign)])) == 1
@@ -168,15 +161,7 @@ def test_deduplication_is_per_campaign(db_engine, clickhouse):
 def test_ids_seen_before_the_per_campaign_claims_are_checked_in_clickhouse(db_engine, clickhouse):
     creator = str(uuid.uuid4())
     campaign_id, _ = add_campaign(db_engine, {creator: 1})
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "campaign_id": campaign_id,
-        "creator_id": creator,
-        "event_type": "click",
-        "ts": NOW.isoformat(),
-        "platform": "instagram",
-        "value": 0,
-    }
+    event = tracked(campaign_id, creator, NOW, value=0)
     assert len(write(db_engine, clickhouse, [event])) == 1
     with db_engine.begin() as connection:  # as the migration left a claim made before it
         connection.execute(

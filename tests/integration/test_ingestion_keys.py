@@ -14,6 +14,7 @@ from services.analytics import keys
 from services.analytics.directory import CampaignDirectory
 from services.analytics.ingestion import check_events
 from services.analytics.models import AcceptedCreator, CampaignCopy
+from tests.sample_events import tracked
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +51,7 @@ def add_campaign(engine, owner: Principal, creator: str) -> str:
 
 
 def event(campaign_id: str, creator: str) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "campaign_id": campaign_id,
-        "creator_id": creator,
-        "event_type": "click",
-        "ts": (NOW - dt.timedelta(minutes=5)).isoformat(),
-        "platform": "instagram",
-    }
+    return tracked(campaign_id, creator, NOW - dt.timedelta(minutes=5))
 
 
 @pytest.fixture

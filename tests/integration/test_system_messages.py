@@ -7,33 +7,21 @@ import uuid
 import pytest
 
 from kernel.schemas import Principal
+from services.applications.deliverables import event_payload
 from services.messaging import conversations
 from services.messaging.schemas import SYSTEM_SENDER_ID
 from tests.integration.test_message_store import BACKENDS
 from tests.integration.test_message_store import store as store
+from tests.sample_events import deliverable
 
 pytestmark = pytest.mark.integration
 assert BACKENDS
 
 
 def event(**overrides):
-    return {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": "2026-11-20T10:00:00+00:00",
-        "deliverable_id": str(uuid.uuid4()),
-        "application_id": str(uuid.uuid4()),
-        "campaign_id": str(uuid.uuid4()),
-        "brand_id": str(uuid.uuid4()),
-        "creator_id": str(uuid.uuid4()),
-        "type": "reel",
-        "platform": "instagram",
-        "url": "https://instagram.com/p/abc",
-        "status": "submitted",
-        "revision": 1,
-        "submitted_at": "2026-11-20T10:00:00+00:00",
-        "reviewed_at": None,
-        **overrides,
-    }
+    """A deliverable_submitted payload as applications records it."""
+    envelope = {"event_id": str(uuid.uuid4()), "occurred_at": "2026-11-20T10:00:00+00:00"}
+    return {**envelope, **event_payload(deliverable()), **overrides}
 
 
 def test_a_notice_is_posted_once_per_event_and_unread_for_both(store):

@@ -21,6 +21,7 @@ from services.analytics.ingestion import (
     first_of_each,
 )
 from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
+from tests.sample_events import tracked
 
 NOW = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)
 BRAND, CREATOR, OTHER_CREATOR = (str(uuid.uuid4()) for _ in range(3))
@@ -179,15 +180,7 @@ DIRECTORY = FakeDirectory(
 
 
 def event(**overrides):
-    return {
-        "event_id": str(uuid.uuid4()),
-        "campaign_id": CAMPAIGN,
-        "creator_id": CREATOR,
-        "event_type": "click",
-        "ts": (NOW - dt.timedelta(hours=1)).isoformat(),
-        "platform": "instagram",
-        **overrides,
-    }
+    return {**tracked(CAMPAIGN, CREATOR, NOW - dt.timedelta(hours=1)), **overrides}
 
 
 def codes(sender, events):

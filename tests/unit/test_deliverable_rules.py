@@ -1,7 +1,5 @@
 """Deliverable rules without I/O: bodies and their limits, what is owed, the system message."""
 
-import uuid
-
 import pytest
 
 from kernel.errors import InvalidInput
@@ -18,6 +16,7 @@ from services.applications.schemas import (
 )
 from services.messaging.conversations import deliverable_notice_text
 from services.messaging.schemas import MAX_BODY_CHARS
+from tests.sample_events import deliverable
 
 GOOD = {"type": "reel", "platform": "instagram", "url": "https://instagram.com/p/abc"}
 
@@ -96,25 +95,6 @@ def test_what_is_owed_is_the_applications_plan_or_else_the_campaigns():
     )
     assert owed_plan(with_plan, campaign) == {("video", "youtube"): 1}
     assert owed_plan(without_plan, None) == {}
-
-
-def deliverable(**overrides):
-    return {
-        "id": str(uuid.uuid4()),
-        "application_id": str(uuid.uuid4()),
-        "campaign_id": str(uuid.uuid4()),
-        "brand_id": str(uuid.uuid4()),
-        "creator_id": str(uuid.uuid4()),
-        "type": "reel",
-        "platform": "instagram",
-        "url": "https://instagram.com/p/abc",
-        "status": "submitted",
-        "revision": 1,
-        "review_note": None,
-        "submitted_at": "2026-11-20T10:00:00+00:00",
-        "reviewed_at": None,
-        **overrides,
-    }
 
 
 def test_event_payloads_carry_ids_times_and_the_note_of_a_change_request():
