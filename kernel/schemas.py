@@ -72,6 +72,12 @@ def parse_model(model: type[Model], data: Any) -> Model:
         raise InvalidInput("request body failed validation", field_errors(exc)) from None
 
 
+def as_response(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """Our own data (rows hold UUIDs, datetimes, Decimals) shaped by a response contract, as JSON
+    types: what a reply must look like, checked on the way out."""
+    return model.model_validate(data, strict=False).model_dump(mode="json")
+
+
 # Opaque to clients: the next_cursor of the previous page, sent back unchanged. Anything else
 # (even in this alphabet) answers 422 "invalid cursor".
 Cursor = Annotated[

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kernel.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from kernel.pagination import newest_first, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.analytics.directory import CampaignDirectory
 from services.analytics.ingestion import Sender
 from services.analytics.models import IngestionKey
@@ -106,9 +106,10 @@ def create_key(
     session.add(row)
     session.flush()
     session.refresh(row)
-    return IngestionKeyCreated.model_validate(
-        {**_view(row), "key": f"{PREFIX}{row.id.hex}_{secret}"}, strict=False
-    ).model_dump(mode="json")
+    return as_response(
+        IngestionKeyCreated,
+        {**_view(row), "key": f"{PREFIX}{row.id.hex}_{secret}"},
+    )
 
 
 def list_keys(session: Session, principal: Principal, query: Any) -> dict[str, Any]:

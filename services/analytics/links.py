@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kernel.pagination import newest_first, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.analytics import clicks
 from services.analytics.ingestion import Sender
 from services.analytics.link_models import LinkConversion, TrackingLink
@@ -36,7 +36,8 @@ CONVERSION_NAMESPACE = uuid.UUID("6f1c1f55-1d7e-4f0e-9a51-7c3c1c2b8e21")
 
 
 def link_view(row: TrackingLink, base_url: str) -> dict[str, Any]:
-    return TrackingLinkView.model_validate(
+    return as_response(
+        TrackingLinkView,
         {
             "id": row.id,
             "code": row.code,
@@ -50,8 +51,7 @@ def link_view(row: TrackingLink, base_url: str) -> dict[str, Any]:
             "created_at": row.created_at,
             "disabled_at": row.disabled_at,
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def _party(principal: Principal, brand_id: str, creator_id: str) -> bool:
@@ -154,7 +154,8 @@ def resolve_link(session: Session, code: str) -> dict[str, Any]:
 
 
 def _conversion_answer(row: LinkConversion, link: TrackingLink) -> dict[str, Any]:
-    return ConversionRecorded.model_validate(
+    return as_response(
+        ConversionRecorded,
         {
             "event_id": row.event_id,
             "order_id": row.order_id,
@@ -164,8 +165,7 @@ def _conversion_answer(row: LinkConversion, link: TrackingLink) -> dict[str, Any
             "value": row.value,
             "occurred_at": row.occurred_at,
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def _unknown_link(field: str) -> InvalidInput:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dependencies.outbox import record_event
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kernel.pagination import newest_first, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.applications import deliverables
 from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import ApplicationRow, CampaignSlots, outbox
@@ -36,7 +36,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 def view(row: ApplicationRow, progress: dict[str, int] | None = None) -> dict[str, Any]:
-    return Application.model_validate(
+    return as_response(
+        Application,
         {
             "id": row.id,
             "campaign_id": row.campaign_id,
@@ -53,8 +54,7 @@ def view(row: ApplicationRow, progress: dict[str, int] | None = None) -> dict[st
             "created_at": row.created_at,
             "updated_at": row.updated_at,
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from dependencies.outbox import record_event
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kernel.pagination import newest_first, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.applications.campaign_copy import store_campaign_snapshot
 from services.applications.models import (
     ApplicationRow,
@@ -97,7 +97,8 @@ def detail(session: Session, row: DeliverableRow) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    return ContentDeliverableDetail.model_validate(
+    return as_response(
+        ContentDeliverableDetail,
         {
             **_fields(row),
             "revisions": [
@@ -105,8 +106,7 @@ def detail(session: Session, row: DeliverableRow) -> dict[str, Any]:
                 for r in revisions
             ],
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 # --- what is owed, and progress --------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dependencies.outbox import record_event
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from kernel.pagination import as_number, as_timestamp, keyset, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import CampaignRow, outbox
 from services.campaigns.schemas import (
@@ -36,7 +36,8 @@ def _now() -> dt.datetime:
 
 
 def view(row: CampaignRow) -> dict[str, Any]:
-    return Campaign.model_validate(
+    return as_response(
+        Campaign,
         {
             "id": row.id,
             "brand_id": row.brand_id,
@@ -59,8 +60,7 @@ def view(row: CampaignRow) -> dict[str, Any]:
             "updated_at": row.updated_at,
             "published_at": row.published_at,
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def _columns(terms: dict[str, Any]) -> dict[str, Any]:

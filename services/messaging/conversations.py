@@ -14,7 +14,7 @@ from typing import Any
 
 from kernel.errors import Forbidden, InvalidInput, NotFound
 from kernel.pagination import decode_cursor, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.messaging.schemas import (
     MAX_BODY_CHARS,
     SYSTEM_SENDER_ID,
@@ -47,7 +47,8 @@ def _uuid_or_404(value: Any, what: str) -> str:
 
 
 def view(conversation: dict[str, Any], user_id: str) -> dict[str, Any]:
-    return Conversation.model_validate(
+    return as_response(
+        Conversation,
         {
             "id": conversation["id"],
             "participants": conversation["participants"],
@@ -61,14 +62,14 @@ def view(conversation: dict[str, Any], user_id: str) -> dict[str, Any]:
             "read_seq": conversation.get("read_seq", {}).get(user_id, 0),
             "unread": conversation.get("unread", {}).get(user_id, 0),
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def message_view(message: dict[str, Any]) -> dict[str, Any]:
-    return Message.model_validate(
-        {key: message[key] for key in Message.model_fields if key in message}, strict=False
-    ).model_dump(mode="json")
+    return as_response(
+        Message,
+        {key: message[key] for key in Message.model_fields if key in message},
+    )
 
 
 def open_for_application(store: ConversationStore, application: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dependencies.outbox import record_event
 from kernel.errors import Forbidden, InvalidInput, NotFound
 from kernel.pagination import as_number, keyset, page
-from kernel.schemas import Principal, parse_model
+from kernel.schemas import Principal, as_response, parse_model
 from services.users.models import BrandProfileRow, CreatorProfileRow, outbox
 from services.users.schemas import (
     BrandProfile,
@@ -68,7 +68,8 @@ def brand_view(row: BrandProfileRow) -> dict[str, Any]:
 
 
 def creator_view(row: CreatorProfileRow) -> dict[str, Any]:
-    return CreatorProfile.model_validate(
+    return as_response(
+        CreatorProfile,
         {
             "id": row.user_id,
             **{name: getattr(row, name) for name in CREATOR_FIELDS},
@@ -77,8 +78,7 @@ def creator_view(row: CreatorProfileRow) -> dict[str, Any]:
             "created_at": row.created_at,
             "updated_at": row.updated_at,
         },
-        strict=False,
-    ).model_dump(mode="json")
+    )
 
 
 def own_view(row: BrandProfileRow | CreatorProfileRow) -> dict[str, Any]:
