@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from scripts.isolated_stack import delete_vhost, free_metrics_base, free_port, fresh_vhost
 from scripts.stack import Stack, default_processes
 from tests.conftest import TEST_CLICKHOUSE_URL, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.e2e.chat import Chat, Hubs, accepted_chat, two_hubs
 
 E2E_VHOST = os.environ.get("E2E_VHOST", "influencer_e2e")
 # E2E_SCALE=2: the suite against two processes of every kind that can run twice (make run SCALE=2).
@@ -69,3 +70,16 @@ def running_stack(migrated_database: Engine) -> Iterator[RunningStack]:
 def api(running_stack: RunningStack, db_engine: Engine, redis_client, clickhouse) -> RunningStack:
     """The running stack with an empty database, Redis and ClickHouse for this test."""
     return running_stack
+
+
+@pytest.fixture(scope="module")
+def hubs(running_stack: RunningStack) -> Iterator[Hubs]:
+    """Chat tests: two more ws processes (ws-a, ws-b) for the module."""
+    with two_hubs(running_stack) as started:
+        yield started
+
+
+@pytest.fixture
+def chat(api: RunningStack) -> Chat:
+    """Chat tests: a brand and the creator it accepted, and their conversation."""
+    return accepted_chat(api)

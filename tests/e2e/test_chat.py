@@ -14,11 +14,9 @@ from tests.e2e.chat import (
     MAX_CONNECTIONS_PER_USER,
     A,
     Client,
-    accepted_chat,
     drain_until_close,
     more_hubs,
     of_type,
-    two_hubs,
 )
 from tests.e2e.marketplace import (
     User,
@@ -32,17 +30,6 @@ from tests.e2e.marketplace import (
 
 pytestmark = pytest.mark.e2e
 FLOOD_FRAMES = 600
-
-
-@pytest.fixture(scope="module")
-def hubs(running_stack):
-    with two_hubs(running_stack) as started:
-        yield started
-
-
-@pytest.fixture
-def chat(api):
-    return accepted_chat(api)
 
 
 def test_a_message_sent_on_one_hub_reaches_the_recipient_on_the_other_in_order(hubs, chat):

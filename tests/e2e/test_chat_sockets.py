@@ -11,24 +11,13 @@ import websocket
 from websocket import ABNF
 
 from tests.conftest import wait_until
-from tests.e2e.chat import Client, accepted_chat, drain_until_close, more_hubs, of_type, two_hubs
+from tests.e2e.chat import Client, drain_until_close, more_hubs, of_type
 from tests.e2e.marketplace import PASSWORD, User, call
 
 pytestmark = pytest.mark.e2e
 MESSAGE_LIMIT = 4 * 16384  # WS_MAX_FRAME_BYTES (16 KiB) x 4: the hard limit of one message
 MIB = 2**20
 ALLOWED_ORIGIN = "http://localhost:3000"
-
-
-@pytest.fixture(scope="module")
-def hubs(running_stack):
-    with two_hubs(running_stack) as started:
-        yield started
-
-
-@pytest.fixture
-def chat(api):
-    return accepted_chat(api)
 
 
 def sign_in(api) -> tuple[User, str, str]:
