@@ -130,6 +130,20 @@ def _refuse_nul(schema: Any) -> None:
             _refuse_nul(schema[key])
 
 
+def _optional_strings(location: str, described: dict[str, str]) -> list[dict[str, Any]]:
+    """Optional string parameters in `location` (query, header), each with its description."""
+    return [
+        {
+            "name": name,
+            "in": location,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+        for name, description in described.items()
+    ]
+
+
 def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
     if spec.roles:
@@ -139,27 +153,9 @@ def _operation(name: str, method: str, url: str, spec: RouteSpec) -> dict[str, A
         {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
         for param in PATH_PARAMETER.findall(url)
     ]
-    parameters += [
-        {
-            "name": param,
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": description,
-        }
-        for param, description in spec.query.items()
-    ]
+    parameters += _optional_strings("query", spec.query)
     parameters += _query_model_parameters(spec.query_model)
-    parameters += [
-        {
-            "name": header,
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": description,
-        }
-        for header, description in spec.headers.items()
-    ]
+    parameters += _optional_strings("header", spec.headers)
     operation["parameters"] = [*parameters, REQUEST_ID_PARAMETER]
     if spec.body is not None:
         operation["requestBody"] = {
