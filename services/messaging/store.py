@@ -334,8 +334,10 @@ class EmbeddedConversationStore:
     created with the conversation) and its counters in another (`state_<id>`, one document), and
     this process keeps an in-memory index: every conversation document (read at start), and per
     conversation once used, its counters and the unique keys (seq, and sender + client_msg_id) of
-    its messages. Writes go to disk first, under one lock, then to the index. This is why one
-    directory serves exactly one messaging process; more replicas need MongoDB.
+    its messages. Writes go to disk first, under one lock, then to the index, except a message's:
+    its keys are taken in the index under the lock, the document is written outside it (see
+    _ThreadClients) and the keys are given back if that write fails. This is why one directory
+    serves exactly one messaging process; more replicas need MongoDB.
 
     A send writes one document: the message. Its effect on the counters (`next_seq`,
     `record_message`) is kept in memory, and the state document is written by `mark_read` with
