@@ -12,18 +12,45 @@ from typing import Any
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.constants import DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST, EventHandler
+from nameko.messaging import QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
 from kernel.events import ConversationRead, MessageSent, Presence, SessionRevoked, Typing, new_event
 from ws.hub import Hub
 
 SOURCE = "ws"
+# Events the broker may hand a hub before it has acked the first of them. nameko's own consumer
+# takes max_workers (1 here, for order), so each event waited for the ack of the one before: a
+# round trip to the broker per event, which a hub busy with its sockets fell behind on at
+# 500 msg/s (a backlog of hundreds in its queue).
+BROADCAST_PREFETCH = 200
+
+
+class InOrderQueueConsumer(QueueConsumer):
+    """nameko's consumer with a prefetch of BROADCAST_PREFETCH that starts each event's worker
+    from its own greenthread, in the order the events arrive: with one worker, starting the
+    next waits until the previous handler has returned, so events are still handled one at a
+    time and in order (nameko's consumer starts a greenthread per message, whose order among
+    many waiting would be the scheduler's)."""
+
+    @property
+    def prefetch_count(self) -> int:
+        return BROADCAST_PREFETCH
+
+    def handle_message(self, provider: Any, body: Any, message: Any) -> None:
+        provider.handle_message(body, message)
+
+
+class InOrderBroadcastHandler(EventHandler):
+    queue_consumer = InOrderQueueConsumer()
 
 
 def fanout_service(hub: Hub) -> type:
     def broadcast(source: str, event_type: str) -> Any:
-        return event_handler(source, event_type, handler_type=BROADCAST, reliable_delivery=False)
+        return InOrderBroadcastHandler.decorator(
+            source, event_type, handler_type=BROADCAST, reliable_delivery=False
+        )
 
     class WsFanout:
         name = "ws_fanout"

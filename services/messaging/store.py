@@ -11,14 +11,25 @@ Documents cross this interface as plain dicts with `id` (not `_id`); timestamps 
 strings of fixed width, so they sort as text in both backends.
 """
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+import eventlet.patcher
+from eventlet import tpool
 
 from kernel.config import resolve_path
 
+_real_threading = eventlet.patcher.original("threading")
+
 DATABASE = "messaging"
+# The embedded store's SQLite journal. montydb opens a connection per operation; in WAL mode (its
+# default) closing that connection checkpoints and deletes the WAL every time, which made each
+# write cost ~3x a rollback-journal commit. DELETE is as durable (synchronous=FULL: the journal
+# and the database are fsynced before a commit returns).
+JOURNAL_MODE = "DELETE"
 # Sharding (docs/operations.md "MongoDB"): `messages` on its conversation (ranged: the ids are
 # random UUIDs, so inserts spread over the chunks), and every statement on it names one
 # conversation, so mongos sends each to one shard; both unique keys start with it, as MongoDB
@@ -267,6 +278,43 @@ class MongoConversationStore:
         self.client.close()
 
 
+class _ThreadClients:
+    """The embedded store's writes, each in an OS thread of eventlet's pool (`tpool`), with a
+    montydb client of that thread's own.
+
+    A write commits (and fsyncs) a SQLite file; in the calling greenthread it would stop the
+    whole messaging process for the fsync's milliseconds, every send one after the other. In
+    threads, sends to different conversations (different files) wait for their disks in
+    parallel while the process goes on. montydb keeps its open connection on the client's
+    engine, so a client is never shared between threads. Outside eventlet (scripts) a write runs
+    in the caller's thread."""
+
+    def __init__(self, path: str, synchronous: str | None = None) -> None:
+        self._path = path
+        self._options = {} if synchronous is None else {"synchronous": synchronous}
+        self._local = _real_threading.local()
+        self._clients: list[Any] = []
+        self._threaded = eventlet.patcher.is_monkey_patched("thread")
+
+    def database(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from montydb import MontyClient
+
+            client = self._local.client = MontyClient(self._path, **self._options)
+            self._clients.append(client)
+        return client[DATABASE]
+
+    def run(self, function: Any, *args: Any) -> Any:
+        if self._threaded:
+            return tpool.execute(function, *args)
+        return function(*args)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
 @dataclass
 class _EmbeddedConversation:
     """What the embedded store keeps in memory about one conversation: the stored document, and
@@ -282,22 +330,35 @@ class EmbeddedConversationStore:
     """montydb on disk, with what MongoDB's indexes would give done here.
 
     montydb scans a whole collection for every query, indexes or not, and enforces no unique
-    index. So each conversation keeps its messages in their own collection (`messages_<id>`) and
-    its counters in another (`state_<id>`, one document), and this process keeps an in-memory
-    index: every conversation document (read at start), and per conversation once used, its
-    counters and the unique keys (seq, and sender + client_msg_id) of its messages. Writes go to
-    disk first, under one lock, then to the index. This is why one directory serves exactly one
-    messaging process; more replicas need MongoDB.
+    index. So each conversation keeps its messages in their own collection (`messages_<id>`,
+    created with the conversation) and its counters in another (`state_<id>`, one document), and
+    this process keeps an in-memory index: every conversation document (read at start), and per
+    conversation once used, its counters and the unique keys (seq, and sender + client_msg_id) of
+    its messages. Writes go to disk first, under one lock, then to the index, except a message's:
+    its keys are taken in the index under the lock, the document is written outside it (see
+    _ThreadClients) and the keys are given back if that write fails. This is why one directory
+    serves exactly one messaging process; more replicas need MongoDB.
+
+    A send writes one document: the message. Its effect on the counters (`next_seq`,
+    `record_message`) is kept in memory, and the state document is written by `mark_read` with
+    `recorded_seq`, the last message whose effect it holds; loading a conversation replays the
+    messages after `recorded_seq` in seq order, which gives the counters every stored message
+    had made before a crash. A seq taken for a message that was never stored (a crash between
+    the two) may be handed out again: nobody was ever told it.
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, synchronous: str | None = None) -> None:
+        """`synchronous` (SQLite's pragma for the message writes; default FULL) is for benches
+        that measure what the fsyncs cost: OFF survives a crash of the process but not of the
+        machine."""
         from montydb import MontyClient, set_storage
 
         path = resolve_path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        if not (path / "monty.storage.cfg").exists():
-            set_storage(str(path), storage="sqlite")
+        # Rewritten at every start, so a directory made with montydb's default (WAL) switches too.
+        set_storage(str(path), storage="sqlite", journal_mode=JOURNAL_MODE)
         self.client: Any = MontyClient(str(path))
+        self._writers = _ThreadClients(str(path), synchronous)
         self.database = self.client[DATABASE]
         self.conversations = self.database["conversations"]
         self._lock = threading.RLock()
@@ -322,20 +383,38 @@ class EmbeddedConversationStore:
         if entry is None or entry.state is not None:
             return entry
         stored = self._state_collection(conversation_id).find_one({"_id": "state"}) or {}
-        for message in self._messages(conversation_id).find({}):
-            entry.senders[message["seq"]] = message["sender_id"]
-            entry.client_keys.add((message["sender_id"], message["client_msg_id"]))
         document = entry.document
+        last_seq = int(stored.get("last_seq", document.get("last_seq", 0)))
+        # A state document from before `recorded_seq` was written at every message.
+        recorded_seq = int(stored.get("recorded_seq", last_seq))
+        unrecorded: list[tuple[int, str, str]] = []
+        for message in self._messages(conversation_id).find({}):
+            seq, sender = message["seq"], message["sender_id"]
+            entry.senders[seq] = sender
+            entry.client_keys.add((sender, message["client_msg_id"]))
+            if seq > recorded_seq:
+                unrecorded.append((seq, sender, message["created_at"]))
         entry.state = {
-            # a seq taken but not recorded before a crash is never handed out again
-            "last_seq": max(
-                [int(stored.get("last_seq", document.get("last_seq", 0))), *entry.senders]
-            ),
+            "last_seq": max([last_seq, *entry.senders]),
+            "recorded_seq": recorded_seq,
             "last_message_at": stored.get("last_message_at", document["last_message_at"]),
             "read_seq": dict(stored.get("read_seq", document.get("read_seq", {}))),
             "unread": dict(stored.get("unread", document.get("unread", {}))),
         }
+        for seq, sender, created_at in sorted(unrecorded):
+            others = [user for user in document["participants"] if user != sender]
+            self._record(entry.state, seq, sender, created_at, others)
         return entry
+
+    @staticmethod
+    def _record(
+        state: dict[str, Any], seq: int, sender_id: str, created_at: str, others: list[str]
+    ) -> None:
+        state["last_message_at"] = max(state["last_message_at"], created_at)
+        state["read_seq"][sender_id] = max(state["read_seq"].get(sender_id, 0), seq)
+        for user in others:
+            state["unread"][user] = state["unread"].get(user, 0) + 1
+        state["recorded_seq"] = max(state["recorded_seq"], seq)
 
     def _save_state(self, conversation_id: str, state: dict[str, Any]) -> None:
         self._state_collection(conversation_id).replace_one(
@@ -343,12 +422,19 @@ class EmbeddedConversationStore:
         )
 
     def _view(self, entry: _EmbeddedConversation) -> dict[str, Any]:
-        return {**entry.document, **(entry.state or {})}
+        view = {**entry.document, **(entry.state or {})}
+        view.pop("recorded_seq", None)
+        return view
 
     def insert_conversation(self, conversation: dict[str, Any]) -> bool:
+        from montydb.errors import CollectionInvalid
+
         with self._lock:
             if conversation["id"] in self._index:
                 return False
+            # its messages' file now, so that the first send is one write like the others
+            with contextlib.suppress(CollectionInvalid):  # left by an insert that failed
+                self.database.create_collection(f"messages_{self._suffix(conversation['id'])}")
             self.conversations.insert_one(_in(conversation))
             self._index[conversation["id"]] = _EmbeddedConversation(dict(conversation))
             return True
@@ -378,8 +464,7 @@ class EmbeddedConversationStore:
             entry = self._loaded(conversation_id)
             if entry is None or entry.state is None:
                 raise KeyError(conversation_id)
-            entry.state["last_seq"] += 1
-            self._save_state(conversation_id, entry.state)
+            entry.state["last_seq"] += 1  # on disk with the message (see the class)
             return int(entry.state["last_seq"])
 
     def insert_message(self, message: dict[str, Any]) -> None:
@@ -394,9 +479,22 @@ class EmbeddedConversationStore:
                     f"conversation {conversation_id} already has this seq or "
                     "(sender_id, client_msg_id)"
                 )
-            self._messages(conversation_id).insert_one(_in(message))
+            # taken now, so that a concurrent insert of the same keys fails while this one is
+            # written outside the lock
             entry.senders[message["seq"]] = message["sender_id"]
             entry.client_keys.add(key)
+        try:
+            self._writers.run(self._insert_document, conversation_id, _in(message))
+        except Exception:
+            with self._lock:
+                entry.senders.pop(message["seq"], None)
+                entry.client_keys.discard(key)
+            raise
+
+    def _insert_document(self, conversation_id: str, document: dict[str, Any]) -> None:
+        """In a writer thread (see _ThreadClients), with that thread's client."""
+        suffix = self._suffix(conversation_id)
+        self._writers.database()[f"messages_{suffix}"].insert_one(document)
 
     def find_by_client_msg_id(
         self, conversation_id: str, sender_id: str, client_msg_id: str
@@ -435,12 +533,8 @@ class EmbeddedConversationStore:
             entry = self._loaded(conversation_id)
             if entry is None or entry.state is None:
                 return
-            state = entry.state
-            state["last_message_at"] = max(state["last_message_at"], created_at)
-            state["read_seq"][sender_id] = max(state["read_seq"].get(sender_id, 0), seq)
-            for user in others:
-                state["unread"][user] = state["unread"].get(user, 0) + 1
-            self._save_state(conversation_id, state)
+            # replayed from the stored message after a crash (see the class)
+            self._record(entry.state, seq, sender_id, created_at, others)
 
     def mark_read(self, conversation_id: str, user_id: str, seq: int) -> dict[str, Any] | None:
         with self._lock:
@@ -460,6 +554,7 @@ class EmbeddedConversationStore:
         self.database.list_collection_names()
 
     def close(self) -> None:
+        self._writers.close()
         self.client.close()
 
 
@@ -468,5 +563,7 @@ def open_store(url: str) -> ConversationStore:
     if scheme in ("mongodb", "mongodb+srv"):
         return MongoConversationStore(url)
     if scheme == "embedded":
-        return EmbeddedConversationStore(url.removeprefix("embedded://"))
+        directory, _, query = url.removeprefix("embedded://").partition("?")
+        synchronous = parse_qs(query).get("synchronous", [None])[0]
+        return EmbeddedConversationStore(directory, synchronous)
     raise ValueError(f"MONGO_URL must be mongodb://, mongodb+srv:// or embedded://, not {url!r}")

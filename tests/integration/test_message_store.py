@@ -184,6 +184,67 @@ def test_embedded_data_survives_reopening(tmp_path):
     reopened.close()
 
 
+def _send(store, conv, seq, sender):
+    store.next_seq(conv["id"])
+    sent = message(conv, seq, sender)
+    store.insert_message(sent)
+    others = [user for user in conv["participants"] if user != sender]
+    store.record_message(conv["id"], seq, sender, sent["created_at"], others)
+
+
+def test_embedded_counters_after_a_crash_are_those_of_the_stored_messages(tmp_path):
+    """A send writes only the message; the counters are rebuilt from the messages written after
+    the last state document (here: a mark_read), as if the process had died without closing."""
+    directory = str(tmp_path / "mongo")
+    store = EmbeddedConversationStore(directory)
+    conv = conversation()
+    store.insert_conversation(conv)
+    brand, creator = conv["participants"]
+    for seq, sender in [(1, brand), (2, creator), (3, brand)]:
+        _send(store, conv, seq, sender)
+    store.mark_read(conv["id"], creator, 1)  # writes the state: 3 messages recorded
+    for seq, sender in [(4, brand), (5, brand), (6, creator)]:
+        _send(store, conv, seq, sender)
+    before = store.get_conversation(conv["id"])
+    # no close(): nothing more is written at exit anyway
+    reopened = EmbeddedConversationStore(directory)
+    after = reopened.get_conversation(conv["id"])
+    assert after == before
+    assert after["last_seq"] == 6
+    assert after["unread"] == {creator: 3, brand: 2}
+    assert after["read_seq"] == {brand: 5, creator: 6}
+    assert after["last_message_at"] == "2026-01-01T00:00:06.000000+00:00"
+    # and it goes on from there: the next seq, and a marker that still never moves back
+    assert reopened.next_seq(conv["id"]) == 7
+    assert reopened.mark_read(conv["id"], brand, 6)["unread"][brand] == 0
+    reopened.close()
+    store.close()
+
+
+def test_embedded_state_written_at_every_message_is_not_counted_twice(tmp_path):
+    """A directory from before the state document carried `recorded_seq`: its counters were
+    written with every message and are taken as they are."""
+    directory = str(tmp_path / "mongo")
+    store = EmbeddedConversationStore(directory)
+    conv = conversation()
+    store.insert_conversation(conv)
+    brand, creator = conv["participants"]
+    for seq in (1, 2):
+        _send(store, conv, seq, brand)
+    state = {
+        "last_seq": 2,
+        "last_message_at": "2026-01-01T00:00:02.000000+00:00",
+        "read_seq": {brand: 2},
+        "unread": {creator: 2},
+    }
+    store._save_state(conv["id"], state)  # what the previous version left
+    store.close()
+    reopened = EmbeddedConversationStore(directory)
+    stored = reopened.get_conversation(conv["id"])
+    assert stored["unread"] == {creator: 2} and stored["last_seq"] == 2
+    reopened.close()
+
+
 def test_unknown_url_scheme_is_refused():
     with pytest.raises(ValueError, match="MONGO_URL"):
         open_store("postgresql://localhost/x")
