@@ -10,7 +10,7 @@ import socket
 import time
 import uuid
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import prometheus_client
 from eventlet import wsgi
@@ -265,17 +265,34 @@ class EdgeServer(WebServer):
         return problem_from_error(error, instance=request.path, request_id=request_id_of(request))
 
 
+class EdgeAnswering(Protocol):
+    def answer_at_edge(self, request: Request, principal: Any) -> Response | None: ...
+
+
 class Route(HttpRequestHandler):
+    """`at_edge`: the attribute name of one of the service's dependency providers that may answer
+    the request itself once the spec's checks passed (`answer_at_edge(request, principal)`, a
+    Response or None), before any worker is spawned: what it answers costs no worker (no
+    dependency injection, no greenthread of its own). None: the handler's worker answers."""
+
     server = EdgeServer()
 
-    def __init__(self, method: str, url: str, spec: RouteSpec) -> None:
+    def __init__(self, method: str, url: str, spec: RouteSpec, at_edge: str | None = None) -> None:
         super().__init__(method, url, expected_exceptions=DomainError)
         self.spec = spec
+        self.at_edge = at_edge
+        self.edge: EdgeAnswering | None = None
         self.takes: frozenset[str] = frozenset()
 
     def setup(self) -> None:
         super().setup()
         self.takes = handler_takes(self.spec, getattr(self.container.service_cls, self.method_name))
+        if self.at_edge is not None:
+            providers = {dep.attr_name: dep for dep in self.container.dependencies}
+            edge = providers.get(self.at_edge)
+            if not hasattr(edge, "answer_at_edge"):
+                raise TypeError(f"{self.method_name}: no dependency {self.at_edge} answers at edge")
+            self.edge = edge
 
     def handle_request(self, request: Request) -> Response:
         request.shallow = False
@@ -285,6 +302,10 @@ class Route(HttpRequestHandler):
             context_data: dict[str, Any] = {"request_id": request_id}
             assert self.server.gatekeeper is not None
             checked = checked_arguments(self.spec, request, self.server.gatekeeper, context_data)
+            if self.edge is not None:
+                answer = self.edge.answer_at_edge(request, checked["principal"])
+                if answer is not None:
+                    return answer
             kwargs.update({name: value for name, value in checked.items() if name in self.takes})
             self.check_signature(args, kwargs)
             done = Event()
@@ -304,5 +325,5 @@ class Route(HttpRequestHandler):
             return internal_error(instance=request.path, request_id=request_id)
 
 
-def route(method: str, url: str, spec: RouteSpec) -> Any:
-    return Route.decorator(method, url, spec=spec)
+def route(method: str, url: str, spec: RouteSpec, at_edge: str | None = None) -> Any:
+    return Route.decorator(method, url, spec=spec, at_edge=at_edge)
