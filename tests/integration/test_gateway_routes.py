@@ -9,6 +9,8 @@ container: the RPC proxies' shared ReplyListener and its QueueConsumer, which co
 when the container starts (and retry forever without one). `without_orphans` recomputes the
 sub-extensions from what the container still has, which drops exactly those."""
 
+import logging
+import re
 from unittest.mock import ANY
 
 import eventlet
@@ -20,6 +22,7 @@ from nameko.rpc import ReplyListener
 from nameko.testing.services import replace_dependencies
 from nameko.utils.concurrency import SpawningSet
 
+from gateway_http import edge
 from gateway_http.campaign_lists import public_query
 from gateway_http.service import GatewayService
 from kernel.errors import (
@@ -470,3 +473,18 @@ def test_a_query_the_cache_cannot_answer_reaches_the_service_as_sent(gateway, we
         assert_problem(answer, 422, "validation-failed")
     assert listing.call_count == 2
     assert listing.call_args.args == ({"limit": "0"},)
+
+
+def test_one_access_line_per_request(gateway, web_session, caplog):
+    """The gateway's own line (route, status, time, client, request id); eventlet's duplicate
+    access line is dropped, its other lines (tracebacks) are not."""
+    with caplog.at_level(logging.INFO):
+        for request_id in ("req-8", "req-9"):  # the same connection: the first one's lines are out
+            answer = web_session.get("/healthz?probe=1", headers={"X-Request-ID": request_id})
+            assert answer.status_code == 200
+        edge.WsgiServerLog(logging.getLogger("nameko.web.server")).info("a traceback")
+    lines = [(record.name, record.getMessage()) for record in caplog.records]
+    ours = [message for name, message in lines if name == "gateway_http"]
+    assert len(ours) == 2
+    assert re.fullmatch(r"GET /healthz 200 [0-9.]+ms client=127\.0\.0\.1 request_id=req-8", ours[0])
+    assert [message for name, message in lines if name == "nameko.web.server"] == ["a traceback"]
