@@ -65,6 +65,22 @@ HTTP_DURATION = prometheus_client.Histogram(
 )
 
 
+# (method, route, status) -> the labelled children of HTTP_REQUESTS and HTTP_DURATION: labels()
+# validates and locks on every call. Bounded like the metrics themselves (the same label values).
+_REQUEST_METRICS: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    children = _REQUEST_METRICS.get((method, route, status))
+    if children is None:
+        children = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+        _REQUEST_METRICS[(method, route, status)] = children
+    return children
+
+
 def request_id_of(request: Request) -> str:
     return request.environ[REQUEST_ID]
 
@@ -105,8 +121,9 @@ class EdgeApp:
         if decision is not None:
             response.headers.update(decision.headers())
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        counted, timed = request_metrics(request.method, route, response.status_code)
+        counted.inc()
+        timed.observe(elapsed)
         log.info(
             "%s %s %s %.1fms client=%s request_id=%s",
             request.method,

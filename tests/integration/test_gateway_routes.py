@@ -14,6 +14,7 @@ import re
 from unittest.mock import ANY
 
 import eventlet
+import prometheus_client
 import pytest
 from nameko.exceptions import deserialize, serialize
 from nameko.extensions import iter_extensions
@@ -488,3 +489,23 @@ def test_one_access_line_per_request(gateway, web_session, caplog):
     assert len(ours) == 2
     assert re.fullmatch(r"GET /healthz 200 [0-9.]+ms client=127\.0\.0\.1 request_id=req-8", ours[0])
     assert [message for name, message in lines if name == "nameko.web.server"] == ["a traceback"]
+
+
+def test_requests_are_counted_and_timed_by_route_template(gateway, web_session):
+    labels = {"method": "GET", "route": "/api/v1/campaigns/<campaign_id>"}
+    counted = {**labels, "status": "401"}
+
+    def sample(name, sample_labels):
+        return prometheus_client.REGISTRY.get_sample_value(name, sample_labels) or 0.0
+
+    before = (
+        sample("http_requests_total", counted),
+        sample("http_request_duration_seconds_count", labels),
+    )
+    for campaign_id in ("c1", "c2"):
+        assert web_session.get(f"/api/v1/campaigns/{campaign_id}").status_code == 401
+    after = (
+        sample("http_requests_total", counted),
+        sample("http_request_duration_seconds_count", labels),
+    )
+    assert after == (before[0] + 2, before[1] + 2)
