@@ -6,7 +6,9 @@ The limits are the `limits` library's sliding-window counters, with the library'
 and arithmetic, so they stay shared with every process and with kernel.ratelimit
 (RateLimiter(namespace="gateway") counts in and reads the same windows). Steps run in the order the
 gateway always applied them and stop at the first refusal: the IP limit, then the denylist, then
-the subject limit; a refused or revoked request never counts against its subject.
+the subject limit; a refused or revoked request never counts against its subject. The requests
+of a process waiting for Redis at the same moment share one call of the script (AdmissionBatcher),
+which decides each of them exactly as a call of its own would.
 """
 
 import functools
