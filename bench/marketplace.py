@@ -50,6 +50,7 @@ CAMPAIGNS = int(os.environ.get("BENCH_CAMPAIGNS", "1000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 RESULTS = PROJECT_ROOT / "bench" / "results" / "marketplace.json"
+TARGETS = ("floor", "campaigns_cached", "creators_discovery", "creators_text_search")
 
 
 SEED_CREATORS = """
@@ -111,7 +112,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     wrk_arguments(parser, duration=SECONDS, connections=CONCURRENCY, rounds=3)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of every process")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated targets to measure (the floor always is): {', '.join(TARGETS)}",
+    )
+    args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.targets.split(",") if name.strip()} | {"floor"}
+    if chosen - set(TARGETS):
+        parser.error(f"unknown targets: {', '.join(sorted(chosen - set(TARGETS)))}")
+    args.targets = [name for name in TARGETS if name in chosen]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 base, ("/api/v1/creators?q=hiking", "/api/v1/creators?q=handle4242"), auth
             ),
         }
+        targets = {name: targets[name] for name in args.targets}
         for target in targets.values():  # every path answers before anything is measured
             for path in target.paths:
                 requests.get(target.base_url + path, headers=auth, timeout=30).raise_for_status()

@@ -2,7 +2,7 @@
 Nameko context data of every RPC; this provider exposes it to logging for the duration of each
 worker, and RequestIdFilter adds it to every log record (`-` outside a request). RedactTokens
 sits on the same handler (config.yml LOGGING), so every process's lines pass through it: the
-gateway's and the hub's access lines (eventlet logs the whole request line) included."""
+hub's access lines (eventlet logs the whole request line) included."""
 
 import logging
 import re

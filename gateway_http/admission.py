@@ -6,7 +6,9 @@ The limits are the `limits` library's sliding-window counters, with the library'
 and arithmetic, so they stay shared with every process and with kernel.ratelimit
 (RateLimiter(namespace="gateway") counts in and reads the same windows). Steps run in the order the
 gateway always applied them and stop at the first refusal: the IP limit, then the denylist, then
-the subject limit; a refused or revoked request never counts against its subject.
+the subject limit; a refused or revoked request never counts against its subject. The requests
+of a process waiting for Redis at the same moment share one call of the script (AdmissionBatcher),
+which decides each of them exactly as a call of its own would.
 """
 
 import functools
@@ -14,8 +16,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import eventlet
 import prometheus_client
 import redis
+from eventlet.event import Event
 from limits import RateLimitItem, parse
 from limits.storage.redis import RedisStorage
 
@@ -27,55 +31,138 @@ from kernel.token_cache import DEFAULT_MAX_ENTRIES, VerifiedTokenCache
 from kernel.tokens import AccessClaims, TokenCodec
 from services.campaigns.cache import GENERATION_KEY as CAMPAIGN_LISTS_GENERATION
 
-# Steps: "L" (a sliding-window limit: 2 keys, 2 args: limit, expiry seconds), "D" (the
-# denylist: 2 keys, no args) and "G" (read a watched key: 1 key; "" when absent). The "L" step
-# is limits' acquire_sliding_window.lua followed by its sliding_window.lua read, in one place; a
-# step that refuses ends the script.
+# One call of the script admits every request waiting at that moment (AdmissionBatcher): ARGV[1]
+# is the number of requests, ARGV[2 .. n+1] each request's steps, then the steps' arguments in
+# order; KEYS are the steps' keys in order. Steps: "L" (a sliding-window limit: 2 keys, 2 args:
+# limit, expiry seconds), "D" (the denylist: 2 keys, no args) and "G" (read a watched key: 1 key;
+# "" when absent). The "L" step is limits' acquire_sliding_window.lua followed by its
+# sliding_window.lua read, in one place. A step that refuses ends its request: its later steps
+# are skipped (their keys and arguments passed over) and the next request is admitted as if by a
+# script of its own, so a batch decides exactly what its requests one by one would have.
 SCRIPT = """
-local steps = ARGV[1]
-local key, arg = 1, 2
-local out = {}
-for index = 1, #steps do
-  local step = string.sub(steps, index, index)
-  if step == 'G' then
-    out[#out + 1] = {redis.call('get', KEYS[key]) or ''}
-    key = key + 1
-  elseif step == 'D' then
-    local denied = redis.call('exists', KEYS[key], KEYS[key + 1])
-    key = key + 2
-    out[#out + 1] = {denied}
-    if denied > 0 then return out end
-  else
-    local previous_key, current_key = KEYS[key], KEYS[key + 1]
-    local limit = tonumber(ARGV[arg])
-    local expiry = tonumber(ARGV[arg + 1]) * 1000
-    key, arg = key + 2, arg + 2
-    local current_ttl = tonumber(redis.call('pttl', current_key))
-    if current_ttl > 0 and current_ttl < expiry then
-      redis.call('rename', current_key, previous_key)
-      redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
-    end
-    local previous_count = tonumber(redis.call('get', previous_key)) or 0
-    local previous_ttl = math.max(0, tonumber(redis.call('pttl', previous_key)) or 0)
-    local current_count = tonumber(redis.call('get', current_key)) or 0
-    current_ttl = math.max(0, tonumber(redis.call('pttl', current_key)) or 0)
-    local weighted = math.floor(previous_count * previous_ttl / expiry) + current_count
-    local acquired = 0
-    if weighted + 1 <= limit then
-      acquired = 1
-      if redis.call('exists', current_key) == 1 then
-        current_count = redis.call('incrby', current_key, 1)
-      else
-        redis.call('set', current_key, 1, 'PX', expiry * 2)
-        current_count, current_ttl = 1, expiry * 2
+local count = tonumber(ARGV[1])
+local key, arg = 1, count + 2
+local results = {}
+for request = 1, count do
+  local steps = ARGV[1 + request]
+  local out = {}
+  local refused = false
+  for index = 1, #steps do
+    local step = string.sub(steps, index, index)
+    if step == 'G' then
+      if not refused then out[#out + 1] = {redis.call('get', KEYS[key]) or ''} end
+      key = key + 1
+    elseif step == 'D' then
+      if not refused then
+        local denied = redis.call('exists', KEYS[key], KEYS[key + 1])
+        out[#out + 1] = {denied}
+        refused = denied > 0
       end
+      key = key + 2
+    else
+      if not refused then
+        local previous_key, current_key = KEYS[key], KEYS[key + 1]
+        local limit = tonumber(ARGV[arg])
+        local expiry = tonumber(ARGV[arg + 1]) * 1000
+        local current_ttl = tonumber(redis.call('pttl', current_key))
+        if current_ttl > 0 and current_ttl < expiry then
+          redis.call('rename', current_key, previous_key)
+          redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
+        end
+        local previous_count = tonumber(redis.call('get', previous_key)) or 0
+        local previous_ttl = math.max(0, tonumber(redis.call('pttl', previous_key)) or 0)
+        local current_count = tonumber(redis.call('get', current_key)) or 0
+        current_ttl = math.max(0, tonumber(redis.call('pttl', current_key)) or 0)
+        local weighted = math.floor(previous_count * previous_ttl / expiry) + current_count
+        local acquired = 0
+        if weighted + 1 <= limit then
+          acquired = 1
+          if redis.call('exists', current_key) == 1 then
+            current_count = redis.call('incrby', current_key, 1)
+          else
+            redis.call('set', current_key, 1, 'PX', expiry * 2)
+            current_count, current_ttl = 1, expiry * 2
+          end
+        end
+        out[#out + 1] = {acquired, previous_count, previous_ttl, current_count, current_ttl}
+        refused = acquired == 0
+      end
+      key, arg = key + 2, arg + 2
     end
-    out[#out + 1] = {acquired, previous_count, previous_ttl, current_count, current_ttl}
-    if acquired == 0 then return out end
   end
+  results[request] = out
 end
-return out
+return results
 """
+MAX_BATCH = 64  # requests per script call
+
+
+@dataclass
+class _Waiting:
+    steps: str
+    keys: list[str]
+    args: list[Any]
+    done: Event = field(default_factory=Event)
+
+
+class AdmissionBatcher:
+    """Admits every request that is waiting for Redis at once in one call of SCRIPT, and reads
+    the watched keys once for them all ("natural batching": nothing waits on purpose). The first
+    request starts a flusher greenthread that sends what is queued, and while that round trip is
+    out the next requests queue up for the next call; when the queue is empty the flusher ends.
+    Redis runs a script atomically, so a batch decides what its requests sent one by one in the
+    same order would have: the limits stay exact and shared, revocation as immediate as before.
+    Under load, a process's admission costs one command per batch instead of one per request."""
+
+    def __init__(
+        self, client: redis.Redis, watched: tuple[str, ...], max_batch: int = MAX_BATCH
+    ) -> None:
+        self._script = client.register_script(SCRIPT)
+        self.watched = watched
+        self.max_batch = max_batch
+        self._queue: list[_Waiting] = []
+        self._flushing = False
+
+    def run(self, steps: str, keys: list[str], args: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        """The request's replies (one per step run) and the watched keys' values."""
+        waiting = _Waiting(steps, keys, args)
+        self._queue.append(waiting)
+        if not self._flushing:
+            self._flushing = True
+            eventlet.spawn_n(self._flush)
+        replies: tuple[list[Any], dict[str, str]] = waiting.done.wait()
+        return replies
+
+    def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                try:
+                    results = self._call(batch)
+                except BaseException as exc:  # every request of the batch fails like its own call
+                    for waiting in batch:
+                        waiting.done.send_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                watched = dict(zip(self.watched, (reply[0] for reply in results[-1]), strict=True))
+                for waiting, replies in zip(batch, results, strict=False):
+                    waiting.done.send((replies, watched))
+        finally:
+            self._flushing = False
+
+    def _call(self, batch: list[_Waiting]) -> list[Any]:
+        steps = [waiting.steps for waiting in batch]
+        keys: list[str] = []
+        args: list[Any] = []
+        for waiting in batch:
+            keys += waiting.keys
+            args += waiting.args
+        steps.append("G" * len(self.watched))  # read once, after every request of the batch
+        keys += self.watched
+        results: list[Any] = self._script(keys=keys, args=[len(steps), *steps, *args])
+        return results
 
 
 def optional_bearer_token(environ: dict[str, Any]) -> str | None:
@@ -143,7 +230,7 @@ class Gatekeeper:
         self.namespace = namespace
         self.per_subject = per_subject
         self.per_ip = per_ip
-        self._script = client.register_script(SCRIPT)
+        self._batcher = AdmissionBatcher(client, watched)
 
     def admit(self, token: str | None, ip_key: str | None = None) -> Admission:
         """Verify `token` (if any) and run the checks in one round trip; with `ip_key`, the per-IP
@@ -171,17 +258,11 @@ class Gatekeeper:
             keys += window_keys(self.namespace, item, f"sub:{claims.subject}")
             args += [item.amount, item.get_expiry()]
             limits.append(("subject", item))
-        steps += "G" * len(self.watched)
-        keys += list(self.watched)
-        if not steps:
+        if not steps and not self.watched:
             return Admission(token, error=error)
-        replies = self._script(keys=keys, args=[steps, *args])
+        replies, watched = self._batcher.run(steps, keys, args)
         decisions: dict[str, Decision] = {}
-        watched: dict[str, str] = {}
         for step, reply in zip(steps, replies, strict=False):  # steps after a refusal: no reply
-            if step == "G":
-                watched[self.watched[len(watched)]] = reply[0]
-                continue
             if step == "D":
                 if reply[0]:
                     error = Unauthenticated("access token has been revoked")

@@ -1,5 +1,6 @@
 """The public campaign list served by the gateway straight from the campaigns service's Redis
-cache, without an RPC, when the page is cached.
+cache, without an RPC and without a worker, when the page is cached: the list route's entrypoint
+asks CampaignListReader.answer_at_edge before it spawns one (gateway_http.edge.Route).
 
 The campaigns service owns the cache (services/campaigns/cache.py): it fills it on a miss and
 bumps the generation on every campaign event (created, updated, status changed, deleted), so a
@@ -16,8 +17,12 @@ import prometheus_client
 import redis
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Request, Response
 
 from dependencies.redis import make_redis
+from gateway_http.admission import ADMISSION
+from gateway_http.authn import Principal
+from gateway_http.caller import query_params
 from kernel.errors import DomainError
 from kernel.schemas import parse_model
 from services.campaigns.cache import GENERATION_KEY, KEY_PREFIX, query_digest
@@ -28,8 +33,10 @@ CACHED_LIST_READS = prometheus_client.Counter(
     "Public campaign list requests by where the gateway found the page (hit: Redis, no RPC).",
     ["result"],
 )
+CACHE_HITS, CACHE_MISSES = CACHED_LIST_READS.labels("hit"), CACHED_LIST_READS.labels("miss")
 
 MAX_MEMO_PAGES = 1000
+MAX_MEMO_QUERIES = 1000
 SCRIPT = """
 local generation = redis.call('get', KEYS[1]) or '0'
 return redis.call('get', ARGV[1] .. generation .. ':' .. ARGV[2])
@@ -68,6 +75,9 @@ class CachedCampaignLists:
         self.max_pages = max_pages
         self._generation = ""
         self._pages: dict[str, bytes] = {}
+        # query string -> its digest, or None when the service must answer: a pure function of
+        # the query (validation included), so kept whatever the generation (bounded, oldest out)
+        self._digests: dict[bytes, str | None] = {}
 
     def page(self, role: str, query: dict[str, Any], generation: str | None = None) -> bytes | None:
         """The cached page's JSON for this caller's query, or None (ask the service).
@@ -75,7 +85,25 @@ class CachedCampaignLists:
         key_material = public_query(role, query)
         if key_material is None:
             return None
-        digest = query_digest(key_material)
+        return self._page(query_digest(key_material), generation)
+
+    def page_for_request(self, role: str, request: Request, generation: str | None) -> bytes | None:
+        """`page` for the request's query string, validated and digested once per process for
+        each distinct query string (not on every request)."""
+        if role == "admin":
+            return None
+        raw = request.query_string
+        try:
+            digest = self._digests[raw]
+        except KeyError:
+            key_material = public_query(role, query_params(request))
+            digest = None if key_material is None else query_digest(key_material)
+            if len(self._digests) >= MAX_MEMO_QUERIES:
+                del self._digests[next(iter(self._digests))]
+            self._digests[raw] = digest
+        return None if digest is None else self._page(digest, generation)
+
+    def _page(self, digest: str, generation: str | None) -> bytes | None:
         if generation is None:
             cached = self._script(keys=[GENERATION_KEY], args=[KEY_PREFIX, digest])
         else:
@@ -89,7 +117,7 @@ class CachedCampaignLists:
                     if len(self._pages) >= self.max_pages:
                         del self._pages[next(iter(self._pages))]
                     self._pages[digest] = cached
-        CACHED_LIST_READS.labels("miss" if cached is None else "hit").inc()
+        (CACHE_MISSES if cached is None else CACHE_HITS).inc()
         if cached is None:
             return None
         return cached.encode() if isinstance(cached, str) else cached
@@ -105,3 +133,15 @@ class CampaignListReader(DependencyProvider):
 
     def get_dependency(self, worker_ctx: WorkerContext) -> CachedCampaignLists:
         return self.lists
+
+    def answer_at_edge(self, request: Request, principal: Principal | None) -> Response | None:
+        """The cached page for the caller's query as the response, or None: the route's worker
+        then asks the service (which answers errors and fills the cache)."""
+        if principal is None:
+            return None
+        admission = request.environ.get(ADMISSION)
+        generation = admission.watched.get(GENERATION_KEY) if admission is not None else None
+        cached = self.lists.page_for_request(principal.role, request, generation)
+        if cached is None:
+            return None
+        return Response(cached, content_type="application/json")

@@ -10,7 +10,7 @@ import socket
 import time
 import uuid
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import prometheus_client
 from eventlet import wsgi
@@ -65,6 +65,22 @@ HTTP_DURATION = prometheus_client.Histogram(
 )
 
 
+# (method, route, status) -> the labelled children of HTTP_REQUESTS and HTTP_DURATION: labels()
+# validates and locks on every call. Bounded like the metrics themselves (the same label values).
+_REQUEST_METRICS: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    children = _REQUEST_METRICS.get((method, route, status))
+    if children is None:
+        children = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+        _REQUEST_METRICS[(method, route, status)] = children
+    return children
+
+
 def request_id_of(request: Request) -> str:
     return request.environ[REQUEST_ID]
 
@@ -105,14 +121,16 @@ class EdgeApp:
         if decision is not None:
             response.headers.update(decision.headers())
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        counted, timed = request_metrics(request.method, route, response.status_code)
+        counted.inc()
+        timed.observe(elapsed)
         log.info(
-            "%s %s %s %.1fms request_id=%s",
+            "%s %s %s %.1fms client=%s request_id=%s",
             request.method,
             request.path,
             response.status_code,
             elapsed * 1000,
+            request.remote_addr,
             request_id,
         )
         return response(environ, start_response)
@@ -179,6 +197,26 @@ def linger(sock: socket.socket) -> None:
         received += len(chunk)
 
 
+# eventlet's access line for the gateway: a constant that WsgiServerLog drops.
+EVENTLET_ACCESS_LINE = "eventlet access line"
+
+
+class WsgiServerLog:
+    """The logger eventlet's server writes to, without eventlet's access line: EdgeApp writes
+    one line per request already (route, status, time, client address, request id), so a second
+    one only cost time. eventlet's other lines (tracebacks, errors) pass as before."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if msg != EVENTLET_ACCESS_LINE:
+            self._logger.info(msg, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
 class EdgeServer(WebServer):
     max_body_bytes: int = 1_048_576
     gatekeeper: Gatekeeper | None = None
@@ -199,7 +237,8 @@ class EdgeServer(WebServer):
             wsgi_app,
             protocol=protocol,
             debug=debug,
-            log=logging.getLogger("nameko.web.server"),
+            log=WsgiServerLog(logging.getLogger("nameko.web.server")),
+            log_format=EVENTLET_ACCESS_LINE,
             url_length_limit=MAX_REQUEST_LINE_BYTES,
         )
 
@@ -265,17 +304,34 @@ class EdgeServer(WebServer):
         return problem_from_error(error, instance=request.path, request_id=request_id_of(request))
 
 
+class EdgeAnswering(Protocol):
+    def answer_at_edge(self, request: Request, principal: Any) -> Response | None: ...
+
+
 class Route(HttpRequestHandler):
+    """`at_edge`: the attribute name of one of the service's dependency providers that may answer
+    the request itself once the spec's checks passed (`answer_at_edge(request, principal)`, a
+    Response or None), before any worker is spawned: what it answers costs no worker (no
+    dependency injection, no greenthread of its own). None: the handler's worker answers."""
+
     server = EdgeServer()
 
-    def __init__(self, method: str, url: str, spec: RouteSpec) -> None:
+    def __init__(self, method: str, url: str, spec: RouteSpec, at_edge: str | None = None) -> None:
         super().__init__(method, url, expected_exceptions=DomainError)
         self.spec = spec
+        self.at_edge = at_edge
+        self.edge: EdgeAnswering | None = None
         self.takes: frozenset[str] = frozenset()
 
     def setup(self) -> None:
         super().setup()
         self.takes = handler_takes(self.spec, getattr(self.container.service_cls, self.method_name))
+        if self.at_edge is not None:
+            providers = {dep.attr_name: dep for dep in self.container.dependencies}
+            edge = providers.get(self.at_edge)
+            if not hasattr(edge, "answer_at_edge"):
+                raise TypeError(f"{self.method_name}: no dependency {self.at_edge} answers at edge")
+            self.edge = edge
 
     def handle_request(self, request: Request) -> Response:
         request.shallow = False
@@ -285,6 +341,10 @@ class Route(HttpRequestHandler):
             context_data: dict[str, Any] = {"request_id": request_id}
             assert self.server.gatekeeper is not None
             checked = checked_arguments(self.spec, request, self.server.gatekeeper, context_data)
+            if self.edge is not None:
+                answer = self.edge.answer_at_edge(request, checked["principal"])
+                if answer is not None:
+                    return answer
             kwargs.update({name: value for name, value in checked.items() if name in self.takes})
             self.check_signature(args, kwargs)
             done = Event()
@@ -304,5 +364,5 @@ class Route(HttpRequestHandler):
             return internal_error(instance=request.path, request_id=request_id)
 
 
-def route(method: str, url: str, spec: RouteSpec) -> Any:
-    return Route.decorator(method, url, spec=spec)
+def route(method: str, url: str, spec: RouteSpec, at_edge: str | None = None) -> Any:
+    return Route.decorator(method, url, spec=spec, at_edge=at_edge)

@@ -1,6 +1,8 @@
 """Bearer authentication and the role helper against real Redis (denylist and rate limit)."""
 
+import eventlet
 import pytest
+import redis
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -11,6 +13,7 @@ from kernel.denylist import AccessDenylist
 from kernel.errors import Forbidden, TooManyRequests, Unauthenticated
 from kernel.ratelimit import RateLimiter
 from kernel.token_cache import VerifiedTokenCache
+from services.campaigns.cache import GENERATION_KEY
 from tests.codecs import make_codec
 from tests.conftest import TEST_REDIS_URL
 
@@ -143,3 +146,96 @@ def test_an_authenticated_token_is_relayed_with_the_workers_rpc_calls(codec, red
     token, _ = codec.issue_access_token(subject="u1", role="brand", session_id="s1")
     relaying.authenticate(request_with(token))
     assert context == {"request_id": "r-1", "auth_token": token}
+
+
+def admit_at_once(gatekeeper, calls):
+    """Run gatekeeper.admit(*call) for every call in its own greenthread, all waiting at once."""
+    pool = eventlet.GreenPool()
+    return list(pool.imap(lambda call: gatekeeper.admit(*call), calls))
+
+
+def test_requests_waiting_at_once_share_one_script_call_and_the_limits_stay_exact(
+    codec, redis_client, monkeypatch
+):
+    """Eight requests from one address against a limit of five: one EVALSHA for them all (not
+    one each), exactly five admitted, each with its own count, and the subject counted five times
+    (a request refused by its address never counts for its subject)."""
+    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
+    gatekeeper = Gatekeeper(
+        redis_client,
+        VerifiedTokenCache(codec),
+        "gateway-test",
+        "100/minute",
+        "5/minute",
+        watched=(GENERATION_KEY,),
+    )
+    redis_client.set(GENERATION_KEY, "7")
+    token, _ = codec.issue_access_token(subject="u9", role="brand", session_id="s9")
+    gatekeeper.admit(None)  # loads the script
+    commands = []
+    original = type(redis_client).execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(type(redis_client), "execute_command", counting)
+    admissions = admit_at_once(gatekeeper, [(token, "ip:10.0.0.9")] * 8)
+    assert commands == ["EVALSHA"]
+    assert [admission.ip.allowed for admission in admissions].count(True) == 5
+    assert sorted(admission.ip.remaining for admission in admissions) == [0, 0, 0, 0, 1, 2, 3, 4]
+    assert all(admission.watched == {GENERATION_KEY: "7"} for admission in admissions)
+    assert limiter.peek("100/minute", "sub:u9").remaining == 95
+    assert not limiter.peek("5/minute", "ip:10.0.0.9").allowed
+
+
+def test_a_refusal_in_a_batch_ends_only_its_own_request(codec, redis_client):
+    """In one script call: a request refused by its address, one with a revoked token and one
+    that passes; each is decided as if it had been sent alone."""
+    limiter = RateLimiter(TEST_REDIS_URL, namespace="gateway-test")
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "10/minute", "2/minute"
+    )
+    good, _ = codec.issue_access_token(subject="u10", role="brand", session_id="s10")
+    revoked, claims = codec.issue_access_token(subject="u11", role="brand", session_id="s11")
+    AccessDenylist(redis_client).deny_token(claims.token_id, 60)
+    for _ in range(2):
+        limiter.hit("2/minute", "ip:10.0.0.10")
+    full, denied, passed = admit_at_once(
+        gatekeeper,
+        [(good, "ip:10.0.0.10"), (revoked, "ip:10.0.0.11"), (good, "ip:10.0.0.11")],
+    )
+    assert not full.ip.allowed and full.subject is None and full.error is None
+    assert denied.ip.allowed and denied.subject is None
+    assert isinstance(denied.error, Unauthenticated)
+    assert passed.ip.allowed and passed.subject.allowed and passed.error is None
+    assert passed.ip.remaining == 0  # the revoked request counted against the address first
+    assert limiter.peek("10/minute", "sub:u10").remaining == 9
+    assert limiter.peek("10/minute", "sub:u11").remaining == 10
+
+
+def test_a_failed_script_call_fails_every_request_of_its_batch(codec, monkeypatch, redis_client):
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "10/minute", "10/minute"
+    )
+    gatekeeper.admit(None, "ip:10.0.0.12")
+
+    def unreachable(self, *args, **options):
+        raise redis.ConnectionError("Redis is gone")
+
+    monkeypatch.setattr(type(redis_client), "execute_command", unreachable)
+    pool = eventlet.GreenPool()
+    outcomes = []
+
+    def admit():
+        try:
+            gatekeeper.admit(None, "ip:10.0.0.12")
+        except redis.ConnectionError as exc:
+            outcomes.append(str(exc))
+
+    for _ in range(3):
+        pool.spawn(admit)
+    pool.waitall()
+    assert outcomes == ["Redis is gone"] * 3
+    monkeypatch.undo()
+    assert gatekeeper.admit(None, "ip:10.0.0.12").ip.allowed  # the next batch is sent as usual

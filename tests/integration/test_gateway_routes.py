@@ -9,9 +9,12 @@ container: the RPC proxies' shared ReplyListener and its QueueConsumer, which co
 when the container starts (and retry forever without one). `without_orphans` recomputes the
 sub-extensions from what the container still has, which drops exactly those."""
 
+import logging
+import re
 from unittest.mock import ANY
 
 import eventlet
+import prometheus_client
 import pytest
 from nameko.exceptions import deserialize, serialize
 from nameko.extensions import iter_extensions
@@ -20,6 +23,8 @@ from nameko.rpc import ReplyListener
 from nameko.testing.services import replace_dependencies
 from nameko.utils.concurrency import SpawningSet
 
+from gateway_http import edge
+from gateway_http.campaign_lists import public_query
 from gateway_http.service import GatewayService
 from kernel.errors import (
     Conflict,
@@ -31,6 +36,7 @@ from kernel.errors import (
     TooManyRequests,
 )
 from kernel.tokens import TokenCodec
+from services.campaigns.cache import GENERATION_KEY, KEY_PREFIX, query_digest
 from tests.e2e.marketplace import brand_profile, campaign_body, creator_profile
 
 pytestmark = pytest.mark.integration
@@ -414,3 +420,92 @@ def test_the_callers_token_travels_in_the_workers_context(gateway, web_session, 
     assert answer.status_code == 200
     assert web_session.get("/api/v1/openapi.json").status_code == 200
     assert contexts == [{"request_id": "req-1", "auth_token": token}, {"request_id": ANY}]
+
+
+def test_a_cached_public_page_is_answered_without_a_worker_until_the_generation_moves(
+    gateway, web_session, redis_client, monkeypatch
+):
+    """The page the campaigns service stored for the current generation is answered as it is, by
+    the entrypoint itself (no worker, no RPC); once a campaign event bumped the generation the
+    same query goes to the service. mine=true and admins always do."""
+    workers = []
+    spawn = gateway.container.spawn_worker
+
+    def recording(entrypoint, *args, **options):
+        workers.append(entrypoint.method_name)
+        return spawn(entrypoint, *args, **options)
+
+    monkeypatch.setattr(gateway.container, "spawn_worker", recording)
+    listing = gateway.rpc["campaigns_rpc"].list_campaigns
+    listing.return_value = {"items": [], "next_cursor": None}
+    query = {"limit": "5", "niche": "gaming"}
+    digest = query_digest(public_query("creator", query))
+    page = b'{"items": [{"id": "c1"}], "next_cursor": null}'
+    redis_client.set(GENERATION_KEY, "4")
+    redis_client.set(f"{KEY_PREFIX}4:{digest}", page)
+    creator = gateway.bearer("creator")
+    for _ in range(2):
+        answer = web_session.get("/api/v1/campaigns?limit=5&niche=gaming", headers=creator)
+        assert answer.status_code == 200 and answer.content == page
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["RateLimit-Limit"] and answer.headers["X-Request-ID"]
+    assert workers == [] and listing.call_count == 0
+
+    redis_client.incr(GENERATION_KEY)  # what the campaigns service does on a campaign event
+    answer = web_session.get("/api/v1/campaigns?limit=5&niche=gaming", headers=creator)
+    assert answer.json() == {"items": [], "next_cursor": None}
+    listing.assert_called_once_with(query)
+    web_session.get("/api/v1/campaigns?mine=true", headers=gateway.bearer("brand"))
+    redis_client.set(f"{KEY_PREFIX}5:{digest}", page)
+    web_session.get("/api/v1/campaigns?limit=5&niche=gaming", headers=gateway.bearer("admin"))
+    assert workers == ["list_campaigns"] * 3 and listing.call_count == 3
+    again = web_session.get("/api/v1/campaigns?limit=5&niche=gaming", headers=creator)
+    assert again.content == page
+    assert workers == ["list_campaigns"] * 3
+
+
+def test_a_query_the_cache_cannot_answer_reaches_the_service_as_sent(gateway, web_session):
+    """An invalid query is the service's to refuse (its 422), even though the gateway has read
+    that query string before."""
+    listing = gateway.rpc["campaigns_rpc"].list_campaigns
+    listing.side_effect = remote(InvalidInput("query failed validation", [{"field": "limit"}]))
+    for _ in range(2):
+        answer = web_session.get("/api/v1/campaigns?limit=0", headers=gateway.bearer("creator"))
+        assert_problem(answer, 422, "validation-failed")
+    assert listing.call_count == 2
+    assert listing.call_args.args == ({"limit": "0"},)
+
+
+def test_one_access_line_per_request(gateway, web_session, caplog):
+    """The gateway's own line (route, status, time, client, request id); eventlet's duplicate
+    access line is dropped, its other lines (tracebacks) are not."""
+    with caplog.at_level(logging.INFO):
+        for request_id in ("req-8", "req-9"):  # the same connection: the first one's lines are out
+            answer = web_session.get("/healthz?probe=1", headers={"X-Request-ID": request_id})
+            assert answer.status_code == 200
+        edge.WsgiServerLog(logging.getLogger("nameko.web.server")).info("a traceback")
+    lines = [(record.name, record.getMessage()) for record in caplog.records]
+    ours = [message for name, message in lines if name == "gateway_http"]
+    assert len(ours) == 2
+    assert re.fullmatch(r"GET /healthz 200 [0-9.]+ms client=127\.0\.0\.1 request_id=req-8", ours[0])
+    assert [message for name, message in lines if name == "nameko.web.server"] == ["a traceback"]
+
+
+def test_requests_are_counted_and_timed_by_route_template(gateway, web_session):
+    labels = {"method": "GET", "route": "/api/v1/campaigns/<campaign_id>"}
+    counted = {**labels, "status": "401"}
+
+    def sample(name, sample_labels):
+        return prometheus_client.REGISTRY.get_sample_value(name, sample_labels) or 0.0
+
+    before = (
+        sample("http_requests_total", counted),
+        sample("http_request_duration_seconds_count", labels),
+    )
+    for campaign_id in ("c1", "c2"):
+        assert web_session.get(f"/api/v1/campaigns/{campaign_id}").status_code == 401
+    after = (
+        sample("http_requests_total", counted),
+        sample("http_request_duration_seconds_count", labels),
+    )
+    assert after == (before[0] + 2, before[1] + 2)

@@ -1,5 +1,9 @@
 """The gateway's memo of cached campaign pages: one per generation, read from Redis once."""
 
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from gateway_http import campaign_lists
 from gateway_http.campaign_lists import CachedCampaignLists, public_query
 from services.campaigns.cache import KEY_PREFIX, query_digest
 
@@ -15,6 +19,11 @@ class FakeRedis:
     def get(self, key):
         self.gets += 1
         return self.data.get(key)
+
+
+def request(query_string):
+    environ = EnvironBuilder(path="/api/v1/campaigns", query_string=query_string).get_environ()
+    return Request(environ)
 
 
 def key(generation, query):
@@ -44,3 +53,24 @@ def test_the_memo_is_bounded():
         client.data[key("2", {"limit": str(limit)})] = "{}"
         assert lists.page("creator", {"limit": str(limit)}, "2") == b"{}"
     assert len(lists._pages) == 2
+
+
+def test_a_query_string_is_validated_once_and_the_memo_is_bounded(monkeypatch):
+    client = FakeRedis()
+    lists = CachedCampaignLists(client)
+    client.data[key("3", {"limit": "5"})] = "{}"
+    validated = []
+
+    def counting(role, query):
+        validated.append(query)
+        return public_query(role, query)
+
+    monkeypatch.setattr(campaign_lists, "public_query", counting)
+    for _ in range(3):
+        assert lists.page_for_request("creator", request("limit=5"), "3") == b"{}"
+        assert lists.page_for_request("creator", request("mine=true"), "3") is None
+    assert lists.page_for_request("admin", request("limit=5"), "3") is None
+    assert validated == [{"limit": "5"}, {"mine": "true"}]
+    monkeypatch.setattr(campaign_lists, "MAX_MEMO_QUERIES", 2)
+    lists.page_for_request("creator", request("limit=6"), "3")
+    assert list(lists._digests) == [b"mine=true", b"limit=6"]
