@@ -5,7 +5,8 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, GetPydanticSchema
+from pydantic_core import core_schema
 
 # The document states this pattern and the API accepts exactly what it matches (pydantic alone
 # would also take a space for T, "+0100", no seconds or a decimal comma). It spells only real
@@ -46,4 +47,20 @@ Timestamp = Annotated[
     BeforeValidator(rfc3339_string),
     AfterValidator(to_utc),
     Field(strict=False, json_schema_extra=TIMESTAMP_SCHEMA),
+]
+
+
+# The same check done by pydantic-core alone (no Python call per value), for bulk input: accepts
+# exactly what Timestamp accepts, with pydantic's own error messages, and keeps the offset as
+# written (not normalised to UTC; compare instants, or normalise with to_utc).
+CoreTimestamp = Annotated[
+    dt.datetime,
+    GetPydanticSchema(
+        lambda _source, _handler: core_schema.chain_schema(
+            [
+                core_schema.str_schema(pattern=TIMESTAMP_PATTERN),
+                core_schema.datetime_schema(tz_constraint="aware", strict=False),
+            ]
+        )
+    ),
 ]

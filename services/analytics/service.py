@@ -125,7 +125,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
         except Exception:
             log.exception("could not queue %d events", len(events))
             raise ServiceUnavailable("the events could not be queued; none was accepted") from None
-        return {"accepted": len(events), "event_ids": [str(event.event_id) for event in events]}
+        return {"accepted": len(events), "event_ids": ingestion.event_ids(events)}
 
     @batch_consumer(INGEST_QUEUE_NAME, count=lambda body: len(body["events"]))
     def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
