@@ -58,5 +58,5 @@ RUN mkdir -p /var/lib/influencer/jwt-private /var/lib/influencer/jwt-public \
  && chmod 0700 /var/lib/influencer/jwt-private \
  && chown -R app:app /var/lib/influencer
 USER 10001:10001
-EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107 9201 9202 9203 9204 9205 9206
+EXPOSE 8000 8001 9101 9102 9103 9104 9105 9106 9107 9108 9201 9202 9203 9204 9205 9206 9208
 CMD ["nameko", "run", "--config", "config.yml", "gateway_http.service:GatewayService"]

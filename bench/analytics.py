@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
             text("TRUNCATE analytics.campaigns, analytics.accepted_creators, analytics.seen_events")
         )
     env = {**NO_EDGE_LIMITS, "ANALYTICS_REPORT_CACHE_SECONDS": "0", "LOG_LEVEL": args.log_level}
-    wanted = {"auth", "users", "campaigns", "analytics", "gateway_http"}
+    wanted = {"auth", "users", "campaigns", "analytics", "analytics_writer", "gateway_http"}
     started_at = dt.datetime.now(dt.UTC)
     machine_info = machine()
     now = dt.datetime.now(dt.UTC)

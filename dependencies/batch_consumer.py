@@ -72,16 +72,20 @@ class BatchBuffer:
 class BatchConsumer(Entrypoint):
     """The decorated method is called as `method(bodies, retry)`: the message bodies of one
     batch, and whether these messages were tried before (a failed attempt or a redelivery).
-    `count(body)` says how many items a body holds, for the size limit."""
+    `count(body)` says how many items a body holds, for the size limit. `owner` names the
+    service whose dead-letter exchange the queue's arguments name (default: this service; a
+    queue its publishers declare too names its owner everywhere)."""
 
     def __init__(
         self,
         queue_name: str,
         count: Callable[[Any], int] = lambda body: 1,
+        owner: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.queue_name = queue_name
         self.count = count
+        self.owner = owner
         self.running = False
         self.idle = Event()
         super().__init__(**kwargs)
@@ -94,9 +98,8 @@ class BatchConsumer(Entrypoint):
         self.max_wait = float(settings.get("INSERT_BATCH_SECONDS", 1.0))
         self.prefetch = int(settings.get("INSERT_PREFETCH_MESSAGES", 200))
         self.delivery_limit = queues.delivery_limit(config)
-        self.queue_arguments = queues.quorum_arguments(
-            self.queue_name, self.container.service_name, config
-        )
+        self.owner = self.owner or self.container.service_name
+        self.queue_arguments = queues.quorum_arguments(self.queue_name, self.owner, config)
         self.connection_options = {
             "ssl": config.get(AMQP_SSL_CONFIG_KEY),
             "login_method": config.get(LOGIN_METHOD_CONFIG_KEY),
@@ -138,7 +141,7 @@ class BatchConsumer(Entrypoint):
         with Connection(self.amqp_uri, **self.connection_options) as connection:
             channel = connection.channel()
             channel.basic_qos(0, self.prefetch, False)
-            queues.declare_dead_letter(channel, self.queue_name, self.container.service_name)
+            queues.declare_dead_letter(channel, self.queue_name, self.owner)
             queue = Queue(
                 self.queue_name,
                 durable=True,

@@ -70,7 +70,8 @@ def durable_queues() -> list[DurableQueue]:
                 name = event_queue_name(source, event_type, owner, method)
                 found[name] = DurableQueue(name, owner, source, event_type)
             elif isinstance(entrypoint, BatchConsumer):
-                found[entrypoint.queue_name] = DurableQueue(entrypoint.queue_name, owner)
+                queue_owner = entrypoint.owner or owner  # whose dead letters it names
+                found[entrypoint.queue_name] = DurableQueue(entrypoint.queue_name, queue_owner)
     return sorted(found.values(), key=lambda queue: queue.name)
 
 

@@ -133,10 +133,11 @@ def broker_use(process: ProcessSpec) -> BrokerUse:
                 use.dead_letters.add((owner, queue_name))
                 use.dead_letter_writes.add(owner)
         elif isinstance(entrypoint, BatchConsumer):
+            queue_owner = entrypoint.owner or owner  # whose dead-letter exchange it names
             use.queues_declared.add(re.escape(entrypoint.queue_name))
             use.queues_consumed.add(re.escape(entrypoint.queue_name))
-            use.dead_letters.add((owner, entrypoint.queue_name))
-            use.dead_letter_writes.add(owner)
+            use.dead_letters.add((queue_owner, entrypoint.queue_name))
+            use.dead_letter_writes.add(queue_owner)
         elif qualified_name(entrypoint) not in (
             "nameko.timer.Timer",
             "gateway_http.edge.Route",

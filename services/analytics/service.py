@@ -3,15 +3,11 @@ logic in ingestion.py, reports.py, directory.py, keys.py, funnel.py."""
 
 import datetime as dt
 import logging
-from collections import Counter
 from typing import Any
 
-import prometheus_client
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from nameko.timer import timer
 
-from dependencies.batch_consumer import batch_consumer
 from dependencies.caller import Caller
 from dependencies.clickhouse import ClickHouse
 from dependencies.event_handlers import event_handler
@@ -38,36 +34,11 @@ from services.analytics import directory, ingestion, keys, reports, warehouse
 from services.analytics.directory import CampaignDirectory
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.link_rpcs import TrackingLinkRpcs
+from services.analytics.warehouse import INSERT_FAILURES, clickhouse_failure
 
 log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
-
-EVENTS_INGESTED = prometheus_client.Counter(
-    "analytics_events_ingested_total",
-    "Analytics events written to ClickHouse (duplicates not counted).",
-    ["event_type"],
-)
-INSERT_BATCH_DURATION = prometheus_client.Histogram(
-    "analytics_insert_batch_duration_seconds",
-    "Time of one batched insert into ClickHouse's events table.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-
-
-INSERT_FAILURES = prometheus_client.Counter(
-    "analytics_insert_failures_total",
-    "Inserts into ClickHouse that failed (the batch or event is retried), by table.",
-    ["table"],
-)
-
-
-def clickhouse_failure(exc: BaseException) -> bool:
-    """Raised by clickhouse-driver (server errors, its network errors) or the socket under it;
-    not the PostgreSQL claims."""
-    return type(exc).__module__.startswith("clickhouse_driver") or isinstance(
-        exc, OSError | EOFError
-    )
 
 
 def now() -> dt.datetime:
@@ -96,7 +67,8 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
         return reports.ReportCache(self.redis, seconds)
 
     # Ingestion: checked here, queued durably (persistent message, publisher confirm) before the
-    # caller is answered; written to ClickHouse by store_events in batches.
+    # caller is answered; written to ClickHouse in batches by the analytics-writer process
+    # (services/analytics/writer.py).
 
     @domain_rpc
     def ingest(self, body: Any) -> dict[str, Any]:
@@ -126,29 +98,6 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
             log.exception("could not queue %d events", len(events))
             raise ServiceUnavailable("the events could not be queued; none was accepted") from None
         return {"accepted": len(events), "event_ids": ingestion.event_ids(events)}
-
-    @batch_consumer(INGEST_QUEUE_NAME, count=lambda body: len(body["events"]))
-    def store_events(self, bodies: list[dict[str, Any]], retry: bool) -> int:
-        try:
-            written = ingestion.write_events(
-                self.db,
-                self.clickhouse,
-                [event for body in bodies for event in body["events"]],
-                check_existing=retry,
-                observe_insert=INSERT_BATCH_DURATION.observe,
-            )
-        except Exception as exc:
-            if clickhouse_failure(exc):
-                INSERT_FAILURES.labels("events").inc()
-            raise
-        for event_type, count in Counter(event["event_type"] for event in written).items():
-            self.metrics.count_on_success(EVENTS_INGESTED.labels(event_type), count)
-        self.cache.invalidate(str(event["campaign_id"]) for event in written)
-        return len(written)
-
-    @timer(interval=3600)
-    def prune_seen_events(self) -> None:
-        ingestion.prune_seen(self.db)
 
     # Reports
 

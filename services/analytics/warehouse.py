@@ -10,9 +10,25 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import prometheus_client
 from clickhouse_driver import Client
 
 from services.analytics.figures import Counts
+
+INSERT_FAILURES = prometheus_client.Counter(
+    "analytics_insert_failures_total",
+    "Inserts into ClickHouse that failed (the batch or event is retried), by table.",
+    ["table"],
+)
+
+
+def clickhouse_failure(exc: BaseException) -> bool:
+    """Raised by clickhouse-driver (server errors, its network errors) or the socket under it;
+    not the PostgreSQL claims."""
+    return type(exc).__module__.startswith("clickhouse_driver") or isinstance(
+        exc, OSError | EOFError
+    )
+
 
 EVENT_COLUMNS = (
     "event_id",

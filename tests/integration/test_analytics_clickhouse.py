@@ -21,6 +21,7 @@ from services.analytics import ingestion, reports
 from services.analytics.directory import CampaignDirectory
 from services.analytics.models import AcceptedCreator, CampaignCopy
 from services.analytics.service import AnalyticsService
+from services.analytics.writer import AnalyticsWriter
 from tests import analytics_reference as ref
 from tests.acting import acting_as
 from tests.conftest import TEST_CLICKHOUSE_URL, wait_until
@@ -277,8 +278,9 @@ def test_restarts_lose_nothing_acknowledged(
         finally:
             client.disconnect()
 
-    container = container_factory(AnalyticsService, config)
-    container.start()
+    container_factory(AnalyticsService, config).start()
+    writer = container_factory(AnalyticsWriter, config)
+    writer.start()
     try:
         with acting_as(config, brand) as cluster:
             send(cluster, batches[0])
@@ -288,10 +290,10 @@ def test_restarts_lose_nothing_acknowledged(
             for batch in batches[2:5]:  # acknowledged while ClickHouse is down
                 send(cluster, batch)
             send(cluster, batches[1])  # and a duplicate batch
-            container.stop()  # the analytics process goes away holding unwritten batches
+            writer.stop()  # the writer process goes away holding unwritten batches
             clickhouse_server("start")
-            container = container_factory(AnalyticsService, config)
-            container.start()
+            writer = container_factory(AnalyticsWriter, config)
+            writer.start()
             for batch in batches[5:]:
                 send(cluster, batch)
             wait_until(lambda: stored() == 4000, timeout=90, interval=0.5)
@@ -311,8 +313,8 @@ def test_a_malformed_queue_message_does_not_block_ingestion(
 ):
     creator = str(uuid.uuid4())
     campaign_id, brand_id = add_campaign(db_engine, {creator: 1})
-    container = container_factory(AnalyticsService, service_config)
-    container.start()
+    container_factory(AnalyticsService, service_config).start()
+    container_factory(AnalyticsWriter, service_config).start()
     with Connection(service_config["AMQP_URI"]) as connection:
         connection.Producer().publish(
             {"not": "events"}, routing_key="analytics.ingest", serializer="json"

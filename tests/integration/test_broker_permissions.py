@@ -197,7 +197,7 @@ def test_no_account_can_delete_an_exchange_it_does_not_own(accounts):
     owner, nor the ingestion exchange): the definitions declare them, nobody needs configure."""
     for user in ("users", "analytics", "ws", "campaigns"):
         assert refused(accounts[user], lambda c: c.exchange_delete("campaigns.events")), user
-    for user in ("gateway-http", "analytics"):
+    for user in ("gateway-http", "analytics", "analytics-writer"):
         assert refused(accounts[user], lambda c: c.exchange_delete(INGEST_EXCHANGE_NAME)), user
         assert refused(accounts[user], lambda c: c.exchange_delete("auth.events")), user
     assert refused(accounts["gateway-http"], lambda c: c.queue_delete(INGEST_QUEUE_NAME))
@@ -229,6 +229,7 @@ def test_the_gateway_queues_clicks_through_the_ingestion_exchange(accounts):
     assert not refused(accounts["gateway-http"], publish_click)
     assert not refused(accounts["analytics"], publish_click)
     assert refused(accounts["users"], publish_click)
-    with Connection(accounts["analytics"]) as connection:
+    assert refused(accounts["analytics-writer"], publish_click)  # it only reads the queue
+    with Connection(accounts["analytics-writer"]) as connection:
         queue = Queue(INGEST_QUEUE_NAME, durable=True, no_declare=True)(connection.channel())
         assert queue.get(no_ack=True) is not None  # it arrived on the ingestion queue

@@ -25,6 +25,7 @@ from scripts import dead_letters as dead_letter_tool
 from scripts import migrate_queues
 from scripts.isolated_stack import RABBIT_API
 from services.analytics.service import AnalyticsService
+from services.analytics.writer import AnalyticsWriter
 from services.users.service import UsersService
 from tests import analytics_reference as ref
 from tests.acting import acting_as
@@ -126,7 +127,7 @@ def event(kind: str) -> dict[str, Any]:
 def test_services_declare_quorum_queues_with_a_dead_letter_queue(
     container_factory, service_config, clickhouse
 ):
-    for service in (UsersService, AnalyticsService):
+    for service in (UsersService, AnalyticsService, AnalyticsWriter):
         container_factory(service, service_config).start()
     for queue, owner in (
         ("evt-auth-user_registered--users.on_user_registered", "users"),
@@ -228,6 +229,7 @@ def test_a_poison_ingestion_batch_does_not_block_analytics(
     creator = str(uuid.uuid4())
     campaign_id, brand_id = add_campaign(db_engine, {creator: 1})
     container_factory(AnalyticsService, config).start()
+    container_factory(AnalyticsWriter, config).start()
     poison = {"events": [{"not": "an event"}]}  # counts as one event, fails in the writer
     with Connection(config["AMQP_URI"]) as connection:
         connection.Producer().publish(poison, routing_key="analytics.ingest", serializer="json")

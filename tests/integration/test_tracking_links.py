@@ -21,6 +21,7 @@ from services.analytics.keys import _digest
 from services.analytics.link_models import TrackingLink
 from services.analytics.models import IngestionKey
 from services.analytics.service import AnalyticsService
+from services.analytics.writer import AnalyticsWriter
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -145,8 +146,10 @@ def test_a_click_takes_the_durable_path_even_while_analytics_is_down(
     link, disabled = add_link(db_engine), add_link(db_engine, disabled=True)
     gateway = container_factory(GatewayService, config)
     analytics = container_factory(AnalyticsService, config)
+    writer = container_factory(AnalyticsWriter, config)
     gateway.start()
     analytics.start()
+    writer.start()
 
     def follow(code, agent=BROWSER):
         return requests.get(
@@ -165,9 +168,11 @@ def test_a_click_takes_the_durable_path_even_while_analytics_is_down(
     wait_until(lambda: clicks_stored(clickhouse, str(link.campaign_id)) == expected, timeout=20)
 
     analytics.stop()  # the redirect needs neither analytics nor ClickHouse: the code is cached
+    writer.stop()  # and the click waits in the queue for the writer
     assert follow(link.code, PHONE).status_code == 302
     analytics = container_factory(AnalyticsService, config)
     analytics.start()
+    container_factory(AnalyticsWriter, config).start()
     expected.append((str(link.creator_id), "click", "youtube", "mobile"))
     wait_until(
         lambda: sorted(clicks_stored(clickhouse, str(link.campaign_id))) == sorted(expected),
@@ -196,6 +201,7 @@ def test_a_conversion_is_recorded_once_per_order(
         "ANALYTICS": {"INSERT_BATCH_EVENTS": 100, "INSERT_BATCH_SECONDS": 0.1},
     }
     container_factory(AnalyticsService, config).start()
+    container_factory(AnalyticsWriter, config).start()
     order = {"code": link.code, "value": 2500, "order_id": "A-1"}
     with ClusterRpcProxy(config, timeout=20) as cluster:
         answers = [cluster.analytics.record_conversion(key, order) for _ in range(3)]
