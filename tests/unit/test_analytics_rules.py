@@ -11,13 +11,16 @@ from pydantic import ValidationError
 
 from dependencies.batch_consumer import BatchBuffer
 from kernel.errors import InvalidInput, MalformedJson
-from services.analytics import figures
+from services.analytics import figures, warehouse
 from services.analytics.directory import CampaignInfo
 from services.analytics.funnel import deliverable_fact, funnel_fact
 from services.analytics.ingestion import (
     Sender,
+    canonical_uuids,
     check_events,
     dump_events,
+    event_key,
+    event_keys,
     first_of_each,
 )
 from services.analytics.schemas import MAX_EVENT_VALUE, AnalyticsQuery
@@ -413,6 +416,23 @@ RAW_CASES = [
     [event(creator_id="a\x00b")],
     [event()] * 1001,
     [],
+    # Offsets other than UTC, ids not in canonical form, the edges of the allowed window.
+    [
+        event(ts="2026-11-25T13:00:00+01:00"),
+        event(ts="2026-11-25t11:29:59.123456789z"),
+        event(event_id=str(uuid.uuid4()).upper(), campaign_id="{" + CAMPAIGN + "}"),
+        event(creator_id=CREATOR.replace("-", "")),
+        event(ts=(NOW + dt.timedelta(minutes=5)).isoformat()),
+        event(ts=(NOW - dt.timedelta(days=90)).isoformat()),
+        event(ts=(ACCEPTED_AT - dt.timedelta(minutes=5)).isoformat()),
+    ],
+    [event(ts=(NOW - dt.timedelta(days=90, seconds=1)).isoformat())],
+    [
+        event(
+            ts=(ACCEPTED_AT - dt.timedelta(minutes=5, seconds=1)).isoformat(), campaign_id=CAMPAIGN
+        )
+    ],
+    [event(), event(creator_id=OTHER_CREATOR, ts="2026-11-25T13:00:00+01:00")],
 ]
 
 
@@ -437,3 +457,44 @@ def test_queued_events_are_the_json_form_of_the_checked_ones():
     assert json.loads(dump_events(events)) == {
         "events": [e.model_dump(mode="json") for e in events]
     }
+
+
+def test_the_writer_keys_events_by_canonical_ids_whatever_their_spelling():
+    events = [
+        event(),
+        event(event_id=str(uuid.uuid4()).upper()),
+        event(campaign_id="{" + CAMPAIGN + "}", event_id="urn:uuid:" + str(uuid.uuid4())),
+        event(event_id=uuid.uuid4().hex),
+    ]
+    assert event_keys(events) == [event_key(e) for e in events]
+    assert event_keys(events[:1]) == [event_key(events[0])]
+
+
+def test_canonical_ids_are_checked_together_and_anything_else_one_by_one():
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    assert canonical_uuids(ids) == ids
+    assert canonical_uuids([ids[0].upper(), ids[1]]) == ids[:2]
+    assert canonical_uuids([]) == []
+    with pytest.raises(ValueError):  # two ids in one value are not one id
+        canonical_uuids([ids[0] + "\n" + ids[1], ids[2][:-1]])
+    with pytest.raises((TypeError, AttributeError)):
+        canonical_uuids([ids[0], 42])
+
+
+def test_columns_hold_what_the_rows_hold():
+    events = [
+        json.loads(json.dumps(e))
+        for e in [
+            event(ts="2026-11-25T13:00:00+01:00", value=0),
+            {**event(ts="2026-11-25T11:00:00.999999Z", event_type="conversion", value=7)},
+            {**event(value=0), "country": "DE", "device": "tv"},
+            {**event(value=0), "country": None, "device": None},
+        ]
+    ]
+    columns = warehouse.event_columns(events)
+    rows = [warehouse.event_row(e) for e in events]
+    for index, name in enumerate(warehouse.EVENT_COLUMNS):
+        expected = [row[index] for row in rows]
+        if name == "ts":  # the column holds whole seconds; the driver takes Unix times as such
+            expected = [int(ts.timestamp()) for ts in expected]
+        assert columns[index] == expected, name
