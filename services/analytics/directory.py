@@ -83,12 +83,20 @@ class CampaignDirectory:
         wanted = {u for u in (parse_uuid(c) for c in campaign_ids) if u is not None}
         rows = (
             self.session.execute(
-                select(CampaignCopy).where(CampaignCopy.campaign_id.in_(wanted))
-            ).scalars()
+                select(
+                    CampaignCopy.campaign_id,
+                    CampaignCopy.brand_id,
+                    CampaignCopy.status,
+                    CampaignCopy.currency,
+                ).where(CampaignCopy.campaign_id.in_(wanted))
+            )
             if wanted
             else []
         )
-        found = {str(r.campaign_id): _info(r) for r in rows}
+        found = {
+            str(campaign_id): CampaignInfo(str(campaign_id), str(brand_id), status, currency)
+            for campaign_id, brand_id, status, currency in rows
+        }
         missing = sorted(str(u) for u in wanted if str(u) not in found)
         if self.fetch_campaign is not None:
             for campaign_id in missing[:MAX_LOOKUPS_PER_CALL]:

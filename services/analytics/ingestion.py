@@ -127,11 +127,10 @@ def check_events(
     one. `dump_events` gives their queued form."""
     parsed, errors = parse_body(body)
     valid = [event for event in parsed if event is not None]
-    # Distinct campaigns and (campaign, creator) pairs, keyed by the ids' integers (cheaper to
-    # hash than UUIDs, and no text per event).
-    campaign_ids = {event.campaign_id.int: event.campaign_id for event in valid}
-    campaigns = directory.campaigns({str(campaign_id) for campaign_id in campaign_ids.values()})
+    # Distinct (campaign, creator) pairs, keyed by the ids' integers (cheaper to hash than
+    # UUIDs, and no text per event).
     pairs = {(str(e.campaign_id), str(e.creator_id)) for e in _one_per_pair(valid)}
+    campaigns = directory.campaigns({campaign_id for campaign_id, _ in pairs})
     accepted = directory.accepted({pair for pair in pairs if pair[0] in campaigns})
     if not errors and _all_allowed(sender, valid, campaigns, accepted, now):
         return valid
