@@ -87,6 +87,7 @@ class BatchConsumer(Entrypoint):
         self.count = count
         self.owner = owner
         self.running = False
+        self.consuming = False  # readiness (dependencies/health.py): consuming from the queue now
         self.idle = Event()
         super().__init__(**kwargs)
 
@@ -150,15 +151,20 @@ class BatchConsumer(Entrypoint):
             )
             queue.declare()
             with Consumer(channel, [queue], callbacks=[receive], accept=["json"]):
-                while self.running:
-                    if buffer.ready():
-                        self._deliver(buffer.take())
-                        continue
-                    due_in = buffer.time_left()
-                    with contextlib.suppress(TimeoutError):  # nothing arrived in time
-                        connection.drain_events(
-                            timeout=1.0 if due_in is None else max(due_in, 0.01)
-                        )
+                self.consuming = True
+                try:
+                    self._drain(connection, buffer)
+                finally:
+                    self.consuming = False
+
+    def _drain(self, connection: Connection, buffer: BatchBuffer) -> None:
+        while self.running:
+            if buffer.ready():
+                self._deliver(buffer.take())
+                continue
+            due_in = buffer.time_left()
+            with contextlib.suppress(TimeoutError):  # nothing arrived in time
+                connection.drain_events(timeout=1.0 if due_in is None else max(due_in, 0.01))
 
     def _deliver(self, messages: list[Message], retry: bool = False) -> None:
         """Run the worker until it succeeds, then acknowledge; while it fails transiently nothing

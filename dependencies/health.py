@@ -23,6 +23,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
 from nameko.rpc import rpc
 
+from dependencies.batch_consumer import BatchConsumer
 from dependencies.request_context import RequestContext
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,11 @@ StartResponse = Callable[..., Any]
 
 
 def consumers_ready(extensions: Iterable[Any]) -> tuple[bool, str]:
-    """Every nameko QueueConsumer of the container has started consuming and is still running."""
+    """Every nameko QueueConsumer of the container has started consuming and is still running,
+    and every batch consumer (dependencies/batch_consumer.py) is consuming."""
+    extensions = list(extensions)
+    if any(isinstance(ext, BatchConsumer) and not ext.consuming for ext in extensions):
+        return False, "batch consumer not consuming"
     consumers = [ext for ext in extensions if isinstance(ext, QueueConsumer)]
     for consumer in consumers:
         if not consumer._consumers_ready.ready():  # nameko has no public flag

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dependencies.batch_consumer import BatchBuffer
+from dependencies.batch_consumer import BatchBuffer, BatchConsumer
+from dependencies.health import consumers_ready
 from kernel.errors import InvalidInput, MalformedJson
 from services.analytics import figures, warehouse
 from services.analytics.directory import CampaignInfo
@@ -498,3 +499,10 @@ def test_columns_hold_what_the_rows_hold():
         if name == "ts":  # the column holds whole seconds; the driver takes Unix times as such
             expected = [int(ts.timestamp()) for ts in expected]
         assert columns[index] == expected, name
+
+
+def test_the_writer_is_ready_only_while_its_batch_consumer_consumes():
+    consumer = BatchConsumer("analytics.ingest")
+    assert consumers_ready([consumer]) == (False, "batch consumer not consuming")
+    consumer.consuming = True
+    assert consumers_ready([consumer]) == (True, "ok")
