@@ -506,3 +506,12 @@ def test_the_writer_is_ready_only_while_its_batch_consumer_consumes():
     assert consumers_ready([consumer]) == (False, "batch consumer not consuming")
     consumer.consuming = True
     assert consumers_ready([consumer]) == (True, "ok")
+
+
+def test_raw_batches_are_queued_exactly_as_parsed_ones(recwarn):
+    events = [event(ts="2026-11-25T13:00:00+01:00"), event(event_id=str(uuid.uuid4()).upper())]
+    sender = Sender("brand", BRAND)
+    raw = check_events(sender, json.dumps({"events": events}), DIRECTORY, NOW)
+    parsed = check_events(sender, {"events": events}, DIRECTORY, NOW)
+    assert dump_events(raw) == dump_events(parsed)
+    assert not recwarn.list  # pydantic serialises the one-pass events without complaint
