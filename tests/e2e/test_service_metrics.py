@@ -89,11 +89,13 @@ def test_marketplace_business_counters_count_what_was_committed(api):
 
 
 def analytics_totals(running_stack) -> dict[str, float]:
-    """analytics_* samples summed over their labels."""
+    """analytics_* samples of analytics and its writer (which counts what it inserted), summed
+    over their labels."""
     totals: dict[str, float] = {}
-    for (name, _), value in process_metrics(running_stack, "analytics").items():
-        if name.startswith("analytics_"):
-            totals[name] = totals.get(name, 0.0) + value
+    for process in ("analytics", "analytics_writer"):
+        for (name, _), value in process_metrics(running_stack, process).items():
+            if name.startswith("analytics_"):
+                totals[name] = totals.get(name, 0.0) + value
     return totals
 
 
