@@ -55,6 +55,11 @@ class ReportCache:
         self.client = client
         self.ttl_seconds = ttl_seconds
 
+    @classmethod
+    def configured(cls, client: redis.Redis | None, config: dict[str, Any]) -> "ReportCache":
+        """The cache as ANALYTICS.REPORT_CACHE_SECONDS sets it (30 s unless said; 0: off)."""
+        return cls(client, int(config.get("ANALYTICS", {}).get("REPORT_CACHE_SECONDS", 30)))
+
     def get_or_compute(
         self, kind: str, campaign_id: str, params: dict[str, Any], compute: Callable[[], Any]
     ) -> Any:

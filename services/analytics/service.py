@@ -63,8 +63,7 @@ class AnalyticsService(TrackingLinkRpcs, HealthRpc):
 
     @property
     def cache(self) -> reports.ReportCache:
-        seconds = int(self.config.get("ANALYTICS", {}).get("REPORT_CACHE_SECONDS", 30))
-        return reports.ReportCache(self.redis, seconds)
+        return reports.ReportCache.configured(self.redis, self.config)
 
     # Ingestion: checked here, queued durably (persistent message, publisher confirm) before the
     # caller is answered; written to ClickHouse in batches by the analytics-writer process

@@ -43,8 +43,7 @@ class AnalyticsWriter(HealthRpc):
 
     @property
     def cache(self) -> reports.ReportCache:
-        seconds = int(self.config.get("ANALYTICS", {}).get("REPORT_CACHE_SECONDS", 30))
-        return reports.ReportCache(self.redis, seconds)
+        return reports.ReportCache.configured(self.redis, self.config)
 
     # The queue is analytics' (its dead letters go to analytics.dead-letter, as its publishers
     # declare it).
