@@ -81,14 +81,9 @@ def test_revocation_is_seen_after_the_token_was_verified_and_cached(
         authenticator.authenticate(request_with(token))
 
 
-def test_admission_is_one_redis_round_trip(codec, redis_client, monkeypatch):
-    """IP limit, denylist and subject limit together: one command per request (was five)."""
-    gatekeeper = Gatekeeper(
-        redis_client, VerifiedTokenCache(codec), "gateway-test", "50/minute", "50/minute"
-    )
-    token, _ = codec.issue_access_token(subject="u3", role="brand", session_id="s3")
-    gatekeeper.admit(token, "ip:10.0.0.1")  # loads the script
-    commands = []
+def redis_commands(redis_client, monkeypatch) -> list[str]:
+    """The names of the commands `redis_client`'s class sends from now on, in order."""
+    commands: list[str] = []
     original = type(redis_client).execute_command
 
     def counting(self, *args, **options):
@@ -96,6 +91,17 @@ def test_admission_is_one_redis_round_trip(codec, redis_client, monkeypatch):
         return original(self, *args, **options)
 
     monkeypatch.setattr(type(redis_client), "execute_command", counting)
+    return commands
+
+
+def test_admission_is_one_redis_round_trip(codec, redis_client, monkeypatch):
+    """IP limit, denylist and subject limit together: one command per request (was five)."""
+    gatekeeper = Gatekeeper(
+        redis_client, VerifiedTokenCache(codec), "gateway-test", "50/minute", "50/minute"
+    )
+    token, _ = codec.issue_access_token(subject="u3", role="brand", session_id="s3")
+    gatekeeper.admit(token, "ip:10.0.0.1")  # loads the script
+    commands = redis_commands(redis_client, monkeypatch)
     admission = gatekeeper.admit(token, "ip:10.0.0.1")
     assert commands == ["EVALSHA"]
     assert admission.ip.allowed and admission.subject.allowed and admission.error is None
@@ -172,14 +178,7 @@ def test_requests_waiting_at_once_share_one_script_call_and_the_limits_stay_exac
     redis_client.set(GENERATION_KEY, "7")
     token, _ = codec.issue_access_token(subject="u9", role="brand", session_id="s9")
     gatekeeper.admit(None)  # loads the script
-    commands = []
-    original = type(redis_client).execute_command
-
-    def counting(self, *args, **options):
-        commands.append(args[0])
-        return original(self, *args, **options)
-
-    monkeypatch.setattr(type(redis_client), "execute_command", counting)
+    commands = redis_commands(redis_client, monkeypatch)
     admissions = admit_at_once(gatekeeper, [(token, "ip:10.0.0.9")] * 8)
     assert commands == ["EVALSHA"]
     assert [admission.ip.allowed for admission in admissions].count(True) == 5
