@@ -292,23 +292,15 @@ def canonical_uuids(values: Sequence[Any]) -> list[str]:
     return [str(uuid.UUID(value)) for value in values]
 
 
-def event_key(event: dict[str, Any]) -> tuple[str, str]:
-    """What makes an event unique: its id within its campaign (ids are the sender's choice)."""
-    return str(uuid.UUID(event["campaign_id"])), str(uuid.UUID(event["event_id"]))
-
-
 def event_keys(events: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """`event_key` of each event, in one pass per column."""
+    """What makes each event unique: its id within its campaign (ids are the sender's choice),
+    both canonical; one pass per column."""
     campaigns = canonical_uuids([event["campaign_id"] for event in events])
     ids = canonical_uuids([event["event_id"] for event in events])
     return list(zip(campaigns, ids, strict=True))
 
 
-def first_of_each(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return _first_of_each(events, event_keys(events))[0]
-
-
-def _first_of_each(
+def first_of_each(
     events: Sequence[dict[str, Any]], keys: list[tuple[str, str]]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The first event of each key, and their keys, in order."""
@@ -341,7 +333,7 @@ def write_events(
     id claimed before claims were per campaign."""
     if not events:
         return []
-    unique, keys = _first_of_each(events, event_keys(events))
+    unique, keys = first_of_each(events, event_keys(events))
     claimed = {
         (campaign_id, event_id)
         for campaign_id, event_id in session.execute(
