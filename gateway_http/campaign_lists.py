@@ -63,6 +63,13 @@ def public_query(role: str, query: dict[str, Any]) -> dict[str, Any] | None:
     return params.model_dump(mode="json")
 
 
+def remember(memo: dict[Any, Any], key: Any, value: Any, bound: int) -> None:
+    """memo[key] = value, dropping the oldest entry first when `bound` entries are there."""
+    if len(memo) >= bound:
+        del memo[next(iter(memo))]
+    memo[key] = value
+
+
 class CachedCampaignLists:
     """Pages are also kept in this process's memory for the generation they were stored under,
     so with the generation read in the request's admission round trip (gateway_http.admission
@@ -79,17 +86,10 @@ class CachedCampaignLists:
         # the query (validation included), so kept whatever the generation (bounded, oldest out)
         self._digests: dict[bytes, str | None] = {}
 
-    def page(self, role: str, query: dict[str, Any], generation: str | None = None) -> bytes | None:
-        """The cached page's JSON for this caller's query, or None (ask the service).
-        `generation`: the current generation as read by the admission ("" when never bumped)."""
-        key_material = public_query(role, query)
-        if key_material is None:
-            return None
-        return self._page(query_digest(key_material), generation)
-
     def page_for_request(self, role: str, request: Request, generation: str | None) -> bytes | None:
-        """`page` for the request's query string, validated and digested once per process for
-        each distinct query string (not on every request)."""
+        """The cached page's JSON for this caller's query string, or None (ask the service).
+        `generation`: the current generation as read by the admission ("" when never bumped).
+        Each distinct query string is validated and digested once per process."""
         if role == "admin":
             return None
         raw = request.query_string
@@ -98,9 +98,7 @@ class CachedCampaignLists:
         except KeyError:
             key_material = public_query(role, query_params(request))
             digest = None if key_material is None else query_digest(key_material)
-            if len(self._digests) >= MAX_MEMO_QUERIES:
-                del self._digests[next(iter(self._digests))]
-            self._digests[raw] = digest
+            remember(self._digests, raw, digest, MAX_MEMO_QUERIES)
         return None if digest is None else self._page(digest, generation)
 
     def _page(self, digest: str, generation: str | None) -> bytes | None:
@@ -114,9 +112,7 @@ class CachedCampaignLists:
                 cached = self._client.get(f"{KEY_PREFIX}{generation or '0'}:{digest}")
                 if cached is not None:
                     cached = cached.encode() if isinstance(cached, str) else cached
-                    if len(self._pages) >= self.max_pages:
-                        del self._pages[next(iter(self._pages))]
-                    self._pages[digest] = cached
+                    remember(self._pages, digest, cached, self.max_pages)
         (CACHE_MISSES if cached is None else CACHE_HITS).inc()
         if cached is None:
             return None
