@@ -93,10 +93,7 @@ class CampaignDirectory:
             if wanted
             else []
         )
-        found = {
-            str(campaign_id): CampaignInfo(str(campaign_id), str(brand_id), status, currency)
-            for campaign_id, brand_id, status, currency in rows
-        }
+        found = {str(row.campaign_id): _info(row) for row in rows}
         missing = sorted(str(u) for u in wanted if str(u) not in found)
         if self.fetch_campaign is not None:
             for campaign_id in missing[:MAX_LOOKUPS_PER_CALL]:
@@ -148,5 +145,6 @@ class CampaignDirectory:
         return {str(creator): int(amount) for creator, amount in rows}
 
 
-def _info(row: CampaignCopy) -> CampaignInfo:
+def _info(row: Any) -> CampaignInfo:
+    """A CampaignCopy, or a result row of its columns (what `campaigns` selects)."""
     return CampaignInfo(str(row.campaign_id), str(row.brand_id), row.status, row.currency)
