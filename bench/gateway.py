@@ -34,6 +34,7 @@ from bench.plot import plot_targets
 from bench.processes import FileLoggedStack, floor_process
 from bench.wrk import (
     Target,
+    WrkResult,
     WrkSettings,
     measure_targets,
     round_ratios,
@@ -125,6 +126,36 @@ def report_head(
     }
 
 
+def target_results(
+    targets: dict[str, Target], runs: dict[str, list[WrkResult]], summaries: dict[str, Any]
+) -> dict[str, Any]:
+    """What every wrk benchmark's JSON ends with: each target's paths and summary, every run."""
+    return {
+        "targets": {
+            name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
+        },
+        "all_runs": {name: [run.as_dict() for run in runs[name]] for name in targets},
+    }
+
+
+def write_report(
+    output: Path, report: dict[str, Any], summaries: dict[str, Any], plot_title: str
+) -> None:
+    """The JSON, and its plot beside it (.png)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    plot_targets(output.with_suffix(".png"), plot_title, summaries)
+
+
+def exit_status(summaries: dict[str, Any]) -> int:
+    """1 when a target's runs measured errors instead of answers."""
+    failed = {name: summary["failed"] for name, summary in summaries.items() if summary["failed"]}
+    if failed:
+        print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def git_revision() -> str:
     done = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
@@ -184,9 +215,6 @@ def main(argv: list[str] | None = None) -> int:
             args,
             settings,
         ),
-        "targets": {
-            name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
-        },
         "ratio": {
             "gateway_over_floor_one_rpc": round_ratios(runs["gateway"], runs["floor_one_rpc"]),
             "gateway_over_floor_bare": round_ratios(runs["gateway"], runs["floor_bare"]),
@@ -194,22 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                 runs["floor_one_rpc"], runs["floor_bare"]
             ),
         },
-        "all_runs": {name: [run.as_dict() for run in runs[name]] for name in targets},
+        **target_results(targets, runs, summaries),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    plot_targets(args.output.with_suffix(".png"), "GET /api/v1/me vs Nameko floors", summaries)
+    write_report(args.output, report, summaries, "GET /api/v1/me vs Nameko floors")
     for name, summary in summaries.items():
         print(
             f"{name:>14}: {summary['requests_per_second']['median']:9.1f} req/s  "
             f"p50 {summary['p50_ms']['median']:8.2f} ms  p99 {summary['p99_ms']['median']:8.2f} ms"
         )
     print(f"   ratio (median of rounds): {report['ratio']}  -> {args.output}")
-    failed = {name: summary["failed"] for name, summary in summaries.items() if summary["failed"]}
-    if failed:
-        print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summaries)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ The 100k creators and 1k campaigns are bulk-inserted straight into an isolated b
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -30,8 +29,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.gateway import machine, report_head, sign_in
-from bench.plot import plot_targets
+from bench.gateway import exit_status, machine, report_head, sign_in, target_results, write_report
 from bench.processes import FileLoggedStack, floor_process
 from bench.wrk import Target, WrkSettings, measure_targets, round_ratios, summarize, wrk_arguments
 from dependencies.postgres import sqlalchemy_url
@@ -182,25 +180,16 @@ def main(argv: list[str] | None = None) -> int:
             settings,
         ),
         "parameters": {"creators": CREATORS, "campaigns": CAMPAIGNS},
-        "targets": {
-            name: {"paths": list(targets[name].paths), **summaries[name]} for name in targets
-        },
         "ratio_over_floor": {
             name: round_ratios(runs[name], runs["floor"]) for name in targets if name != "floor"
         },
-        "all_runs": {name: [run.as_dict() for run in runs[name]] for name in targets},
+        **target_results(targets, runs, summaries),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    plot_targets(args.output.with_suffix(".png"), "Marketplace reads vs bare @http", summaries)
+    write_report(args.output, report, summaries, "Marketplace reads vs bare @http")
     for name, ratios in report["ratio_over_floor"].items():
         print(f"{name}: throughput over floor {ratios['throughput']}", flush=True)
     print(f"wrote {args.output}", file=sys.stderr)
-    failed = {name: summary["failed"] for name, summary in summaries.items() if summary["failed"]}
-    if failed:
-        print(f"runs measured errors, not answers: {failed}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summaries)
 
 
 if __name__ == "__main__":

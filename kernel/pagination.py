@@ -98,7 +98,13 @@ def newest_first(
 
 def page(items: list[dict[str, Any]], limit: int, sort_key: str) -> dict[str, Any]:
     """`items` holds up to limit + 1 rows; the extra one only says another page exists."""
+    return page_by(items, [item[sort_key] for item in items], limit)
+
+
+def page_by(items: list[dict[str, Any]], sort_values: Sequence[Any], limit: int) -> dict[str, Any]:
+    """`page` of a list sorted by values its items do not show: `sort_values[i]` is `items[i]`'s
+    (what the cursor carries)."""
     has_more = len(items) > limit
     items = items[:limit]
-    next_cursor = encode_cursor(items[-1][sort_key], items[-1]["id"]) if has_more else None
+    next_cursor = encode_cursor(sort_values[len(items) - 1], items[-1]["id"]) if has_more else None
     return {"items": items, "next_cursor": next_cursor}

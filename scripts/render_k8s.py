@@ -61,7 +61,118 @@ PGBOUNCER_IMAGE = "influencer-pgbouncer"
 
 
 def labels(process: ProcessSpec) -> dict[str, str]:
-    return {"app.kubernetes.io/name": process.name, "app.kubernetes.io/part-of": PART_OF}
+    return named_labels(process.name)
+
+
+def named_labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
+
+
+def selector(name: str) -> dict[str, Any]:
+    return {"matchLabels": {"app.kubernetes.io/name": name}}
+
+
+CPU_METRIC = {
+    "type": "Resource",
+    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+}
+
+
+def spread(name: str) -> list[dict[str, Any]]:
+    """The pods of `name` spread over zones and nodes, as far as they can be."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": selector(name),
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def rolling_deployment(
+    name: str, pod_labels: dict[str, str], template: dict[str, Any]
+) -> dict[str, Any]:
+    """A Deployment replacing one pod at a time, never below the running count."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": pod_labels},
+        "spec": {
+            # No `replicas`: the HorizontalPodAutoscaler owns the count (an apply would reset it).
+            "revisionHistoryLimit": 5,
+            "selector": selector(name),
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": template,
+        },
+    }
+
+
+def cluster_service(
+    name: str, service_labels: dict[str, str], service_ports: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": service_labels},
+        "spec": {"selector": {"app.kubernetes.io/name": name}, "ports": service_ports},
+    }
+
+
+def scaler(
+    name: str, scaler_labels: dict[str, str], minimum: int, maximum: int, **spec: Any
+) -> dict[str, Any]:
+    """The HorizontalPodAutoscaler of Deployment `name`; `spec`: its metrics (and behavior)."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "labels": scaler_labels},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": minimum,
+            "maxReplicas": maximum,
+            **spec,
+        },
+    }
+
+
+def one_always_up(name: str, budget_labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "labels": budget_labels},
+        "spec": {"minAvailable": 1, "selector": selector(name)},
+    }
+
+
+def from_pods(names: list[str]) -> dict[str, Any]:
+    """An ingress rule: the pods named `names`, to the port named client."""
+    return {
+        "from": [
+            {
+                "podSelector": {
+                    "matchExpressions": [
+                        {"key": "app.kubernetes.io/name", "operator": "In", "values": names}
+                    ]
+                }
+            }
+        ],
+        "ports": [{"port": "client", "protocol": "TCP"}],
+    }
+
+
+def ingress_policy(name: str, ingress: list[dict[str, Any]]) -> dict[str, Any]:
+    """Only `ingress` may reach the pods of `name`."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"{name}-from-owners"},
+        "spec": {"podSelector": selector(name), "policyTypes": ["Ingress"], "ingress": ingress},
+    }
 
 
 def store_env(process: ProcessSpec) -> list[dict[str, Any]]:
@@ -219,46 +330,20 @@ def deployment(process: ProcessSpec) -> dict[str, Any]:
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": grace,
         "securityContext": pod_security(),
-        "topologySpreadConstraints": [
-            {
-                "maxSkew": 1,
-                "topologyKey": key,
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": {"app.kubernetes.io/name": process.name}},
-            }
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-        ],
+        "topologySpreadConstraints": spread(process.name),
     }
     init = migration_wait(process)
     if init:
         pod["initContainers"] = init
     pod["containers"] = [container]
     pod["volumes"] = declared
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": process.name, "labels": pod_labels},
-        "spec": {
-            # No `replicas`: the HorizontalPodAutoscaler owns the count (an apply would reset it).
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": process.name}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {
-                    "labels": pod_labels,
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(process.scrape_port),
-                        "prometheus.io/path": "/metrics",
-                    },
-                },
-                "spec": pod,
-            },
-        },
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(process.scrape_port),
+        "prometheus.io/path": "/metrics",
     }
+    template = {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": pod}
+    return rolling_deployment(process.name, pod_labels, template)
 
 
 def service(process: ProcessSpec) -> dict[str, Any]:
@@ -267,12 +352,7 @@ def service(process: ProcessSpec) -> dict[str, Any]:
         for port in ports(process)
         if port["name"] != "health"
     ]
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": process.name, "labels": labels(process)},
-        "spec": {"selector": {"app.kubernetes.io/name": process.name}, "ports": service_ports},
-    }
+    return cluster_service(process.name, labels(process), service_ports)
 
 
 def autoscaler(process: ProcessSpec) -> dict[str, Any]:
@@ -299,39 +379,19 @@ def autoscaler(process: ProcessSpec) -> dict[str, Any]:
             ],
         }
     else:
-        metrics = [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 70},
-                },
-            }
-        ]
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": process.name, "labels": labels(process)},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": process.name},
-            "minReplicas": process.scaling.min,
-            "maxReplicas": process.scaling.max,
-            "metrics": metrics,
-            "behavior": behavior,
-        },
-    }
+        metrics = [CPU_METRIC]
+    return scaler(
+        process.name,
+        labels(process),
+        process.scaling.min,
+        process.scaling.max,
+        metrics=metrics,
+        behavior=behavior,
+    )
 
 
 def disruption_budget(process: ProcessSpec) -> dict[str, Any]:
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": process.name, "labels": labels(process)},
-        "spec": {
-            "minAvailable": 1,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": process.name}},
-        },
-    }
+    return one_always_up(process.name, labels(process))
 
 
 def migrate_job(job: ProcessSpec) -> dict[str, Any]:
@@ -431,34 +491,12 @@ def store_policy(store: str) -> dict[str, Any]:
     owners = [p.name for p in [*PROCESSES, *JOBS] if store in p.stores]
     if store == "postgres":
         owners.append(render_pgbouncer.SERVICE)
-    ingress: list[dict[str, Any]] = [
-        {
-            "from": [
-                {
-                    "podSelector": {
-                        "matchExpressions": [
-                            {"key": "app.kubernetes.io/name", "operator": "In", "values": owners}
-                        ]
-                    }
-                }
-            ],
-            "ports": [{"port": "client", "protocol": "TCP"}],
-        }
-    ]
+    ingress = [from_pods(owners)]
     if store == "redis":  # Kong's rate-limiting counters
         ingress.append(from_namespace("kong", "client"))
     if store == "rabbitmq":  # rabbitmq_prometheus
         ingress.append(from_namespace("monitoring", "metrics"))
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": f"{store}-from-owners"},
-        "spec": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": store}},
-            "policyTypes": ["Ingress"],
-            "ingress": ingress,
-        },
-    }
+    return ingress_policy(store, ingress)
 
 
 def from_namespace(namespace: str, port: str) -> dict[str, Any]:
@@ -475,8 +513,7 @@ def pgbouncer() -> list[dict[str, Any]]:
     budget counts its replicas), PDB and the NetworkPolicy admitting the processes that use
     PostgreSQL."""
     name = render_pgbouncer.SERVICE
-    pod_labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
-    selector = {"matchLabels": {"app.kubernetes.io/name": name}}
+    pod_labels = named_labels(name)
     port = POSTGRES.pgbouncer_port
     container = hardened(
         {
@@ -503,15 +540,7 @@ def pgbouncer() -> list[dict[str, Any]]:
     pod = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
-        "topologySpreadConstraints": [
-            {
-                "maxSkew": 1,
-                "topologyKey": key,
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": selector,
-            }
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-        ],
+        "topologySpreadConstraints": spread(name),
         "containers": [container],
         "volumes": [
             {
@@ -532,83 +561,21 @@ def pgbouncer() -> list[dict[str, Any]]:
             "metadata": {"name": "pgbouncer-config", "labels": pod_labels},
             "data": {"pgbouncer.ini": render_pgbouncer.ini()},
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "labels": pod_labels},
-            "spec": {
-                "revisionHistoryLimit": 5,
-                "selector": selector,
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-                },
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "labels": pod_labels},
-            "spec": {
-                "selector": {"app.kubernetes.io/name": name},
-                "ports": [{"name": "client", "port": port, "targetPort": "client"}],
-            },
-        },
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "labels": pod_labels},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                # Fixed: each replica holds its own server pools, so more replicas would
-                # break PostgreSQL's connection budget (docs/operations.md "PostgreSQL").
-                "minReplicas": POSTGRES.pgbouncer_replicas,
-                "maxReplicas": POSTGRES.pgbouncer_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 70},
-                        },
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": name, "labels": pod_labels},
-            "spec": {"minAvailable": 1, "selector": selector},
-        },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": f"{name}-from-owners"},
-            "spec": {
-                "podSelector": selector,
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "podSelector": {
-                                    "matchExpressions": [
-                                        {
-                                            "key": "app.kubernetes.io/name",
-                                            "operator": "In",
-                                            "values": owners,
-                                        }
-                                    ]
-                                }
-                            }
-                        ],
-                        "ports": [{"port": "client", "protocol": "TCP"}],
-                    }
-                ],
-            },
-        },
+        rolling_deployment(name, pod_labels, {"metadata": {"labels": pod_labels}, "spec": pod}),
+        cluster_service(
+            name, pod_labels, [{"name": "client", "port": port, "targetPort": "client"}]
+        ),
+        # Fixed: each replica holds its own server pools, so more replicas would break
+        # PostgreSQL's connection budget (docs/operations.md "PostgreSQL").
+        scaler(
+            name,
+            pod_labels,
+            POSTGRES.pgbouncer_replicas,
+            POSTGRES.pgbouncer_replicas,
+            metrics=[CPU_METRIC],
+        ),
+        one_always_up(name, pod_labels),
+        ingress_policy(name, [from_pods(owners)]),
     ]
 
 

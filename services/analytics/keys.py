@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kernel.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from kernel.pagination import newest_first, page
+from kernel.pagination import newest_first, page_by
 from kernel.schemas import Principal, as_response, parse_model
 from services.analytics.directory import CampaignDirectory
 from services.analytics.ingestion import Sender
@@ -120,11 +120,8 @@ def list_keys(session: Session, principal: Principal, query: Any) -> dict[str, A
     if principal.role == "brand":
         conditions.append(IngestionKey.brand_id == uuid.UUID(principal.user_id))
     rows = newest_first(session, IngestionKey, conditions, params.cursor, params.limit)
-    items = [{**_view(row), "_sort": row.created_at.isoformat()} for row in rows]
-    result = page(items, params.limit, "_sort")
-    for item in result["items"]:
-        item.pop("_sort")
-    return result
+    sort_values = [row.created_at.isoformat() for row in rows]
+    return page_by([_view(row) for row in rows], sort_values, params.limit)
 
 
 def revoke_key(session: Session, principal: Principal, key_id: str) -> None:

@@ -7,7 +7,7 @@ collapses rows only eventually) when the range starts and ends on whole hours, e
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import prometheus_client
@@ -30,6 +30,14 @@ def clickhouse_failure(exc: BaseException) -> bool:
     )
 
 
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 EVENT_COLUMNS = (
     "event_id",
     "campaign_id",
@@ -50,7 +58,7 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         uuid.UUID(event["campaign_id"]),
         uuid.UUID(event["creator_id"]),
         event["event_type"],
-        dt.datetime.fromisoformat(event["ts"]).astimezone(dt.UTC),
+        _utc(event["ts"]),
         event["platform"],
         event["value"],
         event.get("country") or "",
@@ -187,22 +195,39 @@ def granule_counts(
     ]
 
 
-def insert_funnel_event(client: Client, fact: dict[str, Any]) -> None:
+# A fact table's columns, each with what turns the fact's JSON value into the column's.
+FUNNEL_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "event_id": uuid.UUID,
+    "kind": _as_is,
+    "campaign_id": uuid.UUID,
+    "subject_id": uuid.UUID,
+    "actor_id": uuid.UUID,
+    "actor_role": _as_is,
+    "occurred_at": _utc,
+}
+DELIVERABLE_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "event_id": uuid.UUID,
+    "kind": _as_is,
+    "campaign_id": uuid.UUID,
+    "deliverable_id": uuid.UUID,
+    "creator_id": uuid.UUID,
+    "revision": int,
+    "submitted_at": _utc,
+    "occurred_at": _utc,
+}
+
+
+def _insert_fact(
+    client: Client, table: str, columns: dict[str, Callable[[Any], Any]], fact: dict[str, Any]
+) -> None:
     client.execute(
-        "INSERT INTO funnel_events "
-        "(event_id, kind, campaign_id, subject_id, actor_id, actor_role, occurred_at) VALUES",
-        [
-            (
-                uuid.UUID(fact["event_id"]),
-                fact["kind"],
-                uuid.UUID(fact["campaign_id"]),
-                uuid.UUID(fact["subject_id"]),
-                uuid.UUID(fact["actor_id"]),
-                fact["actor_role"],
-                dt.datetime.fromisoformat(fact["occurred_at"]).astimezone(dt.UTC),
-            )
-        ],
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
+        [tuple(convert(fact[name]) for name, convert in columns.items())],
     )
+
+
+def insert_funnel_event(client: Client, fact: dict[str, Any]) -> None:
+    _insert_fact(client, "funnel_events", FUNNEL_COLUMNS, fact)
 
 
 def funnel_inputs(
@@ -232,22 +257,7 @@ def funnel_inputs(
 
 
 def insert_deliverable_event(client: Client, fact: dict[str, Any]) -> None:
-    client.execute(
-        "INSERT INTO deliverable_events (event_id, kind, campaign_id, deliverable_id, "
-        "creator_id, revision, submitted_at, occurred_at) VALUES",
-        [
-            (
-                uuid.UUID(fact["event_id"]),
-                fact["kind"],
-                uuid.UUID(fact["campaign_id"]),
-                uuid.UUID(fact["deliverable_id"]),
-                uuid.UUID(fact["creator_id"]),
-                int(fact["revision"]),
-                dt.datetime.fromisoformat(fact["submitted_at"]).astimezone(dt.UTC),
-                dt.datetime.fromisoformat(fact["occurred_at"]).astimezone(dt.UTC),
-            )
-        ],
-    )
+    _insert_fact(client, "deliverable_events", DELIVERABLE_COLUMNS, fact)
 
 
 def deliverable_inputs(client: Client, campaign_id: str) -> tuple[int, int, list[float]]:

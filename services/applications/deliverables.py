@@ -336,9 +336,7 @@ def submit(
         submitted_at=at,
     )
     session.add(row)
-    session.flush()
-    _add_revision(session, row)
-    return _changed(session, row)
+    return _submitted(session, row)
 
 
 def resubmit(
@@ -360,9 +358,7 @@ def resubmit(
     row.status = "submitted"
     row.submitted_at = now()
     row.reviewed_at = None
-    session.flush()
-    _add_revision(session, row)
-    return _changed(session, row)
+    return _submitted(session, row)
 
 
 def review(
@@ -391,7 +387,9 @@ def review(
     return _changed(session, row)
 
 
-def _add_revision(session: Session, row: DeliverableRow) -> None:
+def _submitted(session: Session, row: DeliverableRow) -> dict[str, Any]:
+    """A submission or resubmission: the row, its revision as submitted, the event."""
+    session.flush()
     session.add(
         DeliverableRevisionRow(
             deliverable_id=row.id,
@@ -404,6 +402,7 @@ def _add_revision(session: Session, row: DeliverableRow) -> None:
         )
     )
     session.flush()
+    return _changed(session, row)
 
 
 def _changed(session: Session, row: DeliverableRow) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
 from kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from kernel.pagination import as_number, as_timestamp, keyset, page
+from kernel.list_filters import check_bounds, matches_text, within
+from kernel.pagination import as_number, as_timestamp, keyset, page_by
 from kernel.schemas import Principal, as_response, parse_model
 from services.campaigns.cache import CampaignListCache
 from services.campaigns.models import CampaignRow, outbox
@@ -242,15 +243,7 @@ def list_campaigns(
     session: Session, cache: CampaignListCache, principal: Principal, query: Any
 ) -> dict[str, Any]:
     params = parse_model(CampaignQuery, query)
-    if (
-        params.min_budget is not None
-        and params.max_budget is not None
-        and params.min_budget > params.max_budget
-    ):
-        raise InvalidInput(
-            "min_budget is above max_budget",
-            [{"field": "min_budget", "message": "must not exceed max_budget", "code": "range"}],
-        )
+    check_bounds(params, "min_budget", "max_budget")
     if params.mine and principal.role != "brand":
         raise Forbidden("mine=true lists a brand's own campaigns")
     public = not params.mine and not principal.is_admin
@@ -269,16 +262,9 @@ def list_campaigns(
 def _query(session: Session, principal: Principal, params: CampaignQuery) -> dict[str, Any]:
     rows = session.execute(_list_statement(principal, params)).scalars().all()
     column, _ = SORTS[params.sort]
-    items = []
-    for row in rows:
-        item = view(row)
-        value = getattr(row, column.key)
-        item["_sort"] = value.isoformat() if isinstance(value, dt.datetime) else value
-        items.append(item)
-    result = page(items, params.limit, "_sort")
-    for item in result["items"]:
-        item.pop("_sort")
-    return result
+    values = [getattr(row, column.key) for row in rows]
+    sort_values = [v.isoformat() if isinstance(v, dt.datetime) else v for v in values]
+    return page_by([view(row) for row in rows], sort_values, params.limit)
 
 
 def _list_statement(principal: Principal, params: CampaignQuery) -> Select[Any]:
@@ -297,18 +283,13 @@ def _list_statement(principal: Principal, params: CampaignQuery) -> Select[Any]:
         conditions.append(row.niches.contains([params.niche]))
     if params.platform:
         conditions.append(row.platforms.contains([params.platform]))
-    if params.min_budget is not None:
-        conditions.append(row.budget_amount >= params.min_budget)
-    if params.max_budget is not None:
-        conditions.append(row.budget_amount <= params.max_budget)
+    conditions += within(row.budget_amount, params.min_budget, params.max_budget)
     if params.compensation:
         conditions.append(row.compensation == params.compensation)
     if params.country:
         conditions.append(or_(row.countries == [], row.countries.contains([params.country])))
     if params.q:
-        conditions.append(
-            row.search_document.op("@@")(func.websearch_to_tsquery("simple", params.q))
-        )
+        conditions.append(matches_text(row.search_document, params.q))
     column, descending = SORTS[params.sort]
     timestamps = isinstance(column.type, type(row.created_at.type))
     return keyset(

@@ -14,8 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dependencies.outbox import record_event
-from kernel.errors import Forbidden, InvalidInput, NotFound
-from kernel.pagination import as_number, keyset, page
+from kernel.errors import Forbidden, NotFound
+from kernel.list_filters import check_bounds, matches_text, within
+from kernel.pagination import as_number, keyset, page_by
 from kernel.schemas import Principal, as_response, parse_model
 from services.users.models import BrandProfileRow, CreatorProfileRow, outbox
 from services.users.schemas import (
@@ -243,31 +244,12 @@ def discover_creators(session: Session, principal: Principal, query: Any) -> dic
     if principal.role not in ("brand", "admin"):
         raise Forbidden("creator discovery is for brands")
     params = parse_model(CreatorQuery, query)
-    if (
-        params.min_followers is not None
-        and params.max_followers is not None
-        and params.min_followers > params.max_followers
-    ):
-        raise InvalidInput(
-            "min_followers is above max_followers",
-            [
-                {
-                    "field": "min_followers",
-                    "message": "must not exceed max_followers",
-                    "code": "range",
-                }
-            ],
-        )
+    check_bounds(params, "min_followers", "max_followers")
     statement = _discovery_statement(params)
     rows = session.execute(statement).scalars().all()
-    sort_field = params.sort.lstrip("-")
-    items = [creator_view(row) for row in rows]
-    for item, row in zip(items, rows, strict=True):
-        item["_sort"] = getattr(row, SORT_COLUMNS[sort_field].key)
-    result = page(items, params.limit, "_sort")
-    for item in result["items"]:
-        item.pop("_sort")
-    return result
+    sort_key = SORT_COLUMNS[params.sort.lstrip("-")].key
+    sort_values = [getattr(row, sort_key) for row in rows]
+    return page_by([creator_view(row) for row in rows], sort_values, params.limit)
 
 
 def _discovery_statement(params: CreatorQuery) -> Select[Any]:
@@ -277,22 +259,14 @@ def _discovery_statement(params: CreatorQuery) -> Select[Any]:
         conditions.append(row.niches.contains([params.niche]))
     if params.platform:
         conditions.append(row.platform_names.contains([params.platform]))
-    if params.min_followers is not None:
-        conditions.append(row.followers_total >= params.min_followers)
-    if params.max_followers is not None:
-        conditions.append(row.followers_total <= params.max_followers)
-    if params.min_engagement is not None:
-        conditions.append(row.engagement_rate >= params.min_engagement)
-    if params.max_engagement is not None:
-        conditions.append(row.engagement_rate <= params.max_engagement)
+    conditions += within(row.followers_total, params.min_followers, params.max_followers)
+    conditions += within(row.engagement_rate, params.min_engagement, params.max_engagement)
     if params.country:
         conditions.append(row.country == params.country)
     if params.language:
         conditions.append(row.languages.contains([params.language]))
     if params.q:
-        conditions.append(
-            row.search_document.op("@@")(func.websearch_to_tsquery("simple", params.q))
-        )
+        conditions.append(matches_text(row.search_document, params.q))
     return keyset(
         row,
         conditions,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.e2e.marketplace import (
+    accepted_application,
     admin,
     apply,
     brand_profile,
@@ -27,12 +28,6 @@ from tests.e2e.marketplace import (
 pytestmark = pytest.mark.e2e
 
 ROLES = ("anon", "owner", "other_brand", "applicant", "other_creator", "admin")
-
-
-def statuses(anon, owner, other_brand, applicant, other_creator, admin_):
-    return dict(
-        zip(ROLES, (anon, owner, other_brand, applicant, other_creator, admin_), strict=True)
-    )
 
 
 def profile_body(role, ids):
@@ -54,225 +49,157 @@ def message_body(role, ids):
 @dataclass(frozen=True)
 class Row:
     method: str
-    # placeholders: {draft} {published} {paused} {application} {owner} {applicant}
-    # {ingestion_key} {conversation} {accepted} {link}
+    # below /api/v1; placeholders: {draft} {published} {paused} {application} {owner}
+    # {applicant} {ingestion_key} {conversation} {accepted} {link}
     path: str
-    expected: dict
+    statuses: tuple[int, ...]  # one per role, in ROLES order
     body: object = None
     fresh: bool = False  # mutating: new objects for every caller
     extra: dict = field(default_factory=dict)
+
+    @property
+    def expected(self) -> dict[str, int]:
+        return dict(zip(ROLES, self.statuses, strict=True))
 
 
 A = "/api/v1"
 REEL = {"type": "reel", "platform": "instagram", "url": "https://instagram.com/p/abc"}
 MATRIX = [
-    Row("GET", f"{A}/me", statuses(401, 200, 200, 200, 200, 200)),
-    Row("GET", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404)),
-    Row("PUT", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404), body=profile_body),
-    Row("PATCH", f"{A}/me/profile", statuses(401, 200, 200, 200, 200, 404), body={}),
-    Row("GET", f"{A}/creators", statuses(401, 200, 200, 403, 403, 200)),
-    Row("GET", f"{A}/creators/{{applicant}}", statuses(401, 200, 200, 200, 200, 200)),
-    Row("GET", f"{A}/brands/{{owner}}", statuses(401, 200, 200, 200, 200, 200)),
-    Row("POST", f"{A}/campaigns", statuses(401, 201, 201, 403, 403, 403), body=campaign_body()),
-    Row("GET", f"{A}/campaigns", statuses(401, 200, 200, 200, 200, 200)),
-    Row("GET", f"{A}/campaigns?mine=true", statuses(401, 200, 200, 403, 403, 403)),
-    Row("GET", f"{A}/campaigns/{{draft}}", statuses(401, 200, 404, 404, 404, 200)),
-    Row("GET", f"{A}/campaigns/{{published}}", statuses(401, 200, 200, 200, 200, 200)),
+    Row("GET", "/me", (401, 200, 200, 200, 200, 200)),
+    Row("GET", "/me/profile", (401, 200, 200, 200, 200, 404)),
+    Row("PUT", "/me/profile", (401, 200, 200, 200, 200, 404), body=profile_body),
+    Row("PATCH", "/me/profile", (401, 200, 200, 200, 200, 404), body={}),
+    Row("GET", "/creators", (401, 200, 200, 403, 403, 200)),
+    Row("GET", "/creators/{applicant}", (401, 200, 200, 200, 200, 200)),
+    Row("GET", "/brands/{owner}", (401, 200, 200, 200, 200, 200)),
+    Row("POST", "/campaigns", (401, 201, 201, 403, 403, 403), body=campaign_body()),
+    Row("GET", "/campaigns", (401, 200, 200, 200, 200, 200)),
+    Row("GET", "/campaigns?mine=true", (401, 200, 200, 403, 403, 403)),
+    Row("GET", "/campaigns/{draft}", (401, 200, 404, 404, 404, 200)),
+    Row("GET", "/campaigns/{published}", (401, 200, 200, 200, 200, 200)),
     Row(
         "PATCH",
-        f"{A}/campaigns/{{draft}}",
-        statuses(401, 200, 404, 403, 403, 403),
+        "/campaigns/{draft}",
+        (401, 200, 404, 403, 403, 403),
         body={"title": "New"},
         fresh=True,
     ),
     Row(
         "PATCH",
-        f"{A}/campaigns/{{published}}",
-        statuses(401, 200, 403, 403, 403, 403),
+        "/campaigns/{published}",
+        (401, 200, 403, 403, 403, 403),
         body={"title": "New"},
         fresh=True,
     ),
-    Row("DELETE", f"{A}/campaigns/{{draft}}", statuses(401, 204, 404, 403, 403, 403), fresh=True),
+    Row("DELETE", "/campaigns/{draft}", (401, 204, 404, 403, 403, 403), fresh=True),
+    Row("POST", "/campaigns/{draft}/publish", (401, 200, 404, 403, 403, 403), fresh=True),
+    Row("POST", "/campaigns/{published}/pause", (401, 200, 403, 403, 403, 403), fresh=True),
+    Row("POST", "/campaigns/{paused}/resume", (401, 200, 403, 403, 403, 403), fresh=True),
+    Row("POST", "/campaigns/{published}/close", (401, 200, 403, 403, 403, 403), fresh=True),
     Row(
         "POST",
-        f"{A}/campaigns/{{draft}}/publish",
-        statuses(401, 200, 404, 403, 403, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/campaigns/{{published}}/pause",
-        statuses(401, 200, 403, 403, 403, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/campaigns/{{paused}}/resume",
-        statuses(401, 200, 403, 403, 403, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/campaigns/{{published}}/close",
-        statuses(401, 200, 403, 403, 403, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/campaigns/{{published}}/applications",
-        statuses(401, 403, 403, 201, 201, 403),
+        "/campaigns/{published}/applications",
+        (401, 403, 403, 201, 201, 403),
         fresh=True,
         body={"pitch": "hi", "proposed_rate": {"amount": 100, "currency": "EUR"}},
     ),
-    Row("GET", f"{A}/campaigns/{{published}}/applications", statuses(401, 200, 403, 403, 403, 200)),
-    Row("GET", f"{A}/applications", statuses(401, 200, 200, 200, 200, 200)),
-    Row("GET", f"{A}/applications/{{application}}", statuses(401, 200, 404, 200, 404, 200)),
+    Row("GET", "/campaigns/{published}/applications", (401, 200, 403, 403, 403, 200)),
+    Row("GET", "/applications", (401, 200, 200, 200, 200, 200)),
+    Row("GET", "/applications/{application}", (401, 200, 404, 200, 404, 200)),
     Row(
-        "POST",
-        f"{A}/applications/{{application}}/shortlist",
-        statuses(401, 200, 404, 403, 404, 403),
-        fresh=True,
+        "POST", "/applications/{application}/shortlist", (401, 200, 404, 403, 404, 403), fresh=True
     ),
-    Row(
-        "POST",
-        f"{A}/applications/{{application}}/accept",
-        statuses(401, 200, 404, 403, 404, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/applications/{{application}}/reject",
-        statuses(401, 200, 404, 403, 404, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/applications/{{application}}/withdraw",
-        statuses(401, 403, 404, 200, 404, 403),
-        fresh=True,
-    ),
+    Row("POST", "/applications/{application}/accept", (401, 200, 404, 403, 404, 403), fresh=True),
+    Row("POST", "/applications/{application}/reject", (401, 200, 404, 403, 404, 403), fresh=True),
+    Row("POST", "/applications/{application}/withdraw", (401, 403, 404, 200, 404, 403), fresh=True),
     # Analytics: an empty batch is refused by content (422) once the role may ingest at all.
-    Row(
-        "POST", f"{A}/analytics/events", statuses(401, 422, 422, 422, 422, 403), body={"events": []}
-    ),
+    Row("POST", "/analytics/events", (401, 422, 422, 422, 422, 403), body={"events": []}),
     *(
-        Row(
-            "GET",
-            f"{A}/campaigns/{{published}}/analytics/{report}",
-            statuses(401, 200, 403, 403, 403, 200),
-        )
+        Row("GET", f"/campaigns/{{published}}/analytics/{report}", (401, 200, 403, 403, 403, 200))
         for report in ("summary", "timeseries", "creators", "platforms")
     ),
-    Row(
-        "GET", f"{A}/campaigns/{{draft}}/analytics/summary", statuses(401, 200, 404, 403, 403, 200)
-    ),
+    Row("GET", "/campaigns/{draft}/analytics/summary", (401, 200, 404, 403, 403, 200)),
     Row(  # a brand for itself; an admin must name the brand
         "POST",
-        f"{A}/analytics/ingestion-keys",
-        statuses(401, 201, 201, 403, 403, 422),
+        "/analytics/ingestion-keys",
+        (401, 201, 201, 403, 403, 422),
         body={"name": "tracker"},
     ),
     Row(  # for the owner's brand: the owner and admins only
         "POST",
-        f"{A}/analytics/ingestion-keys",
-        statuses(401, 201, 403, 403, 403, 201),
+        "/analytics/ingestion-keys",
+        (401, 201, 403, 403, 403, 201),
         body=owner_key_body,
     ),
-    Row("GET", f"{A}/analytics/ingestion-keys", statuses(401, 200, 200, 403, 403, 200)),
+    Row("GET", "/analytics/ingestion-keys", (401, 200, 200, 403, 403, 200)),
     Row(  # the owner's key
         "DELETE",
-        f"{A}/analytics/ingestion-keys/{{ingestion_key}}",
-        statuses(401, 204, 404, 403, 403, 204),
+        "/analytics/ingestion-keys/{ingestion_key}",
+        (401, 204, 404, 403, 403, 204),
         fresh=True,
     ),
     # Tracking links: the two parties of an accepted application; a pending one is 409.
     Row(
         "POST",
-        f"{A}/applications/{{application}}/tracking-links",
-        statuses(401, 409, 404, 409, 404, 403),
+        "/applications/{application}/tracking-links",
+        (401, 409, 404, 409, 404, 403),
         body={"destination_url": "https://shop.example/"},
     ),
     Row(
         "POST",
-        f"{A}/applications/{{accepted}}/tracking-links",
-        statuses(401, 201, 404, 201, 404, 403),
+        "/applications/{accepted}/tracking-links",
+        (401, 201, 404, 201, 404, 403),
         body={"destination_url": "https://shop.example/"},
     ),
-    Row(
-        "GET",
-        f"{A}/applications/{{accepted}}/tracking-links",
-        statuses(401, 200, 404, 200, 404, 403),
-    ),
-    Row(
-        "POST",
-        f"{A}/tracking-links/{{link}}/disable",
-        statuses(401, 200, 404, 200, 404, 403),
-        fresh=True,
-    ),
+    Row("GET", "/applications/{accepted}/tracking-links", (401, 200, 404, 200, 404, 403)),
+    Row("POST", "/tracking-links/{link}/disable", (401, 200, 404, 200, 404, 403), fresh=True),
     # The conversion postback takes an ingestion key only: no token is one.
     Row(
         "POST",
-        f"{A}/analytics/conversions",
-        statuses(401, 401, 401, 401, 401, 401),
+        "/analytics/conversions",
+        (401, 401, 401, 401, 401, 401),
         body={"code": "AbCdEfGh1234", "value": 100, "order_id": "o-1"},
     ),
     # Deliverables: {accepted} is the applicant's accepted application to the owner's campaign,
     # {deliverable} a submitted deliverable of it, {changes} one the owner asked to change.
     Row(
         "POST",
-        f"{A}/applications/{{accepted}}/deliverables",
-        statuses(401, 403, 403, 201, 404, 403),
+        "/applications/{accepted}/deliverables",
+        (401, 403, 403, 201, 404, 403),
         fresh=True,
         body=REEL,
     ),
-    Row(
-        "GET",
-        f"{A}/applications/{{accepted}}/deliverables",
-        statuses(401, 200, 404, 200, 404, 200),
-    ),
-    Row(
-        "GET",
-        f"{A}/campaigns/{{accepted_campaign}}/deliverables",
-        statuses(401, 200, 404, 403, 403, 200),
-    ),
-    Row("GET", f"{A}/deliverables/{{deliverable}}", statuses(401, 200, 404, 200, 404, 200)),
+    Row("GET", "/applications/{accepted}/deliverables", (401, 200, 404, 200, 404, 200)),
+    Row("GET", "/campaigns/{accepted_campaign}/deliverables", (401, 200, 404, 403, 403, 200)),
+    Row("GET", "/deliverables/{deliverable}", (401, 200, 404, 200, 404, 200)),
     Row(
         "PUT",
-        f"{A}/deliverables/{{changes}}",
-        statuses(401, 403, 403, 200, 404, 403),
+        "/deliverables/{changes}",
+        (401, 403, 403, 200, 404, 403),
         fresh=True,
         body={"url": "https://instagram.com/p/v2"},
     ),
+    Row("POST", "/deliverables/{deliverable}/approve", (401, 200, 404, 403, 403, 403), fresh=True),
     Row(
         "POST",
-        f"{A}/deliverables/{{deliverable}}/approve",
-        statuses(401, 200, 404, 403, 403, 403),
-        fresh=True,
-    ),
-    Row(
-        "POST",
-        f"{A}/deliverables/{{deliverable}}/request-changes",
-        statuses(401, 200, 404, 403, 403, 403),
+        "/deliverables/{deliverable}/request-changes",
+        (401, 200, 404, 403, 403, 403),
         fresh=True,
         body={"note": "brighter"},
     ),
-    Row("GET", f"{A}/conversations", statuses(401, 200, 200, 200, 200, 200)),
-    Row("POST", f"{A}/conversations", statuses(401, 201, 404, 403, 403, 403), body=open_body),
-    Row(
-        "GET",
-        f"{A}/conversations/{{conversation}}/messages",
-        statuses(401, 200, 404, 200, 404, 200),
-    ),
+    Row("GET", "/conversations", (401, 200, 200, 200, 200, 200)),
+    Row("POST", "/conversations", (401, 201, 404, 403, 403, 403), body=open_body),
+    Row("GET", "/conversations/{conversation}/messages", (401, 200, 404, 200, 404, 200)),
     Row(
         "POST",
-        f"{A}/conversations/{{conversation}}/messages",
-        statuses(401, 201, 404, 201, 404, 403),
+        "/conversations/{conversation}/messages",
+        (401, 201, 404, 201, 404, 403),
         body=message_body,
     ),
     Row(
         "POST",
-        f"{A}/conversations/{{conversation}}/read",
-        statuses(401, 200, 404, 200, 404, 403),
+        "/conversations/{conversation}/read",
+        (401, 200, 404, 200, 404, 403),
         body={"seq": 0},
     ),
 ]
@@ -319,38 +246,36 @@ class World:
         if kind == "draft":
             return call(api, "POST", f"{A}/campaigns", owner, campaign_body()).json()["id"]
         campaign = published_campaign(api, owner)
-        if kind in ("accepted", "accepted_campaign", "deliverable", "changes"):
-            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
-            if kind == "accepted_campaign":
-                return campaign["id"]  # applying gave applications its copy of the campaign
-            accepted = call(api, "POST", f"{A}/applications/{application}/accept", owner)
-            assert accepted.status_code == 200, accepted.text
+        applicant = self.users["applicant"]
+        if kind == "accepted_campaign":
+            apply(api, applicant, campaign["id"])
+            return campaign["id"]  # applying gave applications its copy of the campaign
+        if kind in ("accepted", "deliverable", "changes", "link"):
+            application = accepted_application(api, owner, applicant, campaign["id"])["id"]
             if kind == "accepted":
                 return application
+            if kind == "link":
+                body = {"destination_url": "https://shop.example/"}
+                path = f"{A}/applications/{application}/tracking-links"
+                made = call(api, "POST", path, owner, body)
+                assert made.status_code == 201, made.text
+                return made.json()["id"]
             path = f"{A}/applications/{application}/deliverables"
-            deliverable = call(api, "POST", path, self.users["applicant"], REEL).json()["id"]
+            deliverable = call(api, "POST", path, applicant, REEL).json()["id"]
             if kind == "changes":
                 path = f"{A}/deliverables/{deliverable}/request-changes"
                 changed = call(api, "POST", path, owner, {"note": "brighter"})
                 assert changed.status_code == 200, changed.text
             return deliverable
         if kind == "conversation":
-            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
+            application = apply(api, applicant, campaign["id"]).json()["id"]
             opened = call(api, "POST", f"{A}/conversations", owner, {"application_id": application})
             assert opened.status_code == 201, opened.text
             return opened.json()["id"]
         if kind == "paused":
             call(api, "POST", f"{A}/campaigns/{campaign['id']}/pause", owner)
         if kind == "application":
-            return apply(api, self.users["applicant"], campaign["id"]).json()["id"]
-        if kind == "link":
-            application = apply(api, self.users["applicant"], campaign["id"]).json()["id"]
-            accepted = call(api, "POST", f"{A}/applications/{application}/accept", owner)
-            assert accepted.status_code == 200, accepted.text
-            body = {"destination_url": "https://shop.example/"}
-            made = call(api, "POST", f"{A}/applications/{application}/tracking-links", owner, body)
-            assert made.status_code == 201, made.text
-            return made.json()["id"]
+            return apply(api, applicant, campaign["id"]).json()["id"]
         return campaign["id"]
 
     def ids_for(self, row):
@@ -366,7 +291,8 @@ def test_authorization_matrix(api):
         for role in ROLES:
             ids = world.ids_for(row)
             body = row.body(role, ids) if callable(row.body) else row.body
-            response = call(api, row.method, row.path.format(**ids), world.users[role], body)
+            path = A + row.path.format(**ids)
+            response = call(api, row.method, path, world.users[role], body)
             if response.status_code != row.expected[role]:
                 mismatches.append(
                     f"{row.method} {row.path} as {role}: expected {row.expected[role]}, "
@@ -397,26 +323,20 @@ def test_matrix_covers_every_marketplace_route():
             )
         )
     }
-    placeholders = {
-        "{draft}": "{campaign_id}",
-        "{published}": "{campaign_id}",
-        "{paused}": "{campaign_id}",
-        "{application}": "{application_id}",
-        "{owner}": "{brand_id}",
-        "{applicant}": "{creator_id}",
-        "{ingestion_key}": "{key_id}",
-        "{conversation}": "{conversation_id}",
-        "{link}": "{link_id}",
-        "{accepted_campaign}": "{campaign_id}",
-        "{accepted}": "{application_id}",
-        "{deliverable}": "{deliverable_id}",
-        "{changes}": "{deliverable_id}",
+    parameters = {
+        "draft": "{campaign_id}",
+        "published": "{campaign_id}",
+        "paused": "{campaign_id}",
+        "application": "{application_id}",
+        "owner": "{brand_id}",
+        "applicant": "{creator_id}",
+        "ingestion_key": "{key_id}",
+        "conversation": "{conversation_id}",
+        "link": "{link_id}",
+        "accepted_campaign": "{campaign_id}",
+        "accepted": "{application_id}",
+        "deliverable": "{deliverable_id}",
+        "changes": "{deliverable_id}",
     }
-    covered = set()
-    for row in MATRIX:
-        path = row.path.split("?")[0]
-        for placeholder, name in placeholders.items():
-            path = path.replace(placeholder.replace("{", "{{").replace("}", "}}"), name)
-            path = path.replace(placeholder, name)
-        covered.add((row.method, path))
+    covered = {(row.method, A + row.path.split("?")[0].format(**parameters)) for row in MATRIX}
     assert documented <= covered, documented - covered

@@ -74,6 +74,17 @@ def test_brand_profile_needs_company_name(api):
     assert "company_name" in [error["field"] for error in response.json()["errors"]]
 
 
+def only_on(platform: str, handle: str, followers: int, engagement_rate: float) -> list[dict]:
+    return [
+        {
+            "platform": platform,
+            "handle": handle,
+            "followers": followers,
+            "engagement_rate": engagement_rate,
+        }
+    ]
+
+
 def test_discovery_filters_sort_text_and_cursor(api):
     brand = make_brand(api)
     big = make_creator(
@@ -81,14 +92,7 @@ def test_discovery_filters_sort_text_and_cursor(api):
         display_name="Big Gamer",
         bio="speedruns",
         niches=["gaming"],
-        platforms=[
-            {
-                "platform": "twitch",
-                "handle": "biggamer",
-                "followers": 900_000,
-                "engagement_rate": 0.02,
-            }
-        ],
+        platforms=only_on("twitch", "biggamer", 900_000, 0.02),
         country="US",
         languages=["en"],
     )
@@ -97,14 +101,7 @@ def test_discovery_filters_sort_text_and_cursor(api):
         display_name="Small Cook",
         bio="vegan recipes",
         niches=["food"],
-        platforms=[
-            {
-                "platform": "tiktok",
-                "handle": "smallcook",
-                "followers": 5_000,
-                "engagement_rate": 0.09,
-            }
-        ],
+        platforms=only_on("tiktok", "smallcook", 5_000, 0.09),
         country="FR",
         languages=["fr"],
     )

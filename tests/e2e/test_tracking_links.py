@@ -43,8 +43,9 @@ def follow(api, code, user_agent=BROWSER, **headers):
     )
 
 
-def summary(api, brand, campaign_id):
-    response = call(api, "GET", f"{A}/campaigns/{campaign_id}/analytics/summary", brand)
+def report(api, brand, campaign_id, name="summary", **params):
+    path = f"{A}/campaigns/{campaign_id}/analytics/{name}"
+    response = call(api, "GET", path, brand, params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -52,7 +53,7 @@ def summary(api, brand, campaign_id):
 def figures_reach(api, brand, campaign_id, **expected):
     return wait_until(
         lambda: (
-            (s := summary(api, brand, campaign_id))
+            (s := report(api, brand, campaign_id))
             and all(s[name] == value for name, value in expected.items())
             and s
         ),
@@ -116,16 +117,10 @@ def test_links_are_made_listed_followed_and_counted_once_per_visitor(api, deal):
 
     seen = figures_reach(api, brand, campaign_id, clicks=2)
     assert seen["impressions"] == 0 and seen["conversions"] == 0
-    by_creator = call(
-        api,
-        "GET",
-        f"{A}/campaigns/{campaign_id}/analytics/creators",
-        brand,
-        params={"metric": "clicks"},
-    ).json()["items"]
+    by_creator = report(api, brand, campaign_id, "creators", metric="clicks")["items"]
     assert [(item["creator_id"], item["clicks"]) for item in by_creator] == [(creator.id, 2)]
-    platforms = call(api, "GET", f"{A}/campaigns/{campaign_id}/analytics/platforms", brand).json()
-    assert {item["platform"]: item["clicks"] for item in platforms["items"]} == {"instagram": 2}
+    platforms = report(api, brand, campaign_id, "platforms")["items"]
+    assert {item["platform"]: item["clicks"] for item in platforms} == {"instagram": 2}
     # Following the brand's link by the first browser counts: dedupe is per link.
     assert follow(api, second["code"]).status_code == 302
     figures_reach(api, brand, campaign_id, clicks=3)
@@ -253,13 +248,7 @@ def test_conversions_count_once_per_order_for_the_links_creator(api, deal):
 
     seen = figures_reach(api, brand, campaign_id, conversions=2, revenue=6400, clicks=1)
     assert seen["roi"] is not None
-    by_creator = call(
-        api,
-        "GET",
-        f"{A}/campaigns/{campaign_id}/analytics/creators",
-        brand,
-        params={"metric": "revenue"},
-    ).json()["items"]
+    by_creator = report(api, brand, campaign_id, "creators", metric="revenue")["items"]
     assert [(i["creator_id"], i["conversions"], i["revenue"]) for i in by_creator] == [
         (creator.id, 2, 6400)
     ]

@@ -20,44 +20,46 @@ from tests.conftest import wait_until
 pytestmark = pytest.mark.integration
 
 
+def days_ago(days: float):
+    return text(f"now() - interval '{days} days'")
+
+
+def add_row(engine, table, **values) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(table).values(**values))
+
+
 def add_outbox_row(engine, created_days_ago: float, published_days_ago: float | None) -> uuid.UUID:
     row_id = uuid.uuid4()
-    with engine.begin() as connection:
-        connection.execute(
-            insert(outbox).values(
-                id=row_id,
-                event_type="test_event",
-                payload={"event_id": str(row_id)},
-                created_at=text(f"now() - interval '{created_days_ago} days'"),
-                published_at=None
-                if published_days_ago is None
-                else text(f"now() - interval '{published_days_ago} days'"),
-            )
-        )
+    add_row(
+        engine,
+        outbox,
+        id=row_id,
+        event_type="test_event",
+        payload={"event_id": str(row_id)},
+        created_at=days_ago(created_days_ago),
+        published_at=None if published_days_ago is None else days_ago(published_days_ago),
+    )
     return row_id
 
 
-def add_claim(engine, table, days_ago: float) -> uuid.UUID:
+def add_claim(engine, table, days: float) -> uuid.UUID:
     event_id = uuid.uuid4()
-    with engine.begin() as connection:
-        connection.execute(
-            insert(table).values(
-                event_id=event_id,
-                event_type="x.y",
-                processed_at=text(f"now() - interval '{days_ago} days'"),
-            )
-        )
+    add_row(engine, table, event_id=event_id, event_type="x.y", processed_at=days_ago(days))
     return event_id
 
 
-def outbox_ids(engine) -> set[uuid.UUID]:
+def stored(engine, column) -> set[uuid.UUID]:
     with engine.connect() as connection:
-        return set(connection.execute(select(outbox.c.id)).scalars())
+        return set(connection.execute(select(column)).scalars())
+
+
+def outbox_ids(engine) -> set[uuid.UUID]:
+    return stored(engine, outbox.c.id)
 
 
 def claim_ids(engine, table) -> set[uuid.UUID]:
-    with engine.connect() as connection:
-        return set(connection.execute(select(table.c.event_id)).scalars())
+    return stored(engine, table.c.event_id)
 
 
 def test_relayed_outbox_rows_past_retention_are_deleted_and_pending_ones_never(db_engine):

@@ -9,7 +9,15 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from kernel.errors import Conflict, InvalidInput, Unauthenticated
-from kernel.pagination import as_number, as_timestamp, decode_cursor, encode_cursor, keyset, page
+from kernel.pagination import (
+    as_number,
+    as_timestamp,
+    decode_cursor,
+    encode_cursor,
+    keyset,
+    page,
+    page_by,
+)
 from kernel.schemas import Principal, parse_model
 from services.applications.service import ApplicationsService
 from services.campaigns.campaigns import TRANSITIONS, _check_editable
@@ -33,6 +41,20 @@ def test_cursor_round_trips_and_rejects_garbage():
             decode_cursor(bad)
 
 
+def by_budget(cursor: str, descending: bool, sort_value):
+    """The campaigns' keyset query by budget, 10 rows after `cursor`."""
+    return keyset(
+        CampaignRow,
+        [],
+        CampaignRow.budget_amount,
+        CampaignRow.id,
+        descending=descending,
+        cursor=cursor,
+        limit=10,
+        sort_value=sort_value,
+    )
+
+
 @pytest.mark.parametrize(
     ("sort_value", "cursor_value"),
     [(as_number, "2026-01-01T00:00:00+00:00"), (as_number, True), (as_timestamp, "soon")],
@@ -40,31 +62,12 @@ def test_cursor_round_trips_and_rejects_garbage():
 def test_a_cursor_whose_sort_value_does_not_fit_the_list_is_refused(sort_value, cursor_value):
     cursor = encode_cursor(cursor_value, str(uuid.uuid4()))
     with pytest.raises(InvalidInput, match="cursor"):
-        keyset(
-            CampaignRow,
-            [],
-            CampaignRow.budget_amount,
-            CampaignRow.id,
-            descending=True,
-            cursor=cursor,
-            limit=10,
-            sort_value=sort_value,
-        )
+        by_budget(cursor, descending=True, sort_value=sort_value)
 
 
 def test_a_keyset_query_continues_after_the_cursor_row():
     cursor = encode_cursor(500, str(uuid.uuid4()))
-    statement = keyset(
-        CampaignRow,
-        [],
-        CampaignRow.budget_amount,
-        CampaignRow.id,
-        descending=False,
-        cursor=cursor,
-        limit=10,
-        sort_value=as_number,
-    )
-    sql = str(statement)
+    sql = str(by_budget(cursor, descending=False, sort_value=as_number))
     assert "(campaigns.campaigns.budget_amount, campaigns.campaigns.id) >" in sql
     assert "ORDER BY campaigns.campaigns.budget_amount, campaigns.campaigns.id" in sql
 
@@ -74,6 +77,13 @@ def test_page_reports_a_next_cursor_only_when_more_rows_exist():
     assert page(rows[:2], 2, "k")["next_cursor"] is None
     more = page(rows, 2, "k")
     assert len(more["items"]) == 2 and decode_cursor(more["next_cursor"]) == (1, "1")
+
+
+def test_page_by_puts_the_last_shown_items_sort_value_in_the_cursor():
+    items = [{"id": str(n)} for n in range(3)]
+    assert page_by(items[:2], [10, 11], 2) == {"items": items[:2], "next_cursor": None}
+    more = page_by(items, [10, 11, 12], 2)
+    assert more["items"] == items[:2] and decode_cursor(more["next_cursor"]) == (11, "1")
 
 
 def test_creator_derived_fields_weight_engagement_by_followers():

@@ -169,24 +169,15 @@ def test_the_chains_stateful_testing_walks_are_linked():
     assert not operations_by_id(document)["list_campaigns"]["responses"]["200"].get("links")
     for target in ("get_application", "withdraw_application", "accept_application"):
         assert link(document, "apply", "201", target) == {"application_id": "$response.body#/id"}
-    assert link(document, "submit_deliverable", "201", "approve_deliverable") == {
-        "deliverable_id": "$response.body#/id"
-    }
-    assert link(document, "create_tracking_link", "201", "follow_tracking_link") == {
-        "code": "$response.body#/code"
-    }
-    assert link(document, "create_tracking_link", "201", "disable_tracking_link") == {
-        "link_id": "$response.body#/id"
-    }
-    assert link(document, "create_ingestion_key", "201", "revoke_ingestion_key") == {
-        "key_id": "$response.body#/id"
-    }
-    assert link(document, "create_ingestion_key", "201", "ingest_events") == {
-        "header.X-Ingestion-Key": "$response.body#/key"
-    }
-    assert link(document, "open_conversation", "201", "send_message") == {
-        "conversation_id": "$response.body#/id"
-    }
+    for source, target, parameter, value in (
+        ("submit_deliverable", "approve_deliverable", "deliverable_id", "id"),
+        ("create_tracking_link", "follow_tracking_link", "code", "code"),
+        ("create_tracking_link", "disable_tracking_link", "link_id", "id"),
+        ("create_ingestion_key", "revoke_ingestion_key", "key_id", "id"),
+        ("create_ingestion_key", "ingest_events", "header.X-Ingestion-Key", "key"),
+        ("open_conversation", "send_message", "conversation_id", "id"),
+    ):
+        assert link(document, source, "201", target) == {parameter: f"$response.body#/{value}"}
 
 
 def test_each_role_fuzzes_statefully_only_what_it_may_call():
