@@ -58,6 +58,8 @@ log = logging.getLogger("ws")
 access_log = logging.getLogger("ws.access")
 CLAIMS = "ws.claims"
 ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
+# Where a handshake may carry the access token (see handshake_token).
+TOKEN_CARRIERS = ("HTTP_AUTHORIZATION", "HTTP_SEC_WEBSOCKET_PROTOCOL", "QUERY_STRING")
 SHUTDOWN_SECONDS = 5.0
 SWEEP_SECONDS = 1.0
 StartResponse = Callable[..., Any]
@@ -140,11 +142,17 @@ class ChatApp:
         return None
 
     def serve(self, ws: Any) -> None:
-        claims: AccessClaims = ws.environ.pop(CLAIMS)
-        connection = ChatConnection(ws, claims, ws.environ.pop(ACCESS_TOKEN), self.services)
-        log.info("connected %s user=%s", connection.id, claims.subject)
+        environ = ws.environ  # kept by the socket as long as it is open
+        claims: AccessClaims = environ.pop(CLAIMS)
+        connection = ChatConnection(ws, claims, environ.pop(ACCESS_TOKEN), self.services)
+        # The token now lives in one place, the connection: its copies in the handshake's
+        # headers and query string go, and so do the claims (memory per socket, issue 13).
+        for key in TOKEN_CARRIERS:
+            environ.pop(key, None)
+        del claims
+        log.info("connected %s user=%s", connection.id, connection.user_id)
         connection.run()
-        log.info("disconnected %s user=%s", connection.id, claims.subject)
+        log.info("disconnected %s user=%s", connection.id, connection.user_id)
 
     def readyz(self, start_response: StartResponse) -> Iterable[bytes]:
         ready, body = readiness(self.services.presence.client, self.config["AMQP_URI"])

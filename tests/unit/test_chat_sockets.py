@@ -4,6 +4,7 @@ handshake tokens, log redaction, revocation and the sweeper, over a socketpair (
 import logging
 import socket
 import time
+from types import SimpleNamespace
 
 import eventlet
 import pytest
@@ -11,10 +12,13 @@ from eventlet.websocket import RFC6455WebSocket
 from websocket import ABNF
 
 from dependencies.request_context import RedactTokens
-from ws.connection import end_overdue
+from kernel.config import load_config
+from kernel.tokens import AccessClaims
+from ws.connection import ChatConnection, end_overdue
 from ws.hub import Hub
 from ws.protocol import CLOSE_IDLE, CLOSE_TOKEN_EXPIRED
-from ws.server import handshake_token
+from ws.server import ACCESS_TOKEN, CLAIMS, ChatApp, handshake_token
+from ws.settings import WsSettings
 from ws.sockets import ChatWebSocket
 
 LIMIT = 4096
@@ -139,3 +143,28 @@ def test_the_sweeper_ends_expired_and_idle_sockets_only():
     assert expired.ended[0] == CLOSE_TOKEN_EXPIRED
     assert idle.ended[0] == CLOSE_IDLE
     assert fine.ended is None
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        {"HTTP_AUTHORIZATION": "Bearer the-token"},
+        {"HTTP_SEC_WEBSOCKET_PROTOCOL": "bearer, the-token"},
+        {"QUERY_STRING": "jwt=the-token"},
+    ],
+)
+def test_an_open_socket_keeps_its_token_in_the_connection_only(monkeypatch, carrier):
+    settings = WsSettings.from_config(load_config())
+    services = SimpleNamespace(settings=settings, process_id="p")
+    app = ChatApp({}, settings, services, codec=None, denylist=None)  # type: ignore[arg-type]
+    claims = AccessClaims(subject="u1", role="brand", token_id="t1", session_id="s1", expires_at=1)
+    environ = {"PATH_INFO": "/ws", CLAIMS: claims, ACCESS_TOKEN: "the-token", **carrier}
+    seen = {}
+
+    def run(connection: ChatConnection) -> None:
+        seen["environ"] = dict(connection.ws.environ)
+        seen["token"] = connection.access_token
+
+    monkeypatch.setattr(ChatConnection, "run", run)
+    app.serve(SimpleNamespace(environ=environ))
+    assert seen == {"environ": {"PATH_INFO": "/ws"}, "token": "the-token"}
