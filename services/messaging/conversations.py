@@ -152,39 +152,56 @@ def send_message(
     client_msg_id answers the stored message with duplicate=True and stores nothing."""
     request = parse_model(MessageCreate, body)
     conversation = writable(store, principal, conversation_id)
+    others = [user for user in conversation["participants"] if user != principal.user_id]
+    return _store_once(
+        store,
+        conversation,
+        principal.user_id,
+        request.client_msg_id,
+        {"body": request.body},
+        unread_for=others,
+    )
+
+
+def _store_once(
+    store: ConversationStore,
+    conversation: dict[str, Any],
+    sender_id: str,
+    client_msg_id: str,
+    content: dict[str, Any],
+    unread_for: list[str],
+) -> dict[str, Any]:
+    """The message (`content`: body and what else it shows) with the conversation's next seq,
+    unless (conversation, sender, client_msg_id) is stored already: then the stored one, with
+    duplicate=True."""
     result = {
         "participants": conversation["participants"],
         "campaign_id": conversation.get("campaign_id"),
         "duplicate": True,
     }
-    existing = store.find_by_client_msg_id(
-        conversation["id"], principal.user_id, request.client_msg_id
-    )
+    existing = store.find_by_client_msg_id(conversation["id"], sender_id, client_msg_id)
     if existing is not None:
         return {**result, "message": message_view(existing)}
     message = {
         "id": str(uuid.uuid4()),
         "conversation_id": conversation["id"],
         "seq": store.next_seq(conversation["id"]),
-        "sender_id": principal.user_id,
-        "client_msg_id": request.client_msg_id,
-        "body": request.body,
+        "sender_id": sender_id,
+        "client_msg_id": client_msg_id,
         "created_at": now_iso(),
+        **content,
     }
     try:
         store.insert_message(message)
     except DuplicateMessage:
         # The same client_msg_id raced in from another connection: the first one won, and its
         # seq is the answer (the seq taken here stays unused: seqs increase, with rare gaps).
-        existing = store.find_by_client_msg_id(
-            conversation["id"], principal.user_id, request.client_msg_id
-        )
+        existing = store.find_by_client_msg_id(conversation["id"], sender_id, client_msg_id)
         if existing is None:
             raise
         return {**result, "message": message_view(existing)}
-    others = [user for user in conversation["participants"] if user != principal.user_id]
     store.record_message(
-        conversation["id"], message["seq"], principal.user_id, message["created_at"], others
+        conversation["id"], message["seq"], sender_id, message["created_at"], unread_for
     )
     return {**result, "duplicate": False, "message": message_view(message)}
 
@@ -216,23 +233,8 @@ def post_system_message(
     happened to a deliverable. Idempotent on the event id: it is the message's client_msg_id
     under the system sender, so a redelivered event finds the stored message (duplicate=True)."""
     conversation = open_for_application(store, payload)["conversation"]
-    client_msg_id = f"event:{payload['event_id']}"
-    result = {
-        "participants": conversation["participants"],
-        "campaign_id": conversation.get("campaign_id"),
-        "duplicate": True,
-    }
-    existing = store.find_by_client_msg_id(conversation["id"], SYSTEM_SENDER_ID, client_msg_id)
-    if existing is not None:
-        return {**result, "message": message_view(existing)}
-    message = {
-        "id": str(uuid.uuid4()),
-        "conversation_id": conversation["id"],
-        "seq": store.next_seq(conversation["id"]),
-        "sender_id": SYSTEM_SENDER_ID,
-        "client_msg_id": client_msg_id,
+    notice = {
         "body": deliverable_notice_text(event_type, payload),
-        "created_at": now_iso(),
         "kind": "system",
         "notice": {
             "event": event_type,
@@ -241,22 +243,15 @@ def post_system_message(
             "revision": payload["revision"],
         },
     }
-    try:
-        store.insert_message(message)
-    except DuplicateMessage:
-        existing = store.find_by_client_msg_id(conversation["id"], SYSTEM_SENDER_ID, client_msg_id)
-        if existing is None:
-            raise
-        return {**result, "message": message_view(existing)}
-    # Unread for both participants (neither wrote it), as mark_read recounts it.
-    store.record_message(
-        conversation["id"],
-        message["seq"],
+    return _store_once(
+        store,
+        conversation,
         SYSTEM_SENDER_ID,
-        message["created_at"],
-        list(conversation["participants"]),
+        f"event:{payload['event_id']}",
+        notice,
+        # unread for both participants (neither wrote it), as mark_read recounts it
+        unread_for=list(conversation["participants"]),
     )
-    return {**result, "duplicate": False, "message": message_view(message)}
 
 
 def history(
