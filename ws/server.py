@@ -146,7 +146,8 @@ class ChatApp:
         claims: AccessClaims = environ.pop(CLAIMS)
         connection = ChatConnection(ws, claims, environ.pop(ACCESS_TOKEN), self.services)
         # The token now lives in one place, the connection: its copies in the handshake's
-        # headers and query string go, and so do the claims (memory per socket, issue 13).
+        # headers and query string go (the environ lives as long as the socket), and so do
+        # the claims.
         for key in TOKEN_CARRIERS:
             environ.pop(key, None)
         del claims
