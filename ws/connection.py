@@ -51,7 +51,7 @@ from ws.protocol import (
     error_frame,
     parse_client_frame,
 )
-from ws.rpc import RpcPool
+from ws.rpc import RpcPool, SendBatcher
 from ws.settings import WsSettings
 
 log = logging.getLogger("ws")
@@ -102,6 +102,7 @@ class ChatServices:
     settings: WsSettings
     hub: Hub
     rpc: RpcPool
+    sends: SendBatcher
     events: EventPublisher
     presence: Presence
     process_id: str
@@ -366,8 +367,8 @@ class ChatConnection:
         return self.services.rpc.call(self.access_token, "messaging", method, *args, **kwargs)
 
     def send(self, frame: SendFrame) -> None:
-        sent = self._rpc(
-            "send_message",
+        sent = self.services.sends.send(
+            self.access_token,
             frame.conversation_id,
             {"client_msg_id": frame.client_msg_id, "body": frame.body},
             origin=self.id,

@@ -8,18 +8,22 @@ neither written to disk by the broker nor confirmed to the publisher, and they e
 deadline. Losing one (a broker crash mid-request) fails only that frame, with `unavailable`; the
 client re-sends with the same client_msg_id, which messaging answers once."""
 
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import eventlet
 from eventlet import pools
+from eventlet.event import Event
 from nameko.constants import AUTH_TOKEN_CONTEXT_KEY
-from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.exceptions import RpcTimeout, UnknownService, deserialize
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from dependencies.rpc import TRANSIENT_DELIVERY_MODE
 from kernel.errors import ServiceUnavailable
+from services.messaging.schemas import MAX_SEND_BATCH
 
 
 class TransientClusterProxy(ClusterProxy):
@@ -64,16 +68,20 @@ class RpcPool:
         return proxy.start(), context_data
 
     @contextmanager
-    def _cluster(self, access_token: str) -> Iterator[Any]:
+    def _cluster(self, access_token: str | None) -> Iterator[Any]:
         with self._pool.item() as (cluster, context_data):
-            context_data[AUTH_TOKEN_CONTEXT_KEY] = access_token
+            if access_token is not None:
+                context_data[AUTH_TOKEN_CONTEXT_KEY] = access_token
             try:
                 yield cluster
             finally:
                 context_data.pop(AUTH_TOKEN_CONTEXT_KEY, None)
 
-    def call(self, access_token: str, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        """`method` of `service` acting for the owner of `access_token`."""
+    def call(
+        self, access_token: str | None, service: str, method: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        """`method` of `service` acting for the owner of `access_token` (None: a call whose
+        arguments carry each user's token, like messaging.send_messages)."""
         try:
             with self._cluster(access_token) as cluster:
                 return getattr(getattr(cluster, service), method)(*args, **kwargs)
@@ -87,3 +95,57 @@ class RpcPool:
     def stop(self) -> None:
         for proxy in self._proxies:
             proxy.stop()
+
+
+class SendBatcher:
+    """Every socket's sends to messaging, in as few calls as the load makes: while calls are
+    out (at most `calls_in_flight`), new sends queue, and the next call takes all of them (up
+    to MAX_SEND_BATCH), each with its own socket's token. One send alone goes at once, in a
+    call of its own; under load a call carries many, so the RPC's cost (the request, nameko's
+    worker, the reply, on both sides and in RabbitMQ) is paid once per batch, not per message."""
+
+    def __init__(self, rpc: RpcPool, calls_in_flight: int, max_batch: int = MAX_SEND_BATCH) -> None:
+        self._rpc = rpc
+        self._calls_in_flight = calls_in_flight
+        self._max_batch = max_batch
+        self._queue: deque[tuple[dict[str, Any], Event]] = deque()
+        self._calls = 0
+
+    def send(
+        self, access_token: str, conversation_id: str, body: dict[str, Any], origin: str
+    ) -> dict[str, Any]:
+        """messaging's answer to this send ({message, duplicate}); raises its DomainError."""
+        answered = Event()
+        item = {
+            "token": access_token,
+            "conversation_id": conversation_id,
+            "body": body,
+            "origin": origin,
+        }
+        self._queue.append((item, answered))
+        if self._calls < self._calls_in_flight:
+            self._calls += 1
+            eventlet.spawn_n(self._call_while_queued)
+        return answered.wait()
+
+    def _call_while_queued(self) -> None:
+        try:
+            while self._queue:
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
+                ]
+                try:
+                    answers = self._rpc.call(
+                        None, "messaging", "send_messages", [item for item, _ in batch]
+                    )
+                except Exception as error:  # the whole call failed: every send in it did
+                    for _, answered in batch:
+                        answered.send_exception(error)
+                    continue
+                for (_, answered), answer in zip(batch, answers, strict=True):
+                    if "error" in answer:
+                        answered.send_exception(deserialize(answer["error"]))
+                    else:
+                        answered.send(answer["sent"])
+        finally:
+            self._calls -= 1

@@ -50,7 +50,7 @@ from ws.hub import Hub  # noqa: E402
 from ws.metrics import HANDSHAKES  # noqa: E402
 from ws.presence import Presence  # noqa: E402
 from ws.protocol import CLOSE_GOING_AWAY  # noqa: E402
-from ws.rpc import RpcPool  # noqa: E402
+from ws.rpc import RpcPool, SendBatcher  # noqa: E402
 from ws.settings import WsSettings  # noqa: E402
 from ws.sockets import BEARER_PROTOCOL, ChatWebSocketWSGI  # noqa: E402
 
@@ -62,6 +62,9 @@ ACCESS_TOKEN = "ws.access_token"  # noqa: S105 - an environ key, not a secret
 TOKEN_CARRIERS = ("HTTP_AUTHORIZATION", "HTTP_SEC_WEBSOCKET_PROTOCOL", "QUERY_STRING")
 SHUTDOWN_SECONDS = 5.0
 SWEEP_SECONDS = 1.0
+# send_messages calls out at once (the rest of the RPC pool serves sync, read and presence):
+# fewer calls in flight make fuller batches under load.
+SEND_CALLS_IN_FLIGHT = 4
 StartResponse = Callable[..., Any]
 
 
@@ -213,6 +216,7 @@ def main() -> None:
         settings=settings,
         hub=hub,
         rpc=rpc,
+        sends=SendBatcher(rpc, SEND_CALLS_IN_FLIGHT),
         events=EventPublisher(config),
         presence=Presence(redis_client, process_id, settings.presence_ttl_seconds),
         process_id=process_id,

@@ -18,6 +18,7 @@ from kernel.schemas import Principal, as_response, parse_model
 from services.messaging.schemas import (
     MAX_BODY_CHARS,
     SYSTEM_SENDER_ID,
+    BatchedSend,
     Conversation,
     ConversationOpen,
     ConversationQuery,
@@ -25,6 +26,7 @@ from services.messaging.schemas import (
     MessageCreate,
     MessageQuery,
     ReadMark,
+    SendBatch,
 )
 from services.messaging.store import ConversationStore, DuplicateMessage
 
@@ -161,6 +163,18 @@ def send_message(
         {"body": request.body},
         unread_for=others,
     )
+
+
+def check_send_batch(sends: Any) -> list[BatchedSend]:
+    return parse_model(SendBatch, {"sends": sends}).sends
+
+
+def by_conversation(batch: list[BatchedSend]) -> dict[str, list[int]]:
+    """The positions of each conversation's sends, in the order they came."""
+    positions: dict[str, list[int]] = {}
+    for index, item in enumerate(batch):
+        positions.setdefault(item.conversation_id, []).append(index)
+    return positions
 
 
 def _store_once(

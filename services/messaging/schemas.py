@@ -1,7 +1,7 @@
 """Conversation and message bodies, views and queries (HTTP, RPC and the ws protocol)."""
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,22 @@ class MessageCreate(StrictModel):
         "with the same value returns the original message instead of storing a second one",
     )
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+
+
+MAX_SEND_BATCH = 200
+
+
+class BatchedSend(StrictModel):
+    """One socket's send inside ws's send_messages call: it acts for the owner of `token`."""
+
+    token: str = Field(min_length=1, max_length=8192)
+    conversation_id: str = Field(max_length=64)
+    body: dict[str, Any] = Field(description="as for send_message: client_msg_id and body")
+    origin: str | None = Field(default=None, max_length=256)
+
+
+class SendBatch(StrictModel):
+    sends: list[BatchedSend] = Field(min_length=1, max_length=MAX_SEND_BATCH)
 
 
 class ReadMark(StrictModel):

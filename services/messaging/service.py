@@ -4,7 +4,9 @@ it as a broadcast and pushes it to the participants' sockets)."""
 
 from typing import Any
 
+import eventlet
 import prometheus_client
+from nameko.exceptions import serialize
 from nameko.rpc import rpc
 
 from dependencies.caller import Caller, TokenlessEventDispatcher
@@ -20,12 +22,15 @@ from kernel.events import (
     DeliverableSubmitted,
     new_event,
 )
+from kernel.schemas import Principal
 from services.messaging import conversations
 from services.messaging.ordering import KeyedLocks
 from services.messaging.store_provider import MessageStore
 
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
+# Conversations of one send_messages call stored at the same time (their writes overlap).
+SEND_BATCH_CONCURRENCY = 16
 MESSAGES_SENT = prometheus_client.Counter("messages_sent_total", "Messages stored (not re-sends).")
 SYSTEM_MESSAGES = prometheus_client.Counter(
     "system_messages_total", "System messages posted into conversations, by event.", ["event"]
@@ -73,7 +78,36 @@ class MessagingService(HealthRpc):
         origin: str | None = None,
     ) -> dict[str, Any]:
         """`origin` names the sending socket (ws): it gets an ack, not the message again."""
-        caller = self.caller.principal()
+        return self._send(self.caller.principal(), conversation_id, body, origin)
+
+    @domain_rpc
+    def send_messages(self, sends: Any) -> list[dict[str, Any]]:
+        """Several sockets' sends in one call (ws batches what its sockets send at the same
+        moment): each acts for the owner of its own `token`, checked like a call's token, and
+        is answered alone, in order: {"sent": {message, duplicate}} or {"error": <nameko's
+        serialized DomainError>}. A conversation's sends are stored in their order here."""
+        batch = conversations.check_send_batch(sends)
+        answers: list[dict[str, Any]] = [{} for _ in batch]
+
+        def send_in_order(indexes: list[int]) -> None:
+            for index in indexes:
+                item = batch[index]
+                try:
+                    principal = self.caller.principal_of(item.token)
+                    sent = self._send(principal, item.conversation_id, item.body, item.origin)
+                    answers[index] = {"sent": sent}
+                except DomainError as error:
+                    answers[index] = {"error": serialize(error)}
+
+        pool = eventlet.GreenPool(SEND_BATCH_CONCURRENCY)
+        for indexes in conversations.by_conversation(batch).values():
+            pool.spawn_n(send_in_order, indexes)
+        pool.waitall()
+        return answers
+
+    def _send(
+        self, caller: Principal, conversation_id: Any, body: Any, origin: str | None
+    ) -> dict[str, Any]:
         with conversation_order.hold(str(conversation_id)):
             sent = conversations.send_message(self.store, caller, conversation_id, body)
             if not sent["duplicate"]:
