@@ -138,14 +138,16 @@ class SendBatcher:
                     answers = self._rpc.call(
                         None, "messaging", "send_messages", [item for item, _ in batch]
                     )
+                    if not isinstance(answers, list) or len(answers) != len(batch):
+                        raise ServiceUnavailable("messaging did not answer every send")
                 except Exception as error:  # the whole call failed: every send in it did
                     for _, answered in batch:
                         answered.send_exception(error)
                     continue
                 for (_, answered), answer in zip(batch, answers, strict=True):
-                    if "error" in answer:
-                        answered.send_exception(deserialize(answer["error"]))
-                    else:
+                    if isinstance(answer, dict) and "sent" in answer:
                         answered.send(answer["sent"])
+                    else:  # a DomainError comes back as itself, anything else as RemoteError
+                        answered.send_exception(deserialize((answer or {}).get("error") or {}))
         finally:
             self._calls -= 1

@@ -2,6 +2,7 @@
 store.py. After a message is stored it is published as `message_sent` (every ws process consumes
 it as a broadcast and pushes it to the participants' sockets)."""
 
+import logging
 from typing import Any
 
 import eventlet
@@ -14,7 +15,7 @@ from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.rpc import DeadlineRpcProxy
-from kernel.errors import DomainError
+from kernel.errors import DomainError, ServiceUnavailable
 from kernel.events import (
     ApplicationStatusChanged,
     DeliverableApproved,
@@ -27,6 +28,7 @@ from services.messaging import conversations
 from services.messaging.ordering import KeyedLocks
 from services.messaging.store_provider import MessageStore
 
+log = logging.getLogger(__name__)
 domain_rpc = rpc(expected_exceptions=DomainError)
 RPC_TIMEOUT_SECONDS = 10.0
 # Conversations of one send_messages call stored at the same time (their writes overlap).
@@ -98,6 +100,10 @@ class MessagingService(HealthRpc):
                     answers[index] = {"sent": sent}
                 except DomainError as error:
                     answers[index] = {"error": serialize(error)}
+                except Exception:
+                    log.exception("a batched send to %s failed", item.conversation_id)
+                    failed = ServiceUnavailable("the message could not be stored; send it again")
+                    answers[index] = {"error": serialize(failed)}
 
         pool = eventlet.GreenPool(SEND_BATCH_CONCURRENCY)
         for indexes in conversations.by_conversation(batch).values():
