@@ -47,8 +47,7 @@ from kernel.events import new_event  # noqa: E402
 from kernel.tokens import TokenCodec  # noqa: E402
 from scripts.isolated_stack import Scratch, free_port, isolated_stack  # noqa: E402
 from scripts.stack import NAMEKO, Process, ws_process  # noqa: E402
-from services.messaging import conversations  # noqa: E402
-from services.messaging.store import EmbeddedConversationStore  # noqa: E402
+from tests.chat_seed import seed_conversations  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "ws.json"
 SCRATCH = Scratch.from_env("BENCH_WS", "bench_ws_chat", redis_db=9)
@@ -363,23 +362,6 @@ def run_tier(
         ),
         **latency,
     }
-
-
-def seed_conversations(directory: str, pairs: int) -> tuple[list[str], list[tuple[str, str]]]:
-    store = EmbeddedConversationStore(directory)
-    ids, users = [], []
-    for _ in range(pairs):
-        brand, creator = str(uuid.uuid4()), str(uuid.uuid4())
-        application = {
-            "id": str(uuid.uuid4()),
-            "brand_id": brand,
-            "creator_id": creator,
-            "campaign_id": str(uuid.uuid4()),
-        }
-        ids.append(conversations.open_for_application(store, application)["conversation"]["id"])
-        users.append((brand, creator))
-    store.close()
-    return ids, users
 
 
 def plot(report: dict[str, Any], path: Path) -> None:

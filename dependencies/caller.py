@@ -58,14 +58,16 @@ class CallerIdentity:
         return self._claims
 
     def principal(self) -> Principal:
-        claims = self.claims()
-        return Principal(user_id=claims.subject, role=claims.role)  # type: ignore[arg-type]
+        return _principal(self.claims())
 
     def principal_of(self, token: Any) -> Principal:
         """The user of another relayed token, checked exactly like the call's own (for calls
         that carry several users' requests, each with its token)."""
-        claims = verify_caller(self._codec, self._denylist, token)
-        return Principal(user_id=claims.subject, role=claims.role)  # type: ignore[arg-type]
+        return _principal(verify_caller(self._codec, self._denylist, token))
+
+
+def _principal(claims: AccessClaims) -> Principal:
+    return Principal(user_id=claims.subject, role=claims.role)  # type: ignore[arg-type]
 
 
 class Caller(DependencyProvider):

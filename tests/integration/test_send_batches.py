@@ -11,10 +11,9 @@ from nameko.exceptions import deserialize
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.errors import InvalidInput, NotFound, Unauthenticated
-from services.messaging import conversations
 from services.messaging.service import MessagingService
-from services.messaging.store import EmbeddedConversationStore
 from tests.acting import access_token
+from tests.chat_seed import seed_conversations
 from ws.rpc import RpcPool, SendBatcher
 
 pytestmark = pytest.mark.integration
@@ -24,19 +23,10 @@ pytestmark = pytest.mark.integration
 def chat(container_factory, service_config, tmp_path):
     """A running messaging service and one conversation between a brand and a creator."""
     directory = str(tmp_path / "mongo")
-    store = EmbeddedConversationStore(directory)
-    brand, creator = str(uuid.uuid4()), str(uuid.uuid4())
-    application = {
-        "id": str(uuid.uuid4()),
-        "brand_id": brand,
-        "creator_id": creator,
-        "campaign_id": str(uuid.uuid4()),
-    }
-    conversation = conversations.open_for_application(store, application)["conversation"]
-    store.close()
+    (conversation_id,), ((brand, creator),) = seed_conversations(directory, 1)
     config = {**service_config, "MONGO_URL": f"embedded://{directory}"}
     container_factory(MessagingService, config).start()
-    return config, conversation["id"], brand, creator
+    return config, conversation_id, brand, creator
 
 
 def send(token, conversation_id, text, origin="hub/1"):
