@@ -20,23 +20,27 @@ from kernel.events import ConversationRead, MessageSent, Presence, SessionRevoke
 from ws.hub import Hub
 
 SOURCE = "ws"
-# Events the broker may hand a hub before it has acked the first of them. nameko's own consumer
-# takes max_workers (1 here, for order), so each event waited for the ack of the one before: a
-# round trip to the broker per event, which a hub busy with its sockets fell behind on at
-# 500 msg/s (a backlog of hundreds in its queue).
-BROADCAST_PREFETCH = 200
 
 
 class InOrderQueueConsumer(QueueConsumer):
-    """nameko's consumer with a prefetch of BROADCAST_PREFETCH that starts each event's worker
-    from its own greenthread, in the order the events arrive: with one worker, starting the
-    next waits until the previous handler has returned, so events are still handled one at a
-    time and in order (nameko's consumer starts a greenthread per message, whose order among
-    many waiting would be the scheduler's)."""
+    """nameko's consumer, with its broadcast queues consumed without acknowledgements, that
+    starts each event's worker from its own greenthread, in the order the events arrive.
 
-    @property
-    def prefetch_count(self) -> int:
-        return BROADCAST_PREFETCH
+    No acks: a hub's queue is its own and goes with it, so an event the broker handed a hub
+    that then died was for sockets that died with it (their clients reconnect elsewhere and
+    sync from the store); an ack per event was a quarter of the hub's CPU at 500 msg/s, and
+    acked delivery with a prefetch of one (nameko's max_workers) cost a broker round trip per
+    event. With one worker, starting the next event waits until the previous handler has
+    returned, so events are handled one at a time and in order (nameko's consumer starts a
+    greenthread per message, whose order among many waiting would be the scheduler's); while
+    it waits the consumer reads nothing, so a busy hub leaves the backlog in the broker, not in
+    its memory."""
+
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        def without_acks(*args: Any, **kwargs: Any) -> Any:
+            return consumer_cls(*args, no_ack=True, **kwargs)
+
+        return super().get_consumers(without_acks, channel)
 
     def handle_message(self, provider: Any, body: Any, message: Any) -> None:
         provider.handle_message(body, message)
