@@ -45,11 +45,10 @@ from eventlet.websocket import RFC6455WebSocket  # noqa: E402
 
 from bench.gateway import machine  # noqa: E402
 from kernel.config import PROJECT_ROOT, load_config  # noqa: E402
-from kernel.events import new_event  # noqa: E402
 from kernel.tokens import TokenCodec  # noqa: E402
 from scripts.isolated_stack import Scratch, free_port, isolated_stack  # noqa: E402
 from scripts.stack import NAMEKO, Process, ws_process  # noqa: E402
-from tests.chat_seed import seed_conversations  # noqa: E402
+from tests.chat_seed import message_sent_event, seed_conversations  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "ws.json"
 SCRATCH = Scratch.from_env("BENCH_WS", "bench_ws_chat", redis_db=9)
@@ -283,31 +282,7 @@ class FanoutPublisher:
 
     def publish(self, conversation_id: str, pair: int, key: str) -> None:
         brand, creator = self.users[pair // 2]
-        message = {
-            "id": key,
-            "conversation_id": conversation_id,
-            "seq": 1,
-            "sender_id": brand,
-            "body": "bench",
-            "client_msg_id": key,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
-            "kind": "user",
-        }
-        # exactly what messaging publishes (the hub drops an event that breaks its contract)
-        payload = new_event(
-            "messaging",
-            "message_sent",
-            {
-                "conversation_id": conversation_id,
-                "campaign_id": None,
-                "sender_id": brand,
-                "sender_role": "brand",
-                "seq": 1,
-                "participants": [brand, creator],
-                "message": message,
-                "origin": None,
-            },
-        )
+        payload = message_sent_event(conversation_id, brand, creator, message_id=key)
         self.publisher.publish(payload, exchange=self.exchange, routing_key="message_sent")
 
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 from nameko.standalone.events import event_dispatcher
 
-from kernel.events import new_event
 from scripts.isolated_stack import RABBIT_API
+from tests.chat_seed import message_sent_event
 from tests.conftest import wait_until
 from ws.fanout import fanout_service
 from ws.hub import Hub
@@ -31,32 +31,6 @@ class RecordingOutlet:
 
     def end(self, code: int, reason: str) -> None:
         raise AssertionError("no socket is ended here")
-
-
-def message_sent(conversation_id: str, brand: str, creator: str, seq: int) -> dict[str, Any]:
-    message = {
-        "id": str(uuid.uuid4()),
-        "conversation_id": conversation_id,
-        "seq": seq,
-        "sender_id": brand,
-        "client_msg_id": str(uuid.uuid4()),
-        "body": f"message {seq}",
-        "created_at": "2026-12-02T00:00:00.000000Z",
-    }
-    return new_event(
-        "messaging",
-        "message_sent",
-        {
-            "conversation_id": conversation_id,
-            "campaign_id": None,
-            "sender_id": brand,
-            "sender_role": "brand",
-            "seq": seq,
-            "participants": [brand, creator],
-            "message": message,
-            "origin": None,
-        },
-    )
 
 
 def hub_consumers(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,7 +59,7 @@ def test_events_reach_the_sockets_in_order_from_queues_consumed_without_acks(
         dispatch(
             "messaging",
             "message_sent",
-            message_sent(conversation_id, brand.user_id, creator.user_id, seq),
+            message_sent_event(conversation_id, brand.user_id, creator.user_id, seq),
         )
 
     wait_until(lambda: len(creator.frames) == 300)
