@@ -4,7 +4,6 @@ one harness the benchmarks, `make dashboards-check` and `make fuzz` start the st
 tests have the same pieces as fixtures)."""
 
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 import requests
 
 from scripts import migrate
-from scripts.stack import Process, Stack, default_processes, free_port, port_is_free
+from scripts.stack import Process, Stack, default_processes, free_port
 
 # Limits a harness lifts: a run from one address measures or fuzzes the code, not the limiter.
 NO_EDGE_LIMITS = {
@@ -129,15 +128,12 @@ RABBIT_API = os.environ.get("RABBIT_API", "http://guest:guest@127.0.0.1:15672/ap
 
 
 def free_metrics_base(processes: int = 9, avoid: tuple[int, ...] = ()) -> int:
-    """A METRICS_BASE_PORT whose base+1 .. base+processes are all free (and not in `avoid`):
-    two separate free_port() calls can return neighbours, so base+1 may be the gateway's port."""
-    chooser = random.SystemRandom()
-    for _ in range(200):
-        base = chooser.randrange(20000, 60000)
-        ports = range(base + 1, base + processes + 1)
-        if not set(ports) & set(avoid) and all(port_is_free(port) for port in ports):
+    """A METRICS_BASE_PORT whose base+1 .. base+processes are all free (and not in `avoid`, nor
+    handed out before by free_port)."""
+    while True:
+        base = free_port(block=processes + 1)
+        if not set(range(base, base + processes + 1)) & set(avoid):
             return base
-    raise RuntimeError("no free block of metrics ports")
 
 
 def fresh_vhost(name: str) -> str:

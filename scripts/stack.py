@@ -6,6 +6,7 @@ and stops everything on Ctrl-C. The e2e tests and benchmarks use the same `Stack
 
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -107,10 +109,34 @@ def mongo_is_a_server() -> bool:
     return url.startswith(("mongodb://", "mongodb+srv://"))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def listening_ports() -> range:
+    """Ports a local stack listens on: below the kernel's ephemeral range. A port the kernel
+    picked (bind to 0) is an ephemeral one, and between picking it and the process binding it,
+    any outgoing connection on the machine could take it as its local port ("Address already
+    in use" at a service's start, seen in CI)."""
+    try:
+        first_ephemeral = int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768  # Linux's default
+    return range(10000, max(first_ephemeral, 10100))
+
+
+def free_port(block: int = 1) -> int:
+    """The first of `block` consecutive free ports in listening_ports(), none handed out before
+    by this process (two stacks' ports are picked before either binds them)."""
+    chooser = random.SystemRandom()
+    candidates = listening_ports()
+    for _ in range(500):
+        first = chooser.randrange(candidates.start, candidates.stop - block)
+        ports = range(first, first + block)
+        if not _handed_out.intersection(ports) and all(port_is_free(port) for port in ports):
+            _handed_out.update(ports)
+            return first
+    raise RuntimeError(f"no {block} free consecutive ports in {candidates}")
 
 
 def port_is_free(port: int) -> bool:
