@@ -15,7 +15,7 @@ from dependencies.event_handlers import event_handler
 from dependencies.health import HealthRpc
 from dependencies.metrics import Metrics
 from dependencies.rpc import DeadlineRpcProxy
-from kernel.errors import DomainError, ServiceUnavailable
+from kernel.errors import DomainError, ServiceUnavailable, Unauthenticated
 from kernel.events import (
     ApplicationStatusChanged,
     DeliverableApproved,
@@ -90,20 +90,27 @@ class MessagingService(HealthRpc):
         serialized DomainError>}. A conversation's sends are stored in their order here."""
         batch = conversations.check_send_batch(sends)
         answers: list[dict[str, Any]] = [{} for _ in batch]
+        unavailable = ServiceUnavailable("the message could not be stored; send it again")
+        try:
+            senders = self.caller.principals_of([item.token for item in batch])
+        except Exception:
+            log.exception("checking the tokens of a batch of %d sends failed", len(batch))
+            return [{"error": serialize(unavailable)} for _ in batch]
 
         def send_in_order(indexes: list[int]) -> None:
             for index in indexes:
-                item = batch[index]
+                item, sender = batch[index], senders[index]
+                if isinstance(sender, Unauthenticated):
+                    answers[index] = {"error": serialize(sender)}
+                    continue
                 try:
-                    principal = self.caller.principal_of(item.token)
-                    sent = self._send(principal, item.conversation_id, item.body, item.origin)
+                    sent = self._send(sender, item.conversation_id, item.body, item.origin)
                     answers[index] = {"sent": sent}
                 except DomainError as error:
                     answers[index] = {"error": serialize(error)}
                 except Exception:
                     log.exception("a batched send to %s failed", item.conversation_id)
-                    failed = ServiceUnavailable("the message could not be stored; send it again")
-                    answers[index] = {"error": serialize(failed)}
+                    answers[index] = {"error": serialize(unavailable)}
 
         pool = eventlet.GreenPool(SEND_BATCH_CONCURRENCY)
         for indexes in conversations.by_conversation(batch).values():

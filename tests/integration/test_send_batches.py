@@ -10,6 +10,8 @@ import pytest
 from nameko.exceptions import deserialize
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from dependencies.redis import make_redis
+from kernel.denylist import AccessDenylist
 from kernel.errors import InvalidInput, NotFound, Unauthenticated
 from services.messaging.service import MessagingService
 from tests.acting import access_token
@@ -53,6 +55,30 @@ def test_each_send_acts_for_its_own_token_and_is_answered_alone(chat):
     assert [m["sender_id"] for m in sent] == [brand, creator, brand]
     errors = [deserialize(answer["error"]) for answer in answers if "error" in answer]
     assert [type(error) for error in errors] == [Unauthenticated, NotFound, NotFound]
+
+
+def test_revoked_tokens_fail_only_their_own_sends(chat):
+    config, conversation_id, brand, creator = chat
+    logged_out, revoked_session = str(uuid.uuid4()), str(uuid.uuid4())
+    denylist = AccessDenylist(make_redis(config))
+    denylist.deny_session(logged_out, 60)
+    revoked = access_token(config, creator, "creator", session_id=logged_out)
+    brand_token = access_token(config, brand, "brand", session_id=revoked_session)
+    batch = [
+        send(revoked, conversation_id, "from a signed-out session"),
+        send(brand_token, conversation_id, "one"),
+        send(revoked, conversation_id, "again"),
+        send(brand_token, conversation_id, "two"),
+    ]
+    with ClusterRpcProxy(config, timeout=20) as cluster:
+        answers = cluster.messaging.send_messages(batch)
+        assert [answer["sent"]["message"]["body"] for answer in answers[1::2]] == ["one", "two"]
+        for answer in answers[0::2]:
+            error = deserialize(answer["error"])
+            assert isinstance(error, Unauthenticated) and "revoked" in str(error)
+        denylist.deny_session(revoked_session, 60)  # the brand signs out too
+        (answer,) = cluster.messaging.send_messages([send(brand_token, conversation_id, "x")])
+        assert isinstance(deserialize(answer["error"]), Unauthenticated)
 
 
 def test_a_malformed_batch_is_refused_whole_and_stores_nothing(chat):

@@ -53,3 +53,45 @@ def test_a_call_without_a_token_is_unauthenticated():
     caller = CallerIdentity(SimpleNamespace(data={}), CountingCodec(), NoDenials())
     with pytest.raises(Unauthenticated):
         caller.principal()
+
+
+class TokenPerSubject:
+    """A codec whose tokens are the subjects' names; "bad" is refused like a forged token."""
+
+    def decode_access_token(self, token):
+        if token == "bad":
+            raise Unauthenticated("invalid access token: signature")
+        return SimpleNamespace(
+            subject=token, role="creator", token_id=f"j-{token}", session_id=f"s-{token}"
+        )
+
+
+class RecordingDenylist:
+    def __init__(self, revoked):
+        self.revoked = revoked
+        self.reads = []
+
+    def denied_among(self, pairs):
+        pairs = list(pairs)
+        self.reads.append(pairs)
+        return {pair for pair in pairs if pair in self.revoked}
+
+
+def test_a_batch_of_tokens_is_checked_each_alone_with_one_denylist_read():
+    denylist = RecordingDenylist(revoked={("j-eve", "s-eve")})
+    caller = CallerIdentity(SimpleNamespace(data={}), TokenPerSubject(), denylist)
+    answers = caller.principals_of(["ann", "bad", None, "eve", "ann"])
+    assert [getattr(answer, "user_id", None) for answer in answers] == [
+        "ann",
+        None,
+        None,
+        None,
+        "ann",
+    ]
+    refused = [str(answer) for answer in answers if isinstance(answer, Unauthenticated)]
+    assert refused == [
+        "invalid access token: signature",
+        "this call acts for a user and needs the user's access token",
+        "access token has been revoked",
+    ]
+    assert denylist.reads == [[("j-ann", "s-ann"), ("j-eve", "s-eve"), ("j-ann", "s-ann")]]
