@@ -145,9 +145,13 @@ class SendBatcher:
                         answered.send_exception(error)
                     continue
                 for (_, answered), answer in zip(batch, answers, strict=True):
-                    if isinstance(answer, dict) and "sent" in answer:
+                    answer = answer if isinstance(answer, dict) else {}
+                    serialized = answer.get("error")
+                    if "sent" in answer:
                         answered.send(answer["sent"])
                     else:  # a DomainError comes back as itself, anything else as RemoteError
-                        answered.send_exception(deserialize((answer or {}).get("error") or {}))
+                        answered.send_exception(
+                            deserialize(serialized if isinstance(serialized, dict) else {})
+                        )
         finally:
             self._calls -= 1

@@ -105,3 +105,6 @@ def test_a_send_gets_its_own_error_and_a_short_or_odd_answer_fails_the_sends_not
     short = AnsweringRpc(lambda batch: [])
     outcomes = send_all(SendBatcher(short, calls_in_flight=2), 3)
     assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
+    garbled = AnsweringRpc(lambda batch: ["sent", {"error": "not found"}, None][: len(batch)])
+    outcomes = send_all(SendBatcher(garbled, calls_in_flight=1), 4)
+    assert all(isinstance(outcome, RemoteError) for outcome in outcomes)
