@@ -83,14 +83,15 @@ class CallerIdentity:
             for claims in checked
             if not isinstance(claims, Unauthenticated)
         )
-        return [
-            claims
-            if isinstance(claims, Unauthenticated)
-            else Unauthenticated(REVOKED)
-            if (claims.token_id, claims.session_id) in revoked
-            else _principal(claims)
-            for claims in checked
-        ]
+
+        def answer(claims: AccessClaims | Unauthenticated) -> Principal | Unauthenticated:
+            if isinstance(claims, Unauthenticated):
+                return claims
+            if (claims.token_id, claims.session_id) in revoked:
+                return Unauthenticated(REVOKED)
+            return _principal(claims)
+
+        return [answer(claims) for claims in checked]
 
 
 def _principal(claims: AccessClaims) -> Principal:

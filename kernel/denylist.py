@@ -25,21 +25,21 @@ class AccessDenylist:
             self._redis.set(SESSION_KEY.format(session_id), 1, ex=ttl_seconds)
 
     def is_denied(self, token_id: str, session_id: str) -> bool:
-        return bool(self._redis.exists(*self._keys(token_id, session_id)))
+        return bool(self.denied_among([(token_id, session_id)]))
 
     def denied_among(self, tokens: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (token_id, session_id) pairs are revoked, in one round trip."""
         pairs = list(dict.fromkeys(tokens))
         if not pairs:
             return set()
-        keys = [key for token_id, session_id in pairs for key in self._keys(token_id, session_id)]
+        keys = [
+            key
+            for token_id, session_id in pairs
+            for key in (TOKEN_KEY.format(token_id), SESSION_KEY.format(session_id))
+        ]
         values = self._redis.mget(keys)
         return {
             pair
             for index, pair in enumerate(pairs)
             if values[2 * index] is not None or values[2 * index + 1] is not None
         }
-
-    @staticmethod
-    def _keys(token_id: str, session_id: str) -> tuple[str, str]:
-        return TOKEN_KEY.format(token_id), SESSION_KEY.format(session_id)
