@@ -14,8 +14,10 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 import redis as redis_lib  # noqa: E402
+from psycopg2.errors import DeadlockDetected  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from dependencies.postgres import sqlalchemy_url  # noqa: E402
 from kernel.config import load_config  # noqa: E402
@@ -55,7 +57,24 @@ def migrated_database() -> Iterator[Engine]:
 @pytest.fixture
 def db_engine(migrated_database: Engine) -> Engine:
     """A migrated test database with every service table emptied before the test."""
-    with migrated_database.begin() as connection:
+    # TRUNCATE locks the tables one by one while the e2e stack's services keep reading them, so
+    # PostgreSQL may end it as a deadlock's victim: emptying again then is the remedy.
+    for _ in range(TRUNCATE_ATTEMPTS - 1):
+        try:
+            empty_service_tables(migrated_database)
+            return migrated_database
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected):
+                raise
+    empty_service_tables(migrated_database)  # the last attempt raises whatever it meets
+    return migrated_database
+
+
+TRUNCATE_ATTEMPTS = 5
+
+
+def empty_service_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
         tables = (
             connection.execute(
                 text(
@@ -69,7 +88,6 @@ def db_engine(migrated_database: Engine) -> Engine:
         )
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-    return migrated_database
 
 
 @pytest.fixture
